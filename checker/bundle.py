@@ -1,0 +1,184 @@
+"""Load, validate and save bundle v1 (CONTRACTS.md §1).
+
+A bundle is plain JSON in the AWS API shapes so that anyone who knows the API can read one,
+write one by hand, or diff two. Validation here is structural (format, version, types of
+every top-level list): it is what stands between a hand-written file and a check that would
+otherwise trip over a string where a list was promised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from checker.errors import BundleError
+
+FORMAT = "ecsdoctor-bundle"
+VERSION = 1
+
+#: Every resource collection of bundle v1, with the API call it comes from.
+COLLECTIONS: dict[str, str] = {
+    "clusters": "ecs:DescribeClusters",
+    "services": "ecs:DescribeServices",
+    "tasks": "ecs:DescribeTasks",
+    "task_definitions": "ecs:DescribeTaskDefinition",
+    "container_instances": "ecs:DescribeContainerInstances",
+    "capacity_providers": "ecs:DescribeCapacityProviders",
+    "account_settings": "ecs:ListAccountSettings",
+    "ec2_instances": "ec2:DescribeInstances",
+    "instance_types": "ec2:DescribeInstanceTypes",
+    "credit_specifications": "ec2:DescribeInstanceCreditSpecifications",
+    "vpcs": "ec2:DescribeVpcs",
+    "subnets": "ec2:DescribeSubnets",
+    "route_tables": "ec2:DescribeRouteTables",
+    "nat_gateways": "ec2:DescribeNatGateways",
+    "vpc_endpoints": "ec2:DescribeVpcEndpoints",
+    "security_groups": "ec2:DescribeSecurityGroups",
+    "network_acls": "ec2:DescribeNetworkAcls",
+    "load_balancers": "elasticloadbalancing:DescribeLoadBalancers",
+    "target_groups": "elasticloadbalancing:DescribeTargetGroups",
+    "target_health": "elasticloadbalancing:DescribeTargetHealth",
+    "scalable_targets": "application-autoscaling:DescribeScalableTargets",
+    "scaling_policies": "application-autoscaling:DescribeScalingPolicies",
+    "auto_scaling_groups": "autoscaling:DescribeAutoScalingGroups",
+}
+
+#: The pseudo-collection that holds CloudWatch series (bundle["metrics"]).
+METRICS = "metrics"
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def new_bundle(
+    *, account: str | None, region: str | None, scope: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "collected_at": now_iso(),
+        "account": account,
+        "region": region,
+        "scope": dict(scope),
+        "resources": {},
+        "metrics": [],
+        "errors": [],
+    }
+
+
+def to_jsonable(value: Any) -> Any:
+    """AWS responses carry datetimes; the bundle stores them as ISO-8601 strings."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _where(path: str, problem: str) -> BundleError:
+    return BundleError(f"invalid bundle: {path}: {problem}")
+
+
+def validate(bundle: Any, source: str = "bundle") -> dict[str, Any]:
+    """Return the bundle if it is bundle v1; otherwise raise BundleError naming the key."""
+    if not isinstance(bundle, dict):
+        raise _where(source, f"expected a JSON object, got {type(bundle).__name__}")
+    if bundle.get("format") != FORMAT:
+        raise _where(
+            f"{source}: format",
+            f"expected {FORMAT!r}, got {bundle.get('format')!r} (is this an ecsdoctor bundle?)",
+        )
+    if bundle.get("version") != VERSION:
+        raise _where(
+            f"{source}: version",
+            f"expected {VERSION}, got {bundle.get('version')!r}; this ecsdoctor reads v{VERSION}",
+        )
+    resources = bundle.get("resources", {})
+    if not isinstance(resources, dict):
+        raise _where(f"{source}: resources", "expected an object of collection lists")
+    for name, items in resources.items():
+        if not isinstance(items, list):
+            raise _where(
+                f"{source}: resources.{name}", f"expected a list, got {type(items).__name__}"
+            )
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise _where(
+                    f"{source}: resources.{name}[{i}]",
+                    f"expected an object, got {type(item).__name__}",
+                )
+    _validate_metrics(bundle.get("metrics", []), source)
+    errors = bundle.get("errors", [])
+    if not isinstance(errors, list) or not all(isinstance(e, dict) for e in errors):
+        raise _where(f"{source}: errors", "expected a list of objects")
+    scope = bundle.get("scope", {})
+    if not isinstance(scope, dict):
+        raise _where(f"{source}: scope", "expected an object")
+    return bundle
+
+
+def _validate_metrics(metrics: Any, source: str) -> None:
+    if not isinstance(metrics, list):
+        raise _where(f"{source}: metrics", "expected a list of series")
+    for i, series in enumerate(metrics):
+        where = f"{source}: metrics[{i}]"
+        if not isinstance(series, dict):
+            raise _where(where, "expected an object")
+        for key in ("namespace", "name"):
+            if not isinstance(series.get(key), str):
+                raise _where(f"{where}.{key}", "expected a string")
+        if not isinstance(series.get("dimensions", {}), dict):
+            raise _where(f"{where}.dimensions", "expected an object")
+        stamps, values = series.get("timestamps", []), series.get("values", [])
+        if not isinstance(stamps, list) or not isinstance(values, list):
+            raise _where(where, "timestamps and values must be lists")
+        if len(stamps) != len(values):
+            raise _where(where, f"{len(stamps)} timestamps but {len(values)} values")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            raise _where(f"{where}.values", "expected numbers")
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BundleError(f"{p}: no such file") from None
+    except IsADirectoryError:
+        raise BundleError(f"{p}: is a directory, expected a bundle JSON file") from None
+    except UnicodeDecodeError:
+        raise BundleError(f"{p}: not UTF-8 text; expected a bundle JSON file") from None
+    except OSError as exc:
+        raise BundleError(f"{p}: cannot read: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BundleError(
+            f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "expected a bundle written by `ecsdoctor scan --save-bundle`"
+        ) from None
+    return validate(data, str(p))
+
+
+def dumps(bundle: Mapping[str, Any]) -> str:
+    return json.dumps(to_jsonable(bundle), indent=1, sort_keys=False) + "\n"
+
+
+def save(bundle: Mapping[str, Any], path: str | Path) -> None:
+    """Write atomically: a half-written bundle is worse than none."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(dumps(bundle), encoding="utf-8")
+    tmp.replace(p)

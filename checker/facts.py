@@ -1,0 +1,204 @@
+"""A read-only typed index over a bundle: the only way checks see AWS data.
+
+Built once per analysis; every index is computed lazily and cached, so a check that asks
+"tasks of this service" a thousand times pays for the grouping once. Asking for a
+collection that was not collected, or whose collection failed, raises MissingFacts, which
+the runner turns into an `unknown` finding.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from functools import cached_property
+from typing import Any
+
+from checker.bundle import COLLECTIONS, METRICS
+from checker.errors import MissingFacts
+
+Item = Mapping[str, Any]
+
+
+def parse_time(value: Any) -> dt.datetime | None:
+    """ISO-8601 string (bundle) or datetime → aware datetime; None when absent or odd."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def arn_name(arn: str) -> str:
+    """Last path segment of an ARN (`…:service/prod/web` → `web`); a plain name stays."""
+    return arn.rsplit("/", 1)[-1] if "/" in arn else arn.rsplit(":", 1)[-1]
+
+
+def task_definition_label(arn: str) -> str:
+    """`arn:…:task-definition/web:42` → `web:42`, the form people say out loud."""
+    return arn.rsplit("/", 1)[-1]
+
+
+class Facts:
+    def __init__(self, bundle: Mapping[str, Any]) -> None:
+        self.bundle = bundle
+        self.resources: Mapping[str, list[Item]] = bundle.get("resources", {}) or {}
+        self.errors: list[Item] = list(bundle.get("errors", []) or [])
+        self.account: str | None = bundle.get("account")
+        self.region: str | None = bundle.get("region")
+        self.scope: Mapping[str, Any] = bundle.get("scope", {}) or {}
+        self.collected_at: dt.datetime = parse_time(bundle.get("collected_at")) or dt.datetime.now(
+            dt.UTC
+        )
+
+    # -- availability ---------------------------------------------------------------
+    @cached_property
+    def _errors_by_collection(self) -> dict[str, list[Item]]:
+        out: dict[str, list[Item]] = defaultdict(list)
+        for err in self.errors:
+            out[str(err.get("collection", ""))].append(err)
+        return out
+
+    def error_for(self, collection: str) -> Item | None:
+        errs = self._errors_by_collection.get(collection)
+        return errs[0] if errs else None
+
+    def missing_reason(self, collection: str) -> str | None:
+        """Why `collection` cannot be trusted, or None when it can."""
+        err = self.error_for(collection)
+        if err is not None:
+            code = err.get("code") or "error"
+            op = err.get("operation") or COLLECTIONS.get(collection, collection)
+            return f"collection failed: {op} {code}"
+        if collection == METRICS:
+            return None if METRICS in self.bundle else "not collected (no metrics in bundle)"
+        if collection not in self.resources:
+            return "not collected"
+        return None
+
+    def has(self, collection: str) -> bool:
+        return self.missing_reason(collection) is None
+
+    def items(self, collection: str) -> list[Item]:
+        reason = self.missing_reason(collection)
+        if reason is not None:
+            raise MissingFacts(collection, reason)
+        return list(self.resources.get(collection, []))
+
+    # -- ECS ----------------------------------------------------------------------
+    @property
+    def clusters(self) -> list[Item]:
+        return self.items("clusters")
+
+    @property
+    def services(self) -> list[Item]:
+        return self.items("services")
+
+    @property
+    def tasks(self) -> list[Item]:
+        return self.items("tasks")
+
+    @property
+    def container_instances(self) -> list[Item]:
+        return self.items("container_instances")
+
+    @cached_property
+    def _task_definitions(self) -> dict[str, Item]:
+        return {td["taskDefinitionArn"]: td for td in self.items("task_definitions")
+                if "taskDefinitionArn" in td}
+
+    def task_definition(self, arn: str | None) -> Item | None:
+        if not arn:
+            return None
+        hit = self._task_definitions.get(arn)
+        if hit is not None:
+            return hit
+        label = task_definition_label(arn)  # services may name `family:rev` only
+        for full, td in self._task_definitions.items():
+            if task_definition_label(full) == label:
+                return td
+        return None
+
+    @cached_property
+    def _services_by_key(self) -> dict[tuple[str, str], Item]:
+        return {(str(s.get("clusterArn", "")), str(s.get("serviceName", ""))): s
+                for s in self.services}
+
+    @cached_property
+    def _tasks_by_service(self) -> dict[str, list[Item]]:
+        """Tasks grouped by service ARN via `group: service:<name>` (as ECS itself fills it)."""
+        out: dict[str, list[Item]] = defaultdict(list)
+        for task in self.tasks:
+            svc = self._service_for_task(task)
+            if svc is not None:
+                out[str(svc["serviceArn"])].append(task)
+        return out
+
+    def _service_for_task(self, task: Item) -> Item | None:
+        group = str(task.get("group") or "")
+        if not group.startswith("service:"):
+            return None
+        key = (str(task.get("clusterArn", "")), group.removeprefix("service:"))
+        svc = self._services_by_key.get(key)
+        if svc is None:  # hand-written bundles may omit clusterArn on one side
+            name = key[1]
+            matches = [s for (c, n), s in self._services_by_key.items() if n == name]
+            svc = matches[0] if len(matches) == 1 else None
+        return svc
+
+    def service_of_task(self, task: Item) -> Item | None:
+        if not self.has("services"):
+            return None
+        return self._service_for_task(task)
+
+    def tasks_of_service(self, service: Item, status: str | None = None) -> list[Item]:
+        tasks = self._tasks_by_service.get(str(service.get("serviceArn")), [])
+        if status is None:
+            return list(tasks)
+        return [t for t in tasks if t.get("lastStatus") == status]
+
+    def stopped_tasks(self) -> list[Item]:
+        return [t for t in self.tasks if t.get("lastStatus") == "STOPPED"]
+
+    @cached_property
+    def _container_instances(self) -> dict[str, Item]:
+        return {str(ci.get("containerInstanceArn")): ci for ci in self.container_instances}
+
+    def container_instance(self, arn: str | None) -> Item | None:
+        return self._container_instances.get(arn or "")
+
+    def instances_of_cluster(self, cluster_arn: str) -> list[Item]:
+        """Container instances whose ARN sits under the cluster (ARN carries its name)."""
+        name = arn_name(cluster_arn)
+        return [ci for arn, ci in self._container_instances.items() if f"/{name}/" in arn]
+
+    # -- metrics --------------------------------------------------------------------
+    def metric(
+        self,
+        namespace: str,
+        name: str,
+        dimensions: Mapping[str, str],
+        stat: str | None = None,
+    ) -> list[Item]:
+        """Series matching exactly these dimensions (CloudWatch matches exactly too)."""
+        if not self.has(METRICS):
+            raise MissingFacts(METRICS, self.missing_reason(METRICS) or "not collected")
+        want = dict(dimensions)
+        return [
+            s for s in self.bundle.get(METRICS, [])
+            if s.get("namespace") == namespace and s.get("name") == name
+            and dict(s.get("dimensions", {})) == want
+            and (stat is None or s.get("stat") == stat)
+        ]
+
+
+def essential_containers(task_definition: Item) -> Iterable[Item]:
+    for c in task_definition.get("containerDefinitions", []) or []:
+        if c.get("essential", True):
+            yield c

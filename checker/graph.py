@@ -1,0 +1,100 @@
+"""The check DAG and its runner.
+
+Edges come from each spec's `after`: they are executable (a check reads the findings of its
+upstream checks through `Prior`), and they fix the order. Checks run in networkx's
+lexicographical topological order so that two runs over the same bundle produce the same
+findings in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import networkx as nx
+
+from checker.errors import MissingFacts, RegistryError
+from checker.facts import Facts
+from checker.model import Finding, Result, Status
+from checker.registry import CheckSpec, Prior, Registry
+
+ProgressHook = Callable[[CheckSpec], None]
+
+
+def build(registry: Registry) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    for spec in registry:
+        graph.add_node(spec.id)
+    for spec in registry:
+        for upstream in spec.after:
+            if upstream not in registry:
+                raise RegistryError(
+                    f"check {spec.id!r} ({spec.module}) runs after unknown check {upstream!r}"
+                )
+            graph.add_edge(upstream, spec.id)
+    if not nx.is_directed_acyclic_graph(graph):
+        cycle = nx.find_cycle(graph)
+        path = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
+        raise RegistryError(f"check dependencies form a cycle: {path}")
+    return graph
+
+
+def order(registry: Registry) -> list[str]:
+    return list(nx.lexicographical_topological_sort(build(registry)))
+
+
+def _scope_resource(facts: Facts) -> str:
+    clusters = facts.scope.get("clusters") or []
+    return ",".join(str(c) for c in clusters) if clusters else "bundle"
+
+
+def _finding(spec: CheckSpec, result: Result) -> Finding:
+    return Finding(
+        check=spec.id,
+        status=result.status,
+        severity=result.severity or spec.severity,
+        resource=result.resource,
+        message=result.message,
+        data=dict(result.data),
+        service=result.service,
+    )
+
+
+def run_one(spec: CheckSpec, facts: Facts, prior: Prior) -> list[Finding]:
+    """Run one check; never raises. Missing facts → unknown, not called at all."""
+    scope = _scope_resource(facts)
+    for need in spec.needs:
+        reason = facts.missing_reason(need)
+        if reason is not None:
+            return [_finding(spec, Result(
+                Status.UNKNOWN, scope, f"could not check: needs {need} ({reason})",
+                {"needs": need, "reason": reason},
+            ))]
+    try:
+        results = list(spec.func(facts, prior))
+    except MissingFacts as exc:
+        return [_finding(spec, Result(
+            Status.UNKNOWN, scope, f"could not check: needs {exc.collection} ({exc.reason})",
+            {"needs": exc.collection, "reason": exc.reason},
+        ))]
+    except Exception as exc:  # a check bug must not take the report down with it
+        return [_finding(spec, Result(
+            Status.UNKNOWN, scope,
+            f"check failed internally ({type(exc).__name__}: {exc}); please report it",
+            {"internal_error": type(exc).__name__},
+        ))]
+    if not results:
+        return [_finding(spec, Result(Status.SKIPPED, scope, "nothing to check in this scope"))]
+    return sorted((_finding(spec, r) for r in results), key=Finding.sort_key)
+
+
+def run(
+    registry: Registry, facts: Facts, on_check: ProgressHook | None = None
+) -> list[Finding]:
+    done: dict[str, list[Finding]] = {}
+    for check_id in order(registry):
+        spec = registry[check_id]
+        if on_check is not None:
+            on_check(spec)
+        prior = Prior({up: done[up] for up in spec.after})
+        done[check_id] = run_one(spec, facts, prior)
+    return [f for check_id in sorted(done) for f in done[check_id]]

@@ -1,0 +1,238 @@
+"""The typed result model shared by checks, playbooks, ranking and renderers.
+
+Renderers import only this module: everything they print is on a Report. The JSON shape
+produced by `Report.to_dict()` is report v1 (CONTRACTS.md §2); fields may be added, never
+renamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    """Ordered by urgency; `weight` feeds the ranking formula (docs/ranking.md)."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def weight(self) -> float:
+        return _SEVERITY_WEIGHT[self]
+
+    @property
+    def order(self) -> int:
+        """0 for critical … 4 for info: a sort key where smaller is more urgent."""
+        return list(Severity).index(self)
+
+    def at_least(self, other: Severity) -> bool:
+        return self.order <= other.order
+
+
+_SEVERITY_WEIGHT = {
+    Severity.CRITICAL: 10.0,
+    Severity.HIGH: 7.0,
+    Severity.MEDIUM: 4.0,
+    Severity.LOW: 2.0,
+    Severity.INFO: 1.0,
+}
+
+
+class Status(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a check body yields; the runner stamps check id and severity onto it.
+
+    `service` is the ARN of the ECS service the result is about (when there is one): the
+    playbook walk correlates evidence per service through it.
+    """
+
+    status: Status
+    resource: str
+    message: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    service: str | None = None
+    severity: Severity | None = None
+
+
+def passed(resource: str, message: str, *, service: str | None = None, **data: Any) -> Result:
+    return Result(Status.PASS, resource, message, data, service)
+
+
+def failed(
+    resource: str,
+    message: str,
+    *,
+    service: str | None = None,
+    severity: Severity | None = None,
+    **data: Any,
+) -> Result:
+    return Result(Status.FAIL, resource, message, data, service, severity)
+
+
+def unknown(resource: str, message: str, *, service: str | None = None, **data: Any) -> Result:
+    return Result(Status.UNKNOWN, resource, message, data, service)
+
+
+def skipped(resource: str, message: str, *, service: str | None = None, **data: Any) -> Result:
+    return Result(Status.SKIPPED, resource, message, data, service)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    check: str
+    status: Status
+    severity: Severity
+    resource: str
+    message: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    service: str | None = None
+
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.check, self.resource, self.message)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "check": self.check,
+            "status": self.status.value,
+            "severity": self.severity.value,
+            "resource": self.resource,
+            "message": self.message,
+            "data": dict(self.data),
+        }
+        if self.service:
+            out["service"] = self.service
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Remediation:
+    step: str
+    command: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"step": self.step}
+        if self.command:
+            out["command"] = self.command
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """A finding as it supports (or could not check) a diagnosis.
+
+    `role` says why it is here: `symptom`, `confirm`, `support`, or `missing` for evidence
+    that was `unknown` ("could not check: needs X").
+    """
+
+    check: str
+    status: Status
+    resource: str
+    message: str
+    role: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "status": self.status.value,
+            "resource": self.resource,
+            "message": self.message,
+            "role": self.role,
+            "data": dict(self.data),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    id: str
+    title: str
+    scenario: str
+    severity: Severity
+    confidence: float
+    score: float
+    resources: tuple[str, ...]
+    summary: str
+    evidence: tuple[Evidence, ...]
+    remediation: tuple[Remediation, ...]
+    references: tuple[str, ...]
+    why: tuple[str, ...] = ()
+    impact: float = 1.0
+    rank: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "id": self.id,
+            "title": self.title,
+            "scenario": self.scenario,
+            "severity": self.severity.value,
+            "confidence": round(self.confidence, 2),
+            "score": round(self.score, 2),
+            "impact": round(self.impact, 2),
+            "resources": list(self.resources),
+            "summary": self.summary,
+            "why": list(self.why),
+            "evidence": [e.to_dict() for e in self.evidence],
+            "remediation": [r.to_dict() for r in self.remediation],
+            "references": list(self.references),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    generated_at: str
+    account: str | None
+    region: str | None
+    scope: Mapping[str, Any]
+    diagnoses: tuple[Diagnosis, ...]
+    findings: tuple[Finding, ...]
+    errors: tuple[Mapping[str, Any], ...] = ()
+
+    FORMAT = "ecsdoctor-report"
+    VERSION = 1
+
+    @property
+    def highest_severity(self) -> Severity | None:
+        sevs = [d.severity for d in self.diagnoses]
+        return min(sevs, key=lambda s: s.order) if sevs else None
+
+    def status_counts(self) -> dict[str, int]:
+        counts = {s.value: 0 for s in Status}
+        for f in self.findings:
+            counts[f.status.value] += 1
+        return counts
+
+    def failing_at_least(self, threshold: Severity) -> list[Diagnosis]:
+        return [d for d in self.diagnoses if d.severity.at_least(threshold)]
+
+    def to_dict(self) -> dict[str, Any]:
+        top = self.highest_severity
+        return {
+            "format": self.FORMAT,
+            "version": self.VERSION,
+            "generated_at": self.generated_at,
+            "account": self.account,
+            "region": self.region,
+            "scope": dict(self.scope),
+            "summary": {
+                "diagnoses": len(self.diagnoses),
+                "highest_severity": top.value if top else None,
+                "findings": self.status_counts(),
+            },
+            "diagnoses": [d.to_dict() for d in self.diagnoses],
+            "findings": [f.to_dict() for f in self.findings],
+            "errors": [dict(e) for e in self.errors],
+        }

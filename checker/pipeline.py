@@ -1,0 +1,40 @@
+"""One pipeline for every entry point (CLI scan/analyze/demo, Lambda, gate):
+bundle → Facts → check graph → playbook walk → rank → Report."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from checker import graph, playbook, rank, registry
+from checker.bundle import now_iso
+from checker.facts import Facts
+from checker.model import Report
+from checker.playbook import Playbook
+from checker.registry import Registry
+
+
+class Engine:
+    """The loaded knowledge (checks + playbooks), reusable across many bundles."""
+
+    def __init__(self, checks: Registry | None = None,
+                 playbooks: Sequence[Playbook] | None = None) -> None:
+        self.registry = checks if checks is not None else registry.load()
+        graph.build(self.registry)  # fail at load on a cycle or unknown dependency
+        self.playbooks = list(playbooks) if playbooks is not None else playbook.load(
+            self.registry)
+
+    def analyze(self, bundle: Mapping[str, Any], on_check: graph.ProgressHook | None = None,
+                generated_at: str | None = None) -> Report:
+        facts = Facts(bundle)
+        findings = graph.run(self.registry, facts, on_check)
+        candidates = playbook.walk(self.playbooks, findings)
+        desired = {str(s.get("serviceArn")): int(s.get("desiredCount", 0) or 0)
+                   for s in (facts.services if facts.has("services") else [])}
+        return Report(
+            generated_at=generated_at or now_iso(),
+            account=facts.account, region=facts.region, scope=dict(facts.scope),
+            diagnoses=tuple(rank.rank(candidates, desired)),
+            findings=tuple(findings),
+            errors=tuple(dict(e) for e in facts.errors),
+        )

@@ -1,0 +1,142 @@
+"""Check specs and their discovery.
+
+A check is a pure function decorated with `@check(...)`. The decorator only attaches a
+frozen CheckSpec; `load()` walks the `checks` package and builds a fresh Registry each time
+(no module-level global to patch in tests).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
+
+from checker.bundle import COLLECTIONS, METRICS
+from checker.errors import RegistryError
+from checker.model import Finding, Result, Severity, Status
+
+if TYPE_CHECKING:
+    from checker.facts import Facts
+
+_ATTR = "__ecsdoctor_check__"
+AREAS = (
+    "taskdef", "service", "stopped_tasks", "capacity", "instances", "network", "metrics",
+    "security",
+)
+
+
+class Prior:
+    """Read access to the findings of checks that already ran (the check's `after`)."""
+
+    def __init__(self, findings: Mapping[str, list[Finding]]) -> None:
+        self._findings = findings
+
+    def findings(self, check_id: str) -> list[Finding]:
+        return list(self._findings.get(check_id, []))
+
+    def failed(self, check_id: str) -> list[Finding]:
+        return [f for f in self.findings(check_id) if f.status is Status.FAIL]
+
+    def failed_services(self, check_id: str) -> set[str]:
+        return {f.service for f in self.failed(check_id) if f.service}
+
+
+class CheckFunc(Protocol):
+    def __call__(self, facts: Facts, prior: Prior) -> Iterable[Result]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSpec:
+    id: str
+    area: str
+    severity: Severity
+    title: str
+    needs: tuple[str, ...]
+    after: tuple[str, ...]
+    docs: str
+    func: CheckFunc = field(repr=False, compare=False)
+    module: str = ""
+
+    @property
+    def description(self) -> str:
+        """The docstring: why the check exists and what it cannot see."""
+        return inspect.cleandoc(self.func.__doc__ or "")
+
+
+def check(
+    *,
+    id: str,
+    area: str,
+    severity: Severity,
+    title: str,
+    needs: tuple[str, ...],
+    docs: str,
+    after: tuple[str, ...] = (),
+) -> Callable[[Callable[..., Iterator[Result]]], Callable[..., Iterator[Result]]]:
+    """Declare a check. Validation of the metadata happens here, at import."""
+
+    def wrap(func: Callable[..., Iterator[Result]]) -> Callable[..., Iterator[Result]]:
+        where = f"{func.__module__}.{func.__name__}"
+        if area not in AREAS:
+            raise RegistryError(f"{where}: unknown area {area!r}; one of {', '.join(AREAS)}")
+        for need in needs:
+            if need not in COLLECTIONS and need != METRICS:
+                raise RegistryError(f"{where}: needs unknown bundle collection {need!r}")
+        if not docs.startswith("https://"):
+            raise RegistryError(f"{where}: docs must be an https URL to the AWS documentation")
+        spec = CheckSpec(
+            id=id, area=area, severity=severity, title=title, needs=tuple(needs),
+            after=tuple(after), docs=docs, func=func, module=func.__module__,
+        )
+        setattr(func, _ATTR, spec)
+        return func
+
+    return wrap
+
+
+class Registry:
+    def __init__(self, specs: Iterable[CheckSpec]) -> None:
+        self.specs: dict[str, CheckSpec] = {}
+        for spec in specs:
+            if spec.id in self.specs:
+                other = self.specs[spec.id]
+                raise RegistryError(
+                    f"duplicate check id {spec.id!r} in {spec.module} and {other.module}"
+                )
+            self.specs[spec.id] = spec
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self.specs
+
+    def __getitem__(self, check_id: str) -> CheckSpec:
+        return self.specs[check_id]
+
+    def __iter__(self) -> Iterator[CheckSpec]:
+        return iter(sorted(self.specs.values(), key=lambda s: (AREAS.index(s.area), s.id)))
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+
+def specs_in(module: ModuleType) -> list[CheckSpec]:
+    out: list[CheckSpec] = []
+    for _, obj in sorted(vars(module).items()):
+        spec: Any = getattr(obj, _ATTR, None)
+        if isinstance(spec, CheckSpec) and spec.module == module.__name__:
+            out.append(spec)
+    return out
+
+
+def load(package: str = "checks") -> Registry:
+    """Import every module of `package` and collect the checks they declare."""
+    pkg = importlib.import_module(package)
+    specs: list[CheckSpec] = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        specs.extend(specs_in(importlib.import_module(f"{package}.{info.name}")))
+    return Registry(specs)

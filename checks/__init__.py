@@ -1,0 +1,1 @@
+"""Check nodes, one module per area. Modules starting with `_` hold shared helpers."""

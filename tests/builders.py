@@ -1,0 +1,165 @@
+"""Small builders for AWS-shaped fixtures, validated against botocore's output shapes.
+
+Every builder output goes through `shaped()`, which checks each key against the botocore
+model of the API response: a fixture with a typo (`privilege` for `privileged`) fails
+here instead of making a check that can never fire on real data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+from typing import Any
+
+import botocore.session
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+
+
+@cache
+def _model(service: str) -> Any:
+    return botocore.session.get_session().get_service_model(service)
+
+
+def _check(shape: Any, value: Any, path: str) -> None:
+    if shape.type_name == "structure":
+        assert isinstance(value, dict), f"{path}: expected object"
+        for key, sub in value.items():
+            assert key in shape.members, f"{path}.{key}: not in botocore shape {shape.name}"
+            _check(shape.members[key], sub, f"{path}.{key}")
+    elif shape.type_name == "list":
+        assert isinstance(value, list), f"{path}: expected list"
+        for i, sub in enumerate(value):
+            _check(shape.member, sub, f"{path}[{i}]")
+    elif shape.type_name == "map":
+        assert isinstance(value, dict), f"{path}: expected map"
+    elif shape.type_name in ("integer", "long"):
+        assert isinstance(value, int), f"{path}: expected integer, got {value!r}"
+    elif shape.type_name == "boolean":
+        assert isinstance(value, bool), f"{path}: expected boolean"
+    elif shape.type_name == "timestamp":
+        assert isinstance(value, str), f"{path}: timestamps are ISO strings in a bundle"
+
+
+def shaped(service: str, shape_name: str, item: dict[str, Any]) -> dict[str, Any]:
+    _check(_model(service).shape_for(shape_name), item, shape_name)
+    return item
+
+
+def iso(when: dt.datetime) -> str:
+    return when.isoformat()
+
+
+def ago(**delta: float) -> str:
+    return iso(NOW - dt.timedelta(**delta))
+
+
+def cluster_arn(cluster: str) -> str:
+    return f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}"
+
+
+def service_arn(cluster: str, name: str) -> str:
+    return f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{name}"
+
+
+def td_arn(family: str, revision: int) -> str:
+    return f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:{revision}"
+
+
+def cluster(name: str = "prod", **extra: Any) -> dict[str, Any]:
+    return shaped("ecs", "Cluster", {"clusterArn": cluster_arn(name), "clusterName": name,
+                                     "status": "ACTIVE", **extra})
+
+
+def container_def(name: str, image: str | None = None, **extra: Any) -> dict[str, Any]:
+    return shaped("ecs", "ContainerDefinition",
+                  {"name": name, "image": image or f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/"
+                   f"{name}:1.4.2", "essential": True, **extra})
+
+
+def task_definition(family: str, revision: int = 1, containers: list[dict[str, Any]] | None
+                    = None, **extra: Any) -> dict[str, Any]:
+    return shaped("ecs", "TaskDefinition", {
+        "taskDefinitionArn": td_arn(family, revision), "family": family, "revision": revision,
+        "containerDefinitions": containers or [container_def(family, memory=512)],
+        "status": "ACTIVE", **extra})
+
+
+def service(name: str, cluster_name: str = "prod", *, desired: int = 2,
+            running: int | None = None, pending: int = 0, family: str | None = None,
+            revision: int = 1, **extra: Any) -> dict[str, Any]:
+    return shaped("ecs", "Service", {
+        "serviceArn": service_arn(cluster_name, name), "serviceName": name,
+        "clusterArn": cluster_arn(cluster_name), "status": "ACTIVE",
+        "desiredCount": desired, "runningCount": desired if running is None else running,
+        "pendingCount": pending, "launchType": "FARGATE",
+        "taskDefinition": td_arn(family or name, revision), "events": [], **extra})
+
+
+def container(name: str, exit_code: int | None = None, reason: str | None = None,
+              **extra: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name, "lastStatus": "STOPPED", **extra}
+    if exit_code is not None:
+        out["exitCode"] = exit_code
+    if reason is not None:
+        out["reason"] = reason
+    return shaped("ecs", "Container", out)
+
+
+_SEQ = iter(range(10**9))
+
+
+def task(service_name: str, cluster_name: str = "prod", *, status: str = "RUNNING",
+         family: str | None = None, revision: int = 1,
+         containers: list[dict[str, Any]] | None = None, started: str | None = None,
+         stopped: str | None = None, stop_code: str | None = None,
+         reason: str | None = None, **extra: Any) -> dict[str, Any]:
+    tid = f"{next(_SEQ):032x}"
+    out: dict[str, Any] = {
+        "taskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster_name}/{tid}",
+        "clusterArn": cluster_arn(cluster_name), "group": f"service:{service_name}",
+        "taskDefinitionArn": td_arn(family or service_name, revision), "lastStatus": status,
+        "desiredStatus": "STOPPED" if status == "STOPPED" else "RUNNING",
+        "launchType": "FARGATE", "containers": containers or [],
+        "startedAt": started or ago(hours=2), **extra}
+    if stopped:
+        out["stoppedAt"] = stopped
+    if stop_code:
+        out["stopCode"] = stop_code
+    if reason:
+        out["stoppedReason"] = reason
+    return shaped("ecs", "Task", out)
+
+
+OOM_REASON = "OutOfMemoryError: Container killed due to memory usage"
+
+
+def oom_task(service_name: str, uptime_min: float, **kw: Any) -> dict[str, Any]:
+    return task(service_name, status="STOPPED", started=ago(minutes=uptime_min + 10),
+                stopped=ago(minutes=10), stop_code="EssentialContainerExited",
+                reason="Essential container in task exited",
+                containers=[container(kw.pop("container", service_name), 137, OOM_REASON)], **kw)
+
+
+def crash_task(service_name: str, exit_code: int = 1, uptime_s: float = 20,
+               **kw: Any) -> dict[str, Any]:
+    return task(service_name, status="STOPPED", started=ago(minutes=20, seconds=uptime_s),
+                stopped=ago(minutes=20), stop_code="EssentialContainerExited",
+                reason="Essential container in task exited",
+                containers=[container(kw.pop("container", service_name), exit_code)], **kw)
+
+
+def bundle(**resources: list[dict[str, Any]]) -> dict[str, Any]:
+    """A bundle v1 holding exactly the given collections (absent ones are not collected)."""
+    return {"format": "ecsdoctor-bundle", "version": 1, "collected_at": iso(NOW),
+            "account": ACCOUNT, "region": REGION, "scope": {"clusters": ["prod"]},
+            "resources": resources, "metrics": [], "errors": []}
+
+
+def ecs_bundle(services: list[dict[str, Any]], tasks: list[dict[str, Any]],
+               task_definitions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    tds = task_definitions if task_definitions is not None else [
+        task_definition(s["serviceName"]) for s in services]
+    return bundle(clusters=[cluster()], services=services, tasks=tasks, task_definitions=tds)
