@@ -67,6 +67,11 @@ class Playbook:
     symptoms: tuple[str, ...]
     hypotheses: tuple[Hypothesis, ...]
     path: str
+    #: check id → title, for every check the playbook names (the "why" chain reads them)
+    titles: Mapping[str, str] = field(default_factory=dict)
+
+    def title_of(self, check_id: str) -> str:
+        return self.titles.get(check_id, check_id)
 
 
 @dataclass(slots=True)
@@ -193,7 +198,7 @@ def parse(raw: Any, path: str, registry: Registry) -> Playbook:
         description=_str(w, raw, "description", "", required=False),
         symptoms=_ids(w, raw, "symptoms", "", registry, True),
         hypotheses=tuple(_hypothesis(w, h, i, registry) for i, h in enumerate(hyps)),
-        path=path,
+        path=path, titles={spec.id: spec.title for spec in registry},
     )
 
 
@@ -272,14 +277,17 @@ def _try(idx: _Index, book: Playbook, hyp: Hypothesis, subject: str,
         return None
     cand = Candidate(book, hyp, subject, symptoms[0].service if symptoms else None,
                      hyp.confidence)
+    seen: set[str] = set()
     for f in symptoms:
         cand.evidence.append(_evidence(f, "symptom"))
-        cand.why.append(f"symptom {f.check}: {f.message}")
+        if f.check not in seen and f.check not in (*hyp.confirm, *hyp.support):
+            seen.add(f.check)
+            cand.why.append(f"symptom: {book.title_of(f.check)} ({f.check})")
     for check_id, (st, fs) in confirm.items():
         role = "confirm" if st is Status.FAIL else "missing"
         cand.evidence.extend(_evidence(f, role) for f in fs if f not in symptoms)
         if st is Status.FAIL:
-            cand.why.append(f"confirmed by {check_id}: {fs[0].message}")
+            cand.why.append(f"confirmed: {book.title_of(check_id)} ({check_id})")
         else:
             cand.confidence = min(cand.confidence, UNKNOWN_CONFIRM_CAP)
             cand.why.append(f"could not check {check_id}: {fs[0].message}")
@@ -289,13 +297,13 @@ def _try(idx: _Index, book: Playbook, hyp: Hypothesis, subject: str,
             cand.evidence.extend(_evidence(f, "missing") for f in fs)
             cand.why.append(f"could not rule out via {check_id}: {fs[0].message}")
         else:
-            cand.why.append(f"ruled out the alternative: {check_id} passed")
+            cand.why.append(f"alternative ruled out: {check_id} passed")
     for check_id in hyp.support:
         st, fs = idx.status(check_id, subject)
         if st is Status.FAIL:
             cand.confidence = min(MAX_CONFIDENCE, cand.confidence + SUPPORT_BONUS)
             cand.evidence.extend(_evidence(f, "support") for f in fs if f not in symptoms)
-            cand.why.append(f"supported by {check_id}: {fs[0].message}")
+            cand.why.append(f"supported: {book.title_of(check_id)} ({check_id})")
     for ev in cand.evidence:
         if ev.status is Status.FAIL:
             for key, value in ev.data.items():

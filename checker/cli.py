@@ -1,0 +1,291 @@
+"""The `ecsdoctor` command line: thin on purpose.
+
+Every command parses its options, runs the one pipeline (checker.pipeline), renders with
+the renderer the format names, and maps the result onto the exit codes of CONTRACTS.md §4.
+Errors a user can cause print one line on stderr and exit 2; nothing prints a traceback
+(set ECSDOCTOR_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+try:  # typer >= 0.2x vendors its own click; older ones use click itself
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
+
+from checker import __version__
+from checker.errors import EcsdoctorError, InputError
+from checker.model import Report, Severity
+
+app = typer.Typer(
+    name="ecsdoctor", no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False, rich_markup_mode=None,
+    help="Ranked diagnoses for Amazon ECS: what is wrong, the evidence, and what to run next.",
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+class Sev(StrEnum):
+    critical = "critical"
+    high = "high"
+    medium = "medium"
+    low = "low"
+    info = "info"
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Our deliberate errors become one line and exit 2 (CONTRACTS.md §4)."""
+    try:
+        yield
+    except EcsdoctorError as exc:
+        err.print(f"ecsdoctor: error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+
+
+def parse_since(text: str) -> dt.timedelta:
+    m = _DURATION.match(text)
+    if not m or int(m.group(1)) <= 0:
+        raise InputError(f"--since {text!r}: expected a duration like 30m, 6h or 2d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
+    return dt.timedelta(**{unit: int(m.group(1))})
+
+
+def _emit(report: Report, fmt: Format, output: Path | None, verbose: bool) -> None:
+    from checker.render import RenderOptions, render
+
+    if output is not None:
+        text = render(report, fmt.value, RenderOptions(color=False, width=120, verbose=verbose))
+        tmp = output.with_name(output.name + ".tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(output)
+        except OSError as exc:
+            raise InputError(f"--output {output}: cannot write: {exc.strerror}") from None
+        err.print(f"report written to {output}", markup=False)
+        return
+    tty = sys.stdout.isatty()
+    color = tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+    width = Console().width if tty else 100
+    sys.stdout.write(render(report, fmt.value, RenderOptions(color=color, width=width,
+                                                             verbose=verbose)))
+    sys.stdout.flush()
+
+
+def exit_code(report: Report, fail_on: Sev | None, strict: bool) -> int:
+    """3 when --strict and collections failed; 1 when a diagnosis or failing finding is at
+    or above --fail-on; else 0."""
+    if strict and report.errors:
+        return 3
+    if fail_on is not None:
+        threshold = Severity(fail_on.value)
+        if report.failing_at_least(threshold) or any(
+            f.status.value == "fail" and f.severity.at_least(threshold) for f in report.findings
+        ):
+            return 1
+    return 0
+
+
+def _analyze(bundle: dict[str, Any], progress: bool) -> Report:
+    from checker.pipeline import Engine
+
+    engine = Engine()
+    if not progress:
+        return engine.analyze(bundle)
+    from checker.progress import check_progress
+
+    with check_progress(err, len(engine.registry)) as hook:
+        return engine.analyze(bundle, on_check=hook)
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+OutputOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", help="Write the report to FILE (atomically) instead of stdout.",
+    dir_okay=False)]
+FailOnOpt = Annotated[Sev | None, typer.Option(
+    "--fail-on", help="Exit 1 if a diagnosis or failing finding is at or above SEV.")]
+StrictOpt = Annotated[bool, typer.Option(
+    "--strict", help="Exit 3 if any collection failed (AccessDenied, throttling, …).")]
+VerboseOpt = Annotated[bool, typer.Option(
+    "--verbose", "-v", help="Also list every failing finding, not only diagnoses.")]
+SaveOpt = Annotated[Path | None, typer.Option(
+    "--save-bundle", help="Save what was collected as a bundle for `ecsdoctor analyze`.",
+    dir_okay=False)]
+
+
+@app.command()
+def scan(
+    cluster: Annotated[list[str], typer.Option(
+        "--cluster", "-c", help="Cluster name or ARN; repeat for several.")],
+    region: Annotated[str | None, typer.Option(
+        help="AWS Region (default: AWS_REGION / the profile's region).")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS named profile.")] = None,
+    service: Annotated[list[str] | None, typer.Option(
+        "--service", "-s", help="Only these services (name); repeat for several.")] = None,
+    since: Annotated[str, typer.Option(
+        help="Metric window, e.g. 30m, 6h, 2d (stopped tasks stay visible ~1h).")] = "3h",
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    save_bundle: SaveOpt = None,
+    fail_on: FailOnOpt = None,
+    strict: StrictOpt = False,
+    verbose: VerboseOpt = False,
+    workers: Annotated[int, typer.Option(
+        min=1, max=32, help="Parallel API calls (a bounded thread pool).")] = 8,
+) -> None:
+    """Read the account (read-only: Describe/List/Get) and print ranked diagnoses."""
+    with user_errors():
+        window = parse_since(since)
+        from checker.collect import Scope
+        from checker.scan import run_scan
+
+        bundle = run_scan(
+            Scope(clusters=tuple(cluster), services=tuple(service or ()), since=window),
+            region=region, profile=profile, workers=workers, console=err,
+            show_progress=err.is_terminal,
+        )
+        _finish(bundle, fmt, output, save_bundle, fail_on, strict, verbose)
+
+
+def _finish(bundle: dict[str, Any], fmt: Format, output: Path | None, save_bundle: Path | None,
+            fail_on: Sev | None, strict: bool, verbose: bool) -> None:
+    from checker import bundle as bundle_mod
+
+    if save_bundle is not None:
+        try:
+            bundle_mod.save(bundle, save_bundle)
+        except OSError as exc:
+            raise InputError(f"--save-bundle {save_bundle}: cannot write: {exc.strerror}") from None
+        err.print(f"bundle saved to {save_bundle}", markup=False)
+    report = _analyze(bundle, progress=err.is_terminal)
+    _emit(report, fmt, output, verbose)
+    raise typer.Exit(exit_code(report, fail_on, strict))
+
+
+@app.command()
+def analyze(
+    bundle_file: Annotated[Path, typer.Argument(
+        metavar="BUNDLE.json", help="A bundle from `scan --save-bundle`, or written by hand.")],
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = None,
+    strict: StrictOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Analyse a saved bundle offline: same report as `scan`, no AWS access."""
+    with user_errors():
+        from checker import bundle as bundle_mod
+
+        _finish(bundle_mod.load(bundle_file), fmt, output, None, fail_on, strict, verbose)
+
+
+@app.command()
+def demo(
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    save_bundle: SaveOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run the whole pipeline against an embedded demo account (moto on 127.0.0.1)."""
+    with user_errors():
+        from checker.collect import Scope, collect
+        from checker.demo import demo_account
+        from checker.progress import collect_progress
+
+        if err.is_terminal:
+            err.print("Starting the demo account (moto on 127.0.0.1, no AWS access)…")
+        with demo_account() as acct, collect_progress(err, err.is_terminal) as progress:
+            bundle = collect(acct.session(), Scope(clusters=(acct.cluster,)),
+                             progress=progress, endpoint_url=acct.endpoint_url)
+        _finish(bundle, fmt, output, save_bundle, None, False, verbose)
+
+
+@app.command("checks")
+def list_checks(
+    check_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="Show one check.")]
+    = None,
+) -> None:
+    """List every check (id, area, severity, title), or show one."""
+    with user_errors():
+        from checker.explain import show_check, show_checks
+
+        Console().print(show_check(check_id) if check_id else show_checks())
+
+
+@app.command()
+def explain(
+    diagnosis_id: Annotated[str, typer.Argument(
+        metavar="DIAGNOSIS_ID", help="A diagnosis id (e.g. memory-leak) or a scenario id.")],
+) -> None:
+    """Show the playbook behind a diagnosis: symptoms, hypotheses, evidence, remediation."""
+    with user_errors():
+        from checker.explain import explain_tree
+
+        Console().print(explain_tree(diagnosis_id))
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"ecsdoctor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Ranked diagnoses for Amazon ECS."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry: usage errors and surprises become one line, never a traceback."""
+    try:
+        rv = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except click_exceptions.NoArgsIsHelpError as exc:
+        print(exc.ctx.get_help() if exc.ctx else str(exc))
+        return 0
+    except click_exceptions.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx else "ecsdoctor"
+        err.print(f"ecsdoctor: error: {exc.format_message()} (see `{cmd} --help`)", markup=False)
+        return 2
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("ecsdoctor: interrupted", markup=False)
+        return 130
+    except Exception as exc:
+        if os.environ.get("ECSDOCTOR_DEBUG"):
+            raise
+        err.print(f"ecsdoctor: internal error: {type(exc).__name__}: {exc} "
+                  "(please report it; ECSDOCTOR_DEBUG=1 shows the traceback)", markup=False)
+        return 70
+    return int(rv or 0)
+
+
+def run() -> None:  # pragma: no cover - the console script
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

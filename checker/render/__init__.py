@@ -1,0 +1,56 @@
+"""Report renderers: one function per output format, selected from `RENDERERS`.
+
+Why a dict and not an `if fmt == ...` chain (STYLE rule 8): the CLI, the Lambda audit and
+the tests all pick a format by name, and adding a format is one module plus one entry here.
+Every renderer has the same signature, reads only the `Report` it is given (plus options),
+and computes nothing about AWS, so the same report always renders to the same bytes.
+
+Renderer modules import `RenderOptions` from here only for type checking; at run time they
+need nothing from this package, which keeps the import graph acyclic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from checker.model import Report
+from checker.render.json_report import render_json
+from checker.render.markdown import render_markdown
+from checker.render.table import render_table
+
+__all__ = ["RENDERERS", "RenderOptions", "Renderer", "render"]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """Presentation knobs; none of them changes what the report says.
+
+    `color` is decided by the caller (False when NO_COLOR is set, or the output is not a TTY
+    or is a file) so that renderers never look at the environment and stay deterministic.
+    """
+
+    color: bool = False
+    width: int = 100
+    verbose: bool = False
+
+
+Renderer = Callable[[Report, RenderOptions], str]
+
+RENDERERS: dict[str, Renderer] = {
+    "table": render_table,
+    "json": render_json,
+    "markdown": render_markdown,
+}
+
+
+def render(report: Report, fmt: str, options: RenderOptions | None = None) -> str:
+    """Render `report` as `fmt`; an unknown format is a usage error, not a KeyError.
+
+    The message lists the valid formats so the CLI can print it as its one-line error.
+    """
+    renderer = RENDERERS.get(fmt)
+    if renderer is None:
+        valid = ", ".join(sorted(RENDERERS))
+        raise ValueError(f"unknown report format {fmt!r}; valid formats: {valid}")
+    return renderer(report, options if options is not None else RenderOptions())

@@ -1,0 +1,201 @@
+"""Markdown renderer (GitHub-flavoured): for a PR comment, an incident ticket or a wiki page.
+
+Why it looks like this: a summary table first, so a reviewer sees every diagnosis at a
+glance; then one section per diagnosis with the same content as the terminal view (summary,
+why, evidence, next steps, references). Commands go in ```sh fences so GitHub offers a copy
+button. Report text comes from AWS (event messages, resource names), so every piece of it
+is escaped: `|` would split a table cell, `<none>` would vanish as an HTML tag, `*` and `_`
+would turn into emphasis.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from checker.model import Diagnosis, Report, Status
+from checker.render.table import (
+    UNEXPLAINED_SHOWN,
+    cited_by,
+    evidence_message,
+    no_diagnoses_line,
+    short_name,
+    unexplained,
+    unexplained_line,
+)
+
+if TYPE_CHECKING:
+    from checker.render import RenderOptions
+
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~#])")
+_BACKTICKS = re.compile(r"`+")
+SUMMARY_RESOURCES = 3
+
+
+def render_markdown(report: Report, options: RenderOptions) -> str:
+    """Render the whole report; `verbose` adds every failing finding."""
+    lines = ["# ecsdoctor report", "", *_context(report)]
+    if report.diagnoses:
+        lines += _summary_table(report)
+        for diagnosis in report.diagnoses:
+            lines += _section(diagnosis)
+    else:
+        lines += [f"**{no_diagnoses_line(report)}.**", ""]
+    if not options.verbose:
+        lines += _unexplained(report)
+    lines += _could_not_check(report)
+    lines += _errors(report)
+    if options.verbose:
+        lines += _failing(report)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def text(value: str) -> str:
+    """Inline text, escaped and on one line (a newline would end a table row or list item)."""
+    return _SPECIAL.sub(r"\\\1", " ".join(value.split()))
+
+
+def code(value: str, *, cell: bool = False) -> str:
+    """A code span that survives backticks in the value, and pipes inside a table cell."""
+    value = " ".join(value.split())
+    if not value:
+        return ""
+    longest = max((len(run) for run in _BACKTICKS.findall(value)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if longest else ""
+    span = f"{fence}{pad}{value}{pad}{fence}"
+    return span.replace("|", r"\|") if cell else span
+
+
+def _row(*cells: str) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _context(report: Report) -> list[str]:
+    """Where the scan looked, and the counts that say how much of it could be checked."""
+    clusters = report.scope.get("clusters") or ["(all)"]
+    counts = report.status_counts()
+    top = report.highest_severity
+    return [
+        f"**Account** {text(report.account or '?')} · **Region** {text(report.region or '?')}"
+        f" · **Clusters** {', '.join(code(str(c)) for c in clusters)}"
+        f" · **Generated** {text(report.generated_at)}",
+        "",
+        "**Findings** " + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + f" · **Diagnoses** {len(report.diagnoses)}"
+        + (f" (highest: **{top.value}**)" if top is not None else ""),
+        "",
+    ]
+
+
+def _summary_table(report: Report) -> list[str]:
+    lines = [
+        _row("#", "Severity", "Diagnosis", "Resources", "Confidence", "Score"),
+        _row("--:", "---", "---", "---", "--:", "--:"),
+    ]
+    for d in report.diagnoses:
+        names = [code(short_name(r), cell=True) for r in d.resources[:SUMMARY_RESOURCES]]
+        if len(d.resources) > SUMMARY_RESOURCES:
+            names.append(f"+{len(d.resources) - SUMMARY_RESOURCES} more")
+        lines.append(_row(str(d.rank), f"**{d.severity.value}**",
+                          f"{text(d.title)} ({code(d.id, cell=True)})", ", ".join(names),
+                          f"{d.confidence:.0%}", f"{d.score:.1f}"))
+    return [*lines, ""]
+
+
+def _section(d: Diagnosis) -> list[str]:
+    """One diagnosis: what, on which resources, why, the evidence, and what to run."""
+    lines = [
+        f"## {d.rank}. {text(d.title)}", "",
+        f"**{d.severity.value.upper()}** · {code(d.id)} · scenario {code(d.scenario)}"
+        f" · confidence {d.confidence:.0%} · score {d.score:.1f}", "",
+    ]
+    if d.resources:
+        lines += ["**Resources:** " + ", ".join(code(r) for r in d.resources), ""]
+    if d.summary:
+        lines += [text(d.summary), ""]
+    if d.why:
+        lines += ["**Why**", "", *(f"- {text(w)}" for w in d.why), ""]
+    if d.evidence:
+        lines += ["**Evidence**", ""]
+        lines += [f"- **{ev.status.value}** {code(ev.check)} on {code(short_name(ev.resource))}:"
+                  f" {text(evidence_message(ev))}" for ev in d.evidence]
+        lines.append("")
+    lines += _next_steps(d)
+    if d.references:
+        lines += ["**References**", "", *(f"- {_link(r)}" for r in d.references), ""]
+    return lines
+
+
+def _next_steps(d: Diagnosis) -> list[str]:
+    """Numbered steps; a command sits in a fence indented under its list item."""
+    if not d.remediation:
+        return []
+    lines = ["**Next steps**", ""]
+    for number, step in enumerate(d.remediation, start=1):
+        marker = f"{number}. "
+        lines.append(marker + text(step.step))
+        if step.command:
+            indent = " " * len(marker)
+            longest = max((len(r) for r in _BACKTICKS.findall(step.command)), default=0)
+            fence = "`" * max(3, longest + 1)
+            body = [indent + line for line in step.command.splitlines()]
+            lines += [indent + fence + "sh", *body, indent + fence]
+    return [*lines, ""]
+
+
+def _link(reference: str) -> str:
+    if reference.startswith(("https://", "http://")):
+        return f"[{text(reference)}](<{reference}>)"
+    return text(reference)
+
+
+def _unexplained(report: Report) -> list[str]:
+    """Failing findings no diagnosis explains: risks still worth a line."""
+    others = unexplained(report)
+    if not others:
+        return []
+    lines = ["## Other failing findings", "", _row("Severity", "Check", "Message"),
+             _row("---", "---", "---")]
+    lines += [_row(f.severity.value, code(f.check, cell=True), text(f.message))
+              for f in others[:UNEXPLAINED_SHOWN]]
+    more = unexplained_line(report)
+    return [*lines, "", *([f"_{more}._", ""] if more else [])]
+
+
+def _could_not_check(report: Report) -> list[str]:
+    """Unknown is its own section so nobody reads it as pass."""
+    unknown = [f for f in report.findings if f.status is Status.UNKNOWN]
+    if not unknown:
+        return []
+    lines = [f"## Could not check ({len(unknown)})", "",
+             "These checks lacked data or permissions: they are not passes.", "",
+             _row("Check", "Resource", "Message"), _row("---", "---", "---")]
+    lines += [_row(code(f.check, cell=True), code(short_name(f.resource), cell=True),
+                   text(f.message)) for f in unknown]
+    return [*lines, ""]
+
+
+def _errors(report: Report) -> list[str]:
+    if not report.errors:
+        return []
+    keys = ("collection", "operation", "code", "message")
+    lines = [f"## Collection errors ({len(report.errors)})", "",
+             _row(*(k.capitalize() for k in keys)), _row(*("---" for _ in keys))]
+    lines += [_row(*(text(str(e.get(k) or "")) for k in keys)) for e in report.errors]
+    return [*lines, ""]
+
+
+def _failing(report: Report) -> list[str]:
+    """Verbose: every failing finding, and which diagnosis (if any) explains it."""
+    failing = [f for f in report.findings if f.status is Status.FAIL]
+    cited = cited_by(report)
+    lines = ["## Failing findings", ""]
+    if not failing:
+        return [*lines, "None.", ""]
+    lines += [_row("Check", "Severity", "Resource", "Message", "Diagnosis"),
+              _row("---", "---", "---", "---", "---")]
+    lines += [_row(code(f.check, cell=True), f.severity.value,
+                   code(short_name(f.resource), cell=True), text(f.message),
+                   cited.get((f.check, f.resource), "-")) for f in failing]
+    return [*lines, ""]

@@ -1,0 +1,288 @@
+"""Terminal renderer: what an SRE reads during an incident, most urgent diagnosis first.
+
+Why it looks like this:
+- Evidence and next steps are always shown (no `--verbose` needed): in an incident the
+  reader should not have to re-run anything to see why a diagnosis was made or what to do.
+- `unknown` is never folded into "pass": missing evidence reads "could not check: …" and
+  every unknown finding and collection error is listed in its own section.
+- Commands are printed on their own indented line with soft wrapping, so rich never inserts
+  a newline into them and they can be copied into a shell as they are.
+- Every piece of report text goes through `rich.text.Text`, never markup, so an AWS message
+  containing `[...]` is printed literally. The console is built from the options alone
+  (no TTY, NO_COLOR, COLUMNS or Jupyter detection), so output depends only on the report.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from rich import box
+from rich.console import Console, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from checker.model import Diagnosis, Evidence, Finding, Report, Severity, Status
+
+if TYPE_CHECKING:
+    from checker.render import RenderOptions
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.MEDIUM: "yellow",
+    Severity.LOW: "cyan",
+    Severity.INFO: "dim",
+}
+STATUS_STYLE = {
+    Status.FAIL: "red",
+    Status.PASS: "green",
+    Status.UNKNOWN: "magenta",
+    Status.SKIPPED: "dim",
+}
+COMMAND_STYLE = "bold green"
+LABEL_STYLE = "bold"
+INDENT = 4
+COMMAND_INDENT = " " * (INDENT + 5)
+COULD_NOT_CHECK = "could not check"
+_NO_WRAP = frozenset({"check", "severity", "diagnosis"})  # short ids; the others fold
+
+# EC2-style ids (i-…, sg-…, subnet-…, nat-…) are unique on their own; drop the type prefix.
+_EC2_ID = re.compile(r"^[a-z]+(?:-[a-z]+)*-[0-9a-f]{8,17}$")
+
+
+def short_name(resource: str) -> str:
+    """A resource name an engineer recognises: `…:service/prod/web` → `prod/web`.
+
+    Full ARNs repeat account and region already in the header; the resource part is what
+    tells two things apart. Services (the usual subject) lose their `service/` prefix;
+    other resources keep their type (`task/prod/…`) unless their id is self-describing.
+    """
+    name = resource.split(":", 5)[5] if resource.startswith("arn:") and resource.count(
+        ":") >= 5 else resource
+    if name.startswith("service/"):
+        return name[len("service/"):]
+    last = name.rsplit("/", 1)[-1]
+    return last if _EC2_ID.match(last) else name
+
+
+def no_diagnoses_line(report: Report) -> str:
+    """Say what "nothing found" rests on: a quiet report with many unknowns is not healthy."""
+    counts = report.status_counts()
+    return (f"No diagnoses: {counts[Status.PASS.value]} checks passed, "
+            f"{counts[Status.UNKNOWN.value]} could not run")
+
+
+#: How many unexplained failing findings the default (non-verbose) output lists.
+UNEXPLAINED_SHOWN = 8
+
+
+def unexplained(report: Report) -> list[Finding]:
+    """Failing findings no diagnosis cites, most severe first: risks worth seeing even when
+    no incident explains them (a container without a memory limit, say)."""
+    cited = cited_by(report)
+    found = [f for f in report.findings
+             if f.status is Status.FAIL and (f.check, f.resource) not in cited]
+    return sorted(found, key=lambda f: (f.severity.order, f.check, f.resource))
+
+
+def unexplained_line(report: Report) -> str | None:
+    """Say how many are left out, so "no diagnoses" is never read as "clean"."""
+    count = len(unexplained(report)) - UNEXPLAINED_SHOWN
+    if count <= 0:
+        return None
+    return f"{count} more failing finding(s) not part of any diagnosis; --verbose lists them"
+
+
+def evidence_message(ev: Evidence) -> str:
+    """Missing evidence must read as missing, never as a quiet pass."""
+    if ev.role == "missing" and not ev.message.lower().startswith(COULD_NOT_CHECK):
+        return f"{COULD_NOT_CHECK}: {ev.message}"
+    return ev.message
+
+
+def render_table(report: Report, options: RenderOptions) -> str:
+    """Render the report for a terminal (or a plain-text log when `color` is off)."""
+    buffer = io.StringIO()
+    # Every size and capability is explicit (height too: rich otherwise asks the terminal,
+    # and TERM=dumb would shrink the width to 80), so the environment cannot change a byte.
+    console = Console(
+        file=buffer, width=options.width, height=25,
+        color_system="standard" if options.color else None,
+        force_terminal=options.color, no_color=not options.color, force_jupyter=False,
+        legacy_windows=False, markup=False, emoji=False, highlight=False,
+    )
+    console.print(_header(report))
+    if report.diagnoses:
+        for diagnosis in report.diagnoses:
+            console.print()
+            _print_diagnosis(console, diagnosis)
+    else:
+        console.print()
+        console.print(Text(no_diagnoses_line(report), style=LABEL_STYLE))
+    if not options.verbose:
+        _print_unexplained(console, report)
+    for title, table in _trailing_sections(report, options.verbose):
+        console.print()
+        console.print(Text(title, style=LABEL_STYLE))
+        console.print(table)
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def _header(report: Report) -> Text:
+    """Where the scan looked and how many findings of each status it produced."""
+    clusters = report.scope.get("clusters") or ["(all)"]
+    counts = report.status_counts()
+    top = report.highest_severity
+    text = Text().append("ecsdoctor report", style=LABEL_STYLE)
+    text.append(f"  generated {report.generated_at}\n"
+                f"account {report.account or '?'}  region {report.region or '?'}"
+                f"  clusters {', '.join(str(c) for c in clusters)}\n")
+    text.append("findings: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    text.append(f"  diagnoses: {len(report.diagnoses)}")
+    if top is not None:
+        text.append("  highest ")
+        text.append(top.value, style=SEVERITY_STYLE[top])
+    return text
+
+
+def _print_diagnosis(console: Console, d: Diagnosis) -> None:
+    """One block per diagnosis: heading, what, why, evidence, what to do."""
+    console.print(_heading(d))
+    body: list[RenderableType] = []
+    if d.resources:
+        body.append(_labelled("resources", ", ".join(short_name(r) for r in d.resources)))
+    if d.summary:
+        body.append(Text(d.summary))
+    if d.why:
+        body.append(Text("why", style=LABEL_STYLE))
+        body.extend(Text(f"  - {line}") for line in d.why)
+    if d.evidence:
+        body.append(Text("evidence", style=LABEL_STYLE))
+        body.append(Padding(_evidence_grid(d.evidence), (0, 0, 0, 2)))
+    for renderable in body:
+        console.print(Padding(renderable, (0, 0, 0, INDENT)))
+    _print_next_steps(console, d)
+    if d.references:
+        console.print(Padding(Text("references", style=LABEL_STYLE), (0, 0, 0, INDENT)))
+        for reference in d.references:  # unwrapped, so terminals keep the URL clickable
+            console.print(Text(" " * (INDENT + 2) + reference), soft_wrap=True)
+
+
+def _print_unexplained(console: Console, report: Report) -> None:
+    others = unexplained(report)[:UNEXPLAINED_SHOWN]
+    if not others:
+        return
+    console.print()
+    console.print(Text("Other failing findings (not part of a diagnosis)", style=LABEL_STYLE))
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for f in others:
+        detail = Text().append(f.check, style=LABEL_STYLE).append(f"\n{f.message}")
+        grid.add_row(Text(f.severity.value, style=SEVERITY_STYLE[f.severity]), detail)
+    console.print(Padding(grid, (0, 0, 0, INDENT)))
+    more = unexplained_line(report)
+    if more:
+        console.print(Padding(Text(more), (0, 0, 0, INDENT)))
+
+
+def _heading(d: Diagnosis) -> Text:
+    text = Text().append(f"#{d.rank}  ", style=LABEL_STYLE)
+    text.append(d.severity.value.upper(), style=SEVERITY_STYLE[d.severity])
+    text.append("  ")
+    text.append(d.title, style=LABEL_STYLE)
+    text.append(f"  ({d.id})  confidence {d.confidence:.0%}  score {d.score:.1f}")
+    return text
+
+
+def _labelled(label: str, value: str) -> Text:
+    text = Text().append(f"{label}: ", style=LABEL_STYLE)
+    text.append(value)
+    return text
+
+
+def _evidence_grid(evidence: Iterable[Evidence]) -> Table:
+    """Status in its own column; check and resource, then the message on the line below.
+
+    The message gets the full width: resource ids (a task id is 32 hex digits) would
+    otherwise squeeze it into a narrow column.
+    """
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for ev in evidence:
+        detail = Text().append(ev.check, style=LABEL_STYLE)
+        detail.append(f"  {short_name(ev.resource)}\n{evidence_message(ev)}")
+        grid.add_row(Text(ev.status.value, style=STATUS_STYLE[ev.status]), detail)
+    return grid
+
+
+def _print_next_steps(console: Console, d: Diagnosis) -> None:
+    """Numbered steps; each command alone on its line, never wrapped, so it copies cleanly."""
+    if not d.remediation:
+        return
+    console.print(Padding(Text("next steps", style=LABEL_STYLE), (0, 0, 0, INDENT)))
+    for number, step in enumerate(d.remediation, start=1):
+        console.print(Padding(Text(f"  {number}. {step.step}"), (0, 0, 0, INDENT)))
+        if step.command:
+            command = Text()
+            for line in step.command.splitlines(keepends=True):
+                command.append(COMMAND_INDENT).append(line, style=COMMAND_STYLE)
+            console.print(command, soft_wrap=True)
+
+
+def _trailing_sections(report: Report, verbose: bool) -> list[tuple[str, Table]]:
+    """Unknowns and errors always (unknown is not pass); every failing finding if verbose."""
+    sections: list[tuple[str, Table]] = []
+    unknown = [f for f in report.findings if f.status is Status.UNKNOWN]
+    if unknown:
+        table = _plain_table("check", "resource", "message")
+        for f in unknown:
+            table.add_row(Text(f.check), Text(short_name(f.resource)), Text(f.message))
+        sections.append((f"Could not check ({len(unknown)}): not a pass, the data was missing",
+                         table))
+    if report.errors:
+        table = _plain_table("collection", "operation", "code", "message")
+        for e in report.errors:
+            table.add_row(*(Text(str(e.get(k) or "")) for k in
+                            ("collection", "operation", "code", "message")))
+        sections.append((f"Collection errors ({len(report.errors)})", table))
+    if verbose:
+        sections.append(("Failing findings", _fail_table(report)))
+    return sections
+
+
+def cited_by(report: Report) -> dict[tuple[str, str], str]:
+    """(check, resource) → "#1, #3": which diagnoses use a finding as evidence.
+
+    Verbose output marks failing findings that no diagnosis explains, so a reader sees
+    what the playbooks did not account for.
+    """
+    ranks: dict[tuple[str, str], dict[str, None]] = {}
+    for d in report.diagnoses:
+        for ev in d.evidence:
+            ranks.setdefault((ev.check, ev.resource), {})[f"#{d.rank}"] = None
+    return {key: ", ".join(value) for key, value in ranks.items()}
+
+
+def _fail_table(report: Report) -> Table:
+    """All fail findings, each with the diagnoses citing it ("-" when none does)."""
+    cited = cited_by(report)
+    table = _plain_table("diagnosis", "severity", "check", "resource", "message")
+    for f in report.findings:
+        if f.status is Status.FAIL:
+            table.add_row(Text(cited.get((f.check, f.resource), "-")),
+                          Text(f.severity.value, style=SEVERITY_STYLE[f.severity]),
+                          Text(f.check), Text(short_name(f.resource)), Text(f.message))
+    return table
+
+
+def _plain_table(*columns: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for name in columns:
+        table.add_column(name, header_style=LABEL_STYLE, overflow="fold", no_wrap=name in _NO_WRAP)
+    return table
