@@ -1,0 +1,113 @@
+"""AWS → bundle v1: the only code in ecsdoctor that talks to AWS.
+
+One module per AWS service. Each declares ``OPERATIONS`` (every IAM action it may call;
+``deploy/iam-policy.json`` is tested to equal their union) and a ``collect_<service>(ctx)``
+that stores its collections in ``ctx.resources``. :data:`COLLECTORS` runs them in order, so
+a later one can read what an earlier one stored (EC2 reads the container instances' ids).
+Adding ``ec2.py`` means: write it, add its collector to :data:`COLLECTORS` and its
+operations to :data:`OPERATIONS`, regenerate the IAM policy.
+
+Only :class:`~checker.errors.InputError` escapes :func:`collect` (no region, no credentials,
+endpoint unreachable, unknown cluster or service): everything else that fails is one entry
+in ``bundle["errors"]`` and the rest of the scan goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from checker.bundle import COLLECTIONS, new_bundle, to_jsonable
+from checker.collect import ecs
+from checker.collect._aws import (
+    NO_REGION,
+    Context,
+    Progress,
+    Scope,
+    iam_action,
+    input_error,
+    unreachable,
+)
+from checker.errors import InputError
+
+if TYPE_CHECKING:
+    import boto3.session
+
+__all__ = ["COLLECTORS", "OPERATIONS", "Context", "Progress", "Scope", "collect"]
+
+Collector = Callable[[Context], None]
+
+#: Run in this order; each fills its collections in ctx.resources.
+COLLECTORS: tuple[Collector, ...] = (ecs.collect_ecs,)
+
+#: Every IAM action the collectors can call (read-only: Describe*, List*, Get*).
+OPERATIONS: frozenset[str] = frozenset({"sts:GetCallerIdentity"}) | ecs.OPERATIONS
+
+#: The first call is retried less: an unreachable endpoint should be a quick, clear error,
+#: not ten attempts with backoff.
+_FIRST_CALL_ATTEMPTS = 2
+
+
+def collect(
+    session: boto3.session.Session,
+    scope: Scope,
+    *,
+    progress: Progress | None = None,
+    max_workers: int = 8,
+    endpoint_url: str | None = None,
+) -> dict[str, Any]:
+    """Returns a bundle v1 dict (checker.bundle.new_bundle + resources + errors), already
+    passed through to_jsonable; raises InputError only."""
+    region = session.region_name
+    if not region:
+        raise InputError(NO_REGION)
+    if max_workers < 1:
+        raise InputError(f"max_workers must be at least 1, got {max_workers}")
+    if not scope.clusters:
+        raise InputError("no cluster to scan: pass --cluster NAME (list them with: "
+                         f"aws ecs list-clusters --region {region})")
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ecsdoctor-collect")
+    ctx = Context(scope=scope, region=region, pool=pool, session=session,
+                  endpoint_url=endpoint_url, max_workers=max_workers, progress=progress)
+    try:
+        ctx.account = caller_account(ctx)
+        for collector in COLLECTORS:
+            collector(ctx)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    bundle: dict[str, Any] = to_jsonable(assemble(ctx))
+    return bundle
+
+
+def caller_account(ctx: Context) -> str | None:
+    """The account id, from the scan's very first call (which also proves that credentials
+    exist and the endpoint answers). Denied or failed → None and an error entry."""
+    sts = ctx.client("sts", max_attempts=_FIRST_CALL_ATTEMPTS)
+    action = iam_action(sts, "get_caller_identity")
+    try:
+        identity = sts.get_caller_identity()
+    except Exception as exc:
+        fatal = unreachable(exc) or input_error(exc)
+        if fatal is not None:
+            raise fatal from exc
+        ctx.fail("account", action, exc)
+        return None
+    ctx.step(action)
+    account = identity.get("Account")
+    return str(account) if account else None
+
+
+def assemble(ctx: Context) -> dict[str, Any]:
+    """The bundle: collections in the contract's order; ``metrics`` only once collected."""
+    scope: dict[str, Any] = {"clusters": list(ctx.scope.clusters)}
+    if ctx.scope.services:
+        scope["services"] = list(ctx.scope.services)
+    bundle = new_bundle(account=ctx.account, region=ctx.region, scope=scope)
+    bundle["resources"] = {k: ctx.resources[k] for k in COLLECTIONS if k in ctx.resources}
+    if ctx.metrics is None:
+        del bundle["metrics"]  # not collected yet: absent, not an empty (all-quiet) list
+    else:
+        bundle["metrics"] = ctx.metrics
+    bundle["errors"] = ctx.recorder.errors()
+    return bundle
