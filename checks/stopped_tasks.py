@@ -90,7 +90,7 @@ def stopped_task_oom(facts: Facts, prior: Prior) -> Iterator[Result]:
             service=_arn(svc),
             count=len(ooms), stopped=len(tasks), containers=containers,
             memory_limit_mib=limit, uptimes_s=[round(u) for u in uptimes],
-            tasks=[task_id(t) for t, _ in ooms],
+            uptime=span(uptimes), tasks=[task_id(t) for t, _ in ooms],
             affected_tasks=min(len(ooms), desired) if desired else len(ooms),
         )
 
@@ -151,6 +151,7 @@ def stopped_task_app_exit(facts: Facts, prior: Prior) -> Iterator[Result]:
             f"(~last hour); each ran {span(uptimes)}",
             service=service, count=len(errs), exit_codes=codes, containers=containers,
             tasks=[task_id(t) for t, _ in errs], uptimes_s=[round(u) for u in uptimes],
+            uptime=span(uptimes),
             cluster=arn_name(str(errs[0][0].get("clusterArn", ""))),
             affected_tasks=desired - (running or 0) if desired else len(errs),
         )

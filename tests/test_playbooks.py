@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,14 @@ def _diags(bundle: dict) -> dict[tuple[str, str], object]:
 WEB = b.service_arn("prod", "web")
 
 
+def _assert_filled(diag: object) -> None:
+    """No playbook placeholder may reach a user unfilled."""
+    texts = [diag.summary, *(r.step for r in diag.remediation),  # type: ignore[attr-defined]
+             *(r.command or "" for r in diag.remediation)]  # type: ignore[attr-defined]
+    for text in texts:
+        assert not re.search(r"\{[a-z_]+\}", text), text
+
+
 def test_leak_confirmed_by_long_uptime_oom_and_undersized_ruled_out() -> None:
     bundle = b.ecs_bundle([b.service("web", desired=4, running=3)],
                           [b.oom_task("web", m) for m in (320, 400, 510)])
@@ -79,7 +88,8 @@ def test_leak_confirmed_by_long_uptime_oom_and_undersized_ruled_out() -> None:
     assert ("memory-undersized", WEB) not in diags
     leak = diags[("memory-leak", WEB)]
     assert {e.check for e in leak.evidence} >= {"stopped-task-oom", "oom-after-long-uptime"}
-    assert "OOM-killed after" in leak.summary and "{" not in leak.summary
+    assert "OOM-killed after" in leak.summary
+    _assert_filled(leak)
 
 
 def test_undersized_confirmed_when_oom_is_soon_after_start() -> None:
@@ -87,6 +97,9 @@ def test_undersized_confirmed_when_oom_is_soon_after_start() -> None:
                           [b.oom_task("web", m) for m in (2, 4, 6)])
     diags = _diags(bundle)
     assert ("memory-undersized", WEB) in diags and ("memory-leak", WEB) not in diags
+    diag = diags[("memory-undersized", WEB)]
+    assert "(2m–6m (median 4m) of uptime)" in diag.summary  # type: ignore[attr-defined]
+    _assert_filled(diag)
 
 
 def test_unknown_uptime_keeps_undersized_with_capped_confidence() -> None:
@@ -101,7 +114,9 @@ def test_unknown_uptime_keeps_undersized_with_capped_confidence() -> None:
 def test_crash_loop_confirmed_and_ruled_out() -> None:
     crash = b.ecs_bundle([b.service("web", desired=2, running=0)],
                          [b.crash_task("web") for _ in range(4)])
-    assert ("app-crash-loop", WEB) in _diags(crash)
+    diag = _diags(crash)[("app-crash-loop", WEB)]
+    assert "each after running 20s" in diag.summary  # type: ignore[attr-defined]
+    _assert_filled(diag)
     healthy = b.ecs_bundle([b.service("web", desired=2, running=2)],
                            [b.crash_task("web", 143) for _ in range(4)])
     assert _diags(healthy) == {}

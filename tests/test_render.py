@@ -162,7 +162,7 @@ def test_multiline_commands_keep_every_line(report: Report) -> None:
     command = "aws ecs describe-services \\\n  --cluster prod --services web"
     step = replace(report.diagnoses[0], remediation=(Remediation("Look", command),))
     patched = replace(report, diagnoses=(step,))
-    assert "         aws ecs describe-services \\\n           --cluster prod" in table(patched)
+    assert "           aws ecs describe-services \\\n             --cluster prod" in table(patched)
     assert "   ```sh\n   aws ecs describe-services \\\n     --cluster prod" in render(
         patched, "markdown")
 

@@ -46,7 +46,7 @@ STATUS_STYLE = {
 COMMAND_STYLE = "bold green"
 LABEL_STYLE = "bold"
 INDENT = 4
-COMMAND_INDENT = " " * (INDENT + 5)
+COMMAND_INDENT = " " * (INDENT + 7)  # nested under the step text, which starts at +5
 COULD_NOT_CHECK = "could not check"
 _NO_WRAP = frozenset({"check", "severity", "diagnosis"})  # short ids; the others fold
 
@@ -159,7 +159,7 @@ def _print_diagnosis(console: Console, d: Diagnosis) -> None:
         body.append(Text(d.summary))
     if d.why:
         body.append(Text("why", style=LABEL_STYLE))
-        body.extend(Text(f"  - {line}") for line in d.why)
+        body.append(_hanging(("-", line) for line in d.why))
     if d.evidence:
         body.append(Text("evidence", style=LABEL_STYLE))
         body.append(Padding(_evidence_grid(d.evidence), (0, 0, 0, 2)))
@@ -199,6 +199,16 @@ def _heading(d: Diagnosis) -> Text:
     return text
 
 
+def _hanging(items: Iterable[tuple[str, str]]) -> Table:
+    """Bulleted lines whose wrapped continuation stays under the text, not the bullet."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, justify="right")
+    grid.add_column(overflow="fold")
+    for bullet, line in items:
+        grid.add_row(Text(f"  {bullet}"), Text(line))
+    return grid
+
+
 def _labelled(label: str, value: str) -> Text:
     text = Text().append(f"{label}: ", style=LABEL_STYLE)
     text.append(value)
@@ -227,7 +237,7 @@ def _print_next_steps(console: Console, d: Diagnosis) -> None:
         return
     console.print(Padding(Text("next steps", style=LABEL_STYLE), (0, 0, 0, INDENT)))
     for number, step in enumerate(d.remediation, start=1):
-        console.print(Padding(Text(f"  {number}. {step.step}"), (0, 0, 0, INDENT)))
+        console.print(Padding(_hanging([(f"{number}.", step.step)]), (0, 0, 0, INDENT)))
         if step.command:
             command = Text()
             for line in step.command.splitlines(keepends=True):
