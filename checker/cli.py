@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -214,11 +214,13 @@ def demo(
         from checker.demo import demo_account
         from checker.progress import collect_progress
 
-        if err.is_terminal:
-            err.print("Starting the demo account (moto on 127.0.0.1, no AWS access)…")
-        with demo_account() as acct, collect_progress(err, err.is_terminal) as progress:
-            bundle = collect(acct.session(), Scope(clusters=(acct.cluster,)),
-                             progress=progress, endpoint_url=acct.endpoint_url)
+        with ExitStack() as stack:
+            starting = "Starting the demo account (moto on 127.0.0.1, no AWS access)…"
+            with err.status(starting) if err.is_terminal else nullcontext():
+                acct = stack.enter_context(demo_account())
+            with collect_progress(err, err.is_terminal) as progress:
+                bundle = collect(acct.session(), Scope(clusters=(acct.cluster,)),
+                                 progress=progress, endpoint_url=acct.endpoint_url)
         _finish(bundle, fmt, output, save_bundle, None, False, verbose)
 
 

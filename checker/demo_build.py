@@ -72,6 +72,8 @@ def _build_service(aws: Clients, b: _Built, net: Network, instances: list[Instan
     aws.logs.create_log_group(logGroupName=f"/ecs/{sc.CLUSTER}/{service.name}")
     aws.logs.put_retention_policy(logGroupName=f"/ecs/{sc.CLUSTER}/{service.name}",
                                   retentionInDays=30)
+    for _ in range(service.revision - 1):  # earlier revisions, so rollbacks have a target
+        aws.ecs.register_task_definition(**_task_definition(service))
     task_definition = aws.ecs.register_task_definition(**_task_definition(service))
     td_arn = task_definition["taskDefinition"]["taskDefinitionArn"]
     created = aws.ecs.create_service(**_service_request(service, td_arn, net, target_group))

@@ -163,6 +163,7 @@ class Service:
     scaling: tuple[int, int, float] | None = None  # (min, max, target CPU %)
     cpu: Callable[[float], float] = field(default_factory=lambda: flat(25.0))
     memory: Callable[[float], float] = field(default_factory=lambda: flat(50.0))
+    revision: int = 1  # the task definition revision running: real services have history
 
     @property
     def desired(self) -> int:
@@ -205,7 +206,7 @@ def _env(**values: str) -> tuple[tuple[str, str], ...]:
 # --- the services ---------------------------------------------------------------------------
 
 WEB = Service(
-    name="web", launch_type="FARGATE", task_cpu=512, task_memory=1024,
+    name="web", revision=31, launch_type="FARGATE", task_cpu=512, task_memory=1024,
     containers=(
         Container("web", _ecr("web", "2026.11.18"), cpu=448, memory_reservation=896, port=3000,
                   environment=_env(NODE_ENV="production", PORT="3000", LOG_LEVEL="info",
@@ -230,7 +231,7 @@ WEB = Service(
 )
 
 CHECKOUT = Service(
-    name="checkout", launch_type="EC2",
+    name="checkout", revision=14, launch_type="EC2",
     containers=(
         Container("checkout", _ecr("checkout", "2026.11.3"), cpu=512, memory=1024, port=8080,
                   environment=_env(JAVA_OPTS="-Xmx768m", SPRING_PROFILES_ACTIVE="prod",
@@ -253,7 +254,7 @@ CHECKOUT = Service(
 )
 
 SEARCH = Service(
-    name="search", launch_type="FARGATE", task_cpu=512, task_memory=1024,
+    name="search", revision=7, launch_type="FARGATE", task_cpu=512, task_memory=1024,
     containers=(
         Container("search", _ecr("search", "2026.11.12"), cpu=512, memory=1024, port=3000,
                   environment=_env(NODE_ENV="production", PORT="3000",
@@ -275,7 +276,7 @@ SEARCH = Service(
 )
 
 ORDERS_WORKER = Service(
-    name="orders-worker", launch_type="FARGATE", task_cpu=256, task_memory=512,
+    name="orders-worker", revision=23, launch_type="FARGATE", task_cpu=256, task_memory=512,
     containers=(
         Container("orders-worker", _ecr("orders-worker", "2026.11.20"), cpu=256, memory=512,
                   command=("python", "-m", "orders.worker"),
@@ -297,7 +298,7 @@ ORDERS_WORKER = Service(
 )
 
 REPORTS = Service(
-    name="reports", launch_type="EC2",
+    name="reports", revision=3, launch_type="EC2",
     containers=(
         # Only a soft limit: the container may take all the host's free memory.
         Container("reports", _ecr("reports", "2026.10.28"), cpu=256, memory_reservation=1024,
@@ -313,7 +314,7 @@ REPORTS = Service(
 )
 
 CATALOG = Service(
-    name="catalog", launch_type="EC2",
+    name="catalog", revision=6, launch_type="EC2",
     containers=(
         Container("catalog", _ecr("catalog", "2026.11.10"), cpu=256, memory=768, port=8080,
                   environment=_env(PORT="8080", GOMEMLIMIT="600MiB",
@@ -329,7 +330,7 @@ CATALOG = Service(
 )
 
 AUTH = Service(
-    name="auth", launch_type="FARGATE", task_cpu=256, task_memory=512,
+    name="auth", revision=4, launch_type="FARGATE", task_cpu=256, task_memory=512,
     containers=(
         Container("auth", _ecr("auth", "2026.11.5"), cpu=256, memory=512, port=8080,
                   environment=_env(PORT="8080", JWKS_CACHE_TTL="300", ISSUER="https://auth.acme.example"),

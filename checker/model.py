@@ -7,10 +7,29 @@ renamed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+# EC2-style ids (i-…, sg-…, subnet-…, nat-…) are unique on their own; drop the type prefix.
+_EC2_ID = re.compile(r"^[a-z]+(?:-[a-z]+)*-[0-9a-f]{8,17}$")
+
+
+def short_name(resource: str) -> str:
+    """A resource name an engineer recognises: `…:service/prod/web` → `prod/web`.
+
+    Full ARNs repeat account and region already in the header; the resource part is what
+    tells two things apart. Services (the usual subject) lose their `service/` prefix;
+    other resources keep their type (`task/prod/…`) unless their id is self-describing.
+    """
+    name = resource.split(":", 5)[5] if resource.startswith("arn:") and resource.count(
+        ":") >= 5 else resource
+    if name.startswith("service/"):
+        return name[len("service/"):]
+    last = name.rsplit("/", 1)[-1]
+    return last if _EC2_ID.match(last) else name
 
 
 class Severity(StrEnum):

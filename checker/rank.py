@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from checker.model import Diagnosis, Remediation
+from checker.model import Diagnosis, Remediation, short_name
 from checker.playbook import Candidate
 
 UNKNOWN_IMPACT = 0.5
@@ -38,16 +38,14 @@ def score(weight: float, confidence: float, impact_: float) -> float:
     return round(10.0 * weight * confidence * impact_, 2)
 
 
-def short_name(arn: str) -> str:
-    """`arn:aws:ecs:…:service/prod/web` → `prod/web`; other ARNs keep their path."""
-    for marker in (":service/", ":task-definition/", ":task/", ":container-instance/"):
-        if marker in arn:
-            return arn.split(marker, 1)[1]
-    return arn
-
-
 class _Blank(dict[str, Any]):
+    """`{name}` → value; `{name|fallback}` → value or the fallback text (e.g. a
+    `<previous-revision>` placeholder when there is no earlier revision to name)."""
+
     def __missing__(self, key: str) -> str:
+        name, bar, fallback = key.partition("|")
+        if bar:
+            return str(self[name]) if name in self else fallback
         return "{" + key + "}"
 
 

@@ -10,7 +10,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterator
 
-from checker.facts import Facts, Item, arn_name
+from checker.facts import Facts, Item, arn_name, task_definition_label
 from checker.model import Result, Severity, failed, passed, unknown
 from checker.registry import Prior, check
 from checks._common import human_duration, service_label, span, task_id, uptime_seconds
@@ -57,6 +57,19 @@ def _memory_limit(facts: Facts, task: Item, container: str | None) -> int | None
             return int(c["memory"])
     raw = task.get("memory") or (td or {}).get("memory")
     return int(raw) if isinstance(raw, str | int) and str(raw).isdigit() else None
+
+
+def _revision_data(task: Item) -> dict[str, str]:
+    """`family`, `revision` and `previous_revision` of the task's task definition, so a
+    playbook can print a concrete rollback command."""
+    label = task_definition_label(str(task.get("taskDefinitionArn", "")))
+    family, _, rev = label.rpartition(":")
+    if not family or not rev.isdigit():
+        return {}
+    out = {"family": family, "revision": rev, "task_definition": label}
+    if int(rev) > 1:
+        out["previous_revision"] = str(int(rev) - 1)
+    return out
 
 
 def _oom_stops(tasks: list[Item]) -> list[tuple[Item, Stop]]:
@@ -153,5 +166,6 @@ def stopped_task_app_exit(facts: Facts, prior: Prior) -> Iterator[Result]:
             tasks=[task_id(t) for t, _ in errs], uptimes_s=[round(u) for u in uptimes],
             uptime=span(uptimes),
             cluster=arn_name(str(errs[0][0].get("clusterArn", ""))),
+            **_revision_data(errs[0][0]),
             affected_tasks=desired - (running or 0) if desired else len(errs),
         )

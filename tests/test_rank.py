@@ -35,3 +35,12 @@ def test_same_bundle_same_report() -> None:
     assert one == two
     # equal scores: ties break on severity, id, then resource
     assert [d["resources"][0].rsplit("/", 1)[1] for d in one["diagnoses"]] == ["a", "b", "c"]
+
+
+def test_fill_templates() -> None:
+    ctx = {"family": "web", "tasks": ["a", "b"]}
+    assert rank.fill("{family}:{previous_revision|<previous>}", ctx) == "web:<previous>"
+    assert rank.fill("{family|x}", ctx) == "web"
+    assert rank.fill("--tasks {tasks}", ctx, " ") == "--tasks a b"
+    assert rank.fill("{missing}", ctx) == "{missing}"  # visible, and caught by playbook tests
+    assert rank.fill("{{literal}} {family}", ctx) == "{literal} web"

@@ -16,9 +16,17 @@ from typing import Any
 import pytest
 
 import checker.render
-from checker.model import Diagnosis, Evidence, Finding, Remediation, Report, Severity, Status
+from checker.model import (
+    Diagnosis,
+    Evidence,
+    Finding,
+    Remediation,
+    Report,
+    Severity,
+    Status,
+    short_name,
+)
 from checker.render import RENDERERS, RenderOptions, render
-from checker.render.table import short_name
 
 ACCOUNT = "123456789012"
 PREFIX = f"arn:aws:ecs:us-east-1:{ACCOUNT}"

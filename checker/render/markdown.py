@@ -13,13 +13,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from checker.model import Diagnosis, Report, Status
+from checker.model import Diagnosis, Report, Status, short_name
 from checker.render.table import (
     UNEXPLAINED_SHOWN,
     cited_by,
     evidence_message,
     no_diagnoses_line,
-    short_name,
     unexplained,
     unexplained_line,
 )

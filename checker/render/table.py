@@ -15,7 +15,6 @@ Why it looks like this:
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -25,7 +24,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from checker.model import Diagnosis, Evidence, Finding, Report, Severity, Status
+from checker.model import Diagnosis, Evidence, Finding, Report, Severity, Status, short_name
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -49,25 +48,6 @@ INDENT = 4
 COMMAND_INDENT = " " * (INDENT + 7)  # nested under the step text, which starts at +5
 COULD_NOT_CHECK = "could not check"
 _NO_WRAP = frozenset({"check", "severity", "diagnosis"})  # short ids; the others fold
-
-# EC2-style ids (i-…, sg-…, subnet-…, nat-…) are unique on their own; drop the type prefix.
-_EC2_ID = re.compile(r"^[a-z]+(?:-[a-z]+)*-[0-9a-f]{8,17}$")
-
-
-def short_name(resource: str) -> str:
-    """A resource name an engineer recognises: `…:service/prod/web` → `prod/web`.
-
-    Full ARNs repeat account and region already in the header; the resource part is what
-    tells two things apart. Services (the usual subject) lose their `service/` prefix;
-    other resources keep their type (`task/prod/…`) unless their id is self-describing.
-    """
-    name = resource.split(":", 5)[5] if resource.startswith("arn:") and resource.count(
-        ":") >= 5 else resource
-    if name.startswith("service/"):
-        return name[len("service/"):]
-    last = name.rsplit("/", 1)[-1]
-    return last if _EC2_ID.match(last) else name
-
 
 def no_diagnoses_line(report: Report) -> str:
     """Say what "nothing found" rests on: a quiet report with many unknowns is not healthy."""
