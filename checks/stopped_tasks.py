@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import Any
 
 from checker.facts import Facts, Item, arn_name, task_definition_label
 from checker.model import Result, Severity, failed, passed, unknown
@@ -59,14 +60,14 @@ def _memory_limit(facts: Facts, task: Item, container: str | None) -> int | None
     return int(raw) if isinstance(raw, str | int) and str(raw).isdigit() else None
 
 
-def _revision_data(task: Item) -> dict[str, str]:
+def _revision_data(task: Item) -> dict[str, Any]:
     """`family`, `revision` and `previous_revision` of the task's task definition, so a
     playbook can print a concrete rollback command."""
     label = task_definition_label(str(task.get("taskDefinitionArn", "")))
     family, _, rev = label.rpartition(":")
     if not family or not rev.isdigit():
         return {}
-    out = {"family": family, "revision": rev, "task_definition": label}
+    out: dict[str, Any] = {"family": family, "revision": rev, "task_definition": label}
     if int(rev) > 1:
         out["previous_revision"] = str(int(rev) - 1)
     return out
