@@ -91,6 +91,44 @@ class Facts:
             raise MissingFacts(collection, reason)
         return list(self.resources.get(collection, []))
 
+    # -- generic lookups -----------------------------------------------------------
+    def index(self, collection: str, key: str) -> dict[str, Item]:
+        """`collection` items keyed by their `key` field, built once per (collection, key).
+
+        The common case for every collection in AWS shapes: subnets by SubnetId, instance
+        types by InstanceType, target groups by TargetGroupArn, …"""
+        cache_key = (collection, key)
+        hit = self._indexes.get(cache_key)
+        if hit is None:
+            hit = {str(item[key]): item for item in self.items(collection) if key in item}
+            self._indexes[cache_key] = hit
+        return hit
+
+    def lookup(self, collection: str, key: str, value: Any) -> Item | None:
+        if value is None:
+            return None
+        return self.index(collection, key).get(str(value))
+
+    @cached_property
+    def _indexes(self) -> dict[tuple[str, str], dict[str, Item]]:
+        return {}
+
+    # -- EC2 hosts ------------------------------------------------------------------
+    def ec2_instance_of(self, container_instance: Item) -> Item | None:
+        """The EC2 instance behind a container instance (ec2_instances collection)."""
+        return self.lookup("ec2_instances", "InstanceId", container_instance.get("ec2InstanceId"))
+
+    def instance_type_of(self, container_instance: Item) -> Item | None:
+        """DescribeInstanceTypes item for the container instance's type: from its EC2
+        instance when collected, else from its `ecs.instance-type` attribute."""
+        inst = self.ec2_instance_of(container_instance) if self.has("ec2_instances") else None
+        name = (inst or {}).get("InstanceType") or attribute(container_instance,
+                                                              "ecs.instance-type")
+        return self.lookup("instance_types", "InstanceType", name)
+
+    def service_of_arn(self, service_arn: str | None) -> Item | None:
+        return self.lookup("services", "serviceArn", service_arn)
+
     # -- ECS ----------------------------------------------------------------------
     @property
     def clusters(self) -> list[Item]:
@@ -196,6 +234,26 @@ class Facts:
             and dict(s.get("dimensions", {})) == want
             and (stat is None or s.get("stat") == stat)
         ]
+
+
+def attribute(container_instance: Item, name: str) -> str | None:
+    """Value of a container instance attribute (`ecs.instance-type`, custom ones, …)."""
+    for attr in container_instance.get("attributes", []) or []:
+        if attr.get("name") == name:
+            value = attr.get("value")
+            return str(value) if value is not None else ""
+    return None
+
+
+def resource_value(container_instance: Item, which: str, name: str) -> Any:
+    """registeredResources/remainingResources entry `name` (CPU, MEMORY, PORTS, …):
+    integerValue for numbers, stringSetValue for port lists."""
+    for res in container_instance.get(which, []) or []:
+        if res.get("name") == name:
+            if res.get("type") == "STRINGSET" or "stringSetValue" in res:
+                return list(res.get("stringSetValue", []) or [])
+            return res.get("integerValue")
+    return None
 
 
 def essential_containers(task_definition: Item) -> Iterable[Item]:

@@ -102,3 +102,26 @@ def test_real_registry_loads_as_a_dag() -> None:
     order = graph.order(reg)
     assert set(order) == set(reg.specs)
     assert order.index("stopped-task-oom") < order.index("oom-after-long-uptime")
+
+
+def test_facts_generic_index_and_host_lookups() -> None:
+    from checker.facts import attribute, resource_value
+
+    ci = {"containerInstanceArn": "arn:aws:ecs:us-east-1:1:container-instance/prod/abc",
+          "ec2InstanceId": "i-0abc", "attributes": [{"name": "ecs.instance-type",
+                                                       "value": "t3.medium"}],
+          "registeredResources": [{"name": "CPU", "type": "INTEGER", "integerValue": 2048},
+                                  {"name": "PORTS", "type": "STRINGSET",
+                                   "stringSetValue": ["22", "80"]}]}
+    bundle = b.bundle(container_instances=[ci],
+                      instance_types=[{"InstanceType": "t3.medium",
+                                       "NetworkInfo": {"MaximumNetworkInterfaces": 3}}])
+    facts = Facts(bundle)
+    assert attribute(ci, "ecs.instance-type") == "t3.medium" and attribute(ci, "x") is None
+    assert resource_value(ci, "registeredResources", "CPU") == 2048
+    assert resource_value(ci, "registeredResources", "PORTS") == ["22", "80"]
+    # no ec2_instances collected: the type comes from the ECS attribute
+    assert facts.instance_type_of(ci)["NetworkInfo"]["MaximumNetworkInterfaces"] == 3  # type: ignore[index]
+    assert facts.lookup("instance_types", "InstanceType", "m5.large") is None
+    with pytest.raises(Exception, match="ec2_instances: not collected"):
+        facts.index("ec2_instances", "InstanceId")
