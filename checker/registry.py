@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 _ATTR = "__ecsdoctor_check__"
 AREAS = (
     "taskdef", "service", "stopped_tasks", "capacity", "instances", "network", "metrics",
-    "security",
+    "security", "ecs_exec",
 )
 
 

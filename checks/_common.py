@@ -100,3 +100,18 @@ def int_or_none(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return None
+
+
+def burstable(instance_type: str | None) -> dict[str, Any] | None:
+    """Baseline facts for a burstable type (`t3.medium`), or None for any other type."""
+    if not instance_type or "." not in instance_type:
+        return None
+    family, size = instance_type.split(".", 1)
+    data = table("burstable_baselines")
+    row = data["families"].get(family, {}).get(size)
+    if row is None:
+        return None
+    per_hour, max_credits, vcpus, baseline = row
+    return {"family": family, "credits_per_hour": per_hour, "max_credits": max_credits,
+            "vcpus": vcpus, "baseline_pct": baseline,
+            "default_mode": data["default_mode"][family]}

@@ -125,3 +125,19 @@ def test_facts_generic_index_and_host_lookups() -> None:
     assert facts.lookup("instance_types", "InstanceType", "m5.large") is None
     with pytest.raises(Exception, match="ec2_instances: not collected"):
         facts.index("ec2_instances", "InstanceId")
+
+
+def test_burstable_baseline_table() -> None:
+    from checks._common import burstable
+
+    t3 = burstable("t3.large")
+    assert t3 == {"family": "t3", "credits_per_hour": 36, "max_credits": 864, "vcpus": 2,
+                  "baseline_pct": 30, "default_mode": "unlimited"}
+    assert burstable("t2.micro")["default_mode"] == "standard"  # type: ignore[index]
+    assert burstable("m5.large") is None and burstable(None) is None
+    for family in ("t2", "t3", "t3a", "t4g"):  # the table's own formula holds on every row
+        for size in ("nano", "micro", "small", "medium", "large", "xlarge", "2xlarge"):
+            row = burstable(f"{family}.{size}")
+            assert row is not None
+            computed = row["credits_per_hour"] / row["vcpus"] / 60 * 100
+            assert abs(computed - row["baseline_pct"]) < 0.6, (family, size)
