@@ -25,7 +25,10 @@ def parse_time(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     if not isinstance(value, str) or not value:
         return None
     try:
@@ -100,7 +103,8 @@ class Facts:
         cache_key = (collection, key)
         hit = self._indexes.get(cache_key)
         if hit is None:
-            hit = {str(item[key]): item for item in self.items(collection) if key in item}
+            hit = {str(item[key]): item for item in self.items(collection)
+                   if isinstance(item.get(key), str | int)}
             self._indexes[cache_key] = hit
         return hit
 
@@ -149,10 +153,10 @@ class Facts:
     @cached_property
     def _task_definitions(self) -> dict[str, Item]:
         return {td["taskDefinitionArn"]: td for td in self.items("task_definitions")
-                if "taskDefinitionArn" in td}
+                if isinstance(td.get("taskDefinitionArn"), str)}
 
-    def task_definition(self, arn: str | None) -> Item | None:
-        if not arn:
+    def task_definition(self, arn: Any) -> Item | None:
+        if not arn or not isinstance(arn, str):
             return None
         hit = self._task_definitions.get(arn)
         if hit is not None:
@@ -236,9 +240,14 @@ class Facts:
         ]
 
 
+def _objects(value: Any) -> list[Item]:
+    """The dict items of a list field; anything else (None, a string, junk) gives []."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
 def attribute(container_instance: Item, name: str) -> str | None:
     """Value of a container instance attribute (`ecs.instance-type`, custom ones, …)."""
-    for attr in container_instance.get("attributes", []) or []:
+    for attr in _objects(container_instance.get("attributes")):
         if attr.get("name") == name:
             value = attr.get("value")
             return str(value) if value is not None else ""
@@ -248,7 +257,7 @@ def attribute(container_instance: Item, name: str) -> str | None:
 def resource_value(container_instance: Item, which: str, name: str) -> Any:
     """registeredResources/remainingResources entry `name` (CPU, MEMORY, PORTS, …):
     integerValue for numbers, stringSetValue for port lists."""
-    for res in container_instance.get(which, []) or []:
+    for res in _objects(container_instance.get(which)):
         if res.get("name") == name:
             if res.get("type") == "STRINGSET" or "stringSetValue" in res:
                 return list(res.get("stringSetValue", []) or [])

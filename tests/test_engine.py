@@ -141,3 +141,14 @@ def test_burstable_baseline_table() -> None:
             assert row is not None
             computed = row["credits_per_hour"] / row["vcpus"] / 60 * 100
             assert abs(computed - row["baseline_pct"]) < 0.6, (family, size)
+
+
+def test_facts_survive_junk_fields() -> None:
+    from checker.facts import attribute, resource_value
+
+    ci = {"attributes": ["junk", None, {"name": "a", "value": "1"}], "registeredResources": "x"}
+    assert attribute(ci, "a") == "1" and resource_value(ci, "registeredResources", "CPU") is None
+    facts = Facts(b.bundle(task_definitions=[{"taskDefinitionArn": None}, {"family": "x"},
+                                             {"taskDefinitionArn": ["a"]}]))
+    assert facts.task_definition(None) is None and facts.task_definition(["a"]) is None
+    assert facts.task_definition("arn:aws:ecs:us-east-1:1:task-definition/x:1") is None
