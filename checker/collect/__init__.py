@@ -4,8 +4,8 @@ One module per AWS service. Each declares ``OPERATIONS`` (every IAM action it ma
 ``deploy/iam-policy.json`` is tested to equal their union) and a ``collect_<service>(ctx)``
 that stores its collections in ``ctx.resources``. :data:`COLLECTORS` runs them in order, so
 a later one can read what an earlier one stored (EC2 reads the container instances' ids).
-Adding ``ec2.py`` means: write it, add its collector to :data:`COLLECTORS` and its
-operations to :data:`OPERATIONS`, regenerate the IAM policy.
+Adding a module (``elbv2.py``) means: write it, add its collector to :data:`COLLECTORS` and
+its operations to :data:`OPERATIONS`, regenerate the IAM policy.
 
 Only :class:`~checker.errors.InputError` escapes :func:`collect` (no region, no credentials,
 endpoint unreachable, unknown cluster or service): everything else that fails is one entry
@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from checker.bundle import COLLECTIONS, new_bundle, to_jsonable
-from checker.collect import ecs
+from checker.collect import autoscaling, cloudwatch, ec2, ecs, elbv2
 from checker.collect._aws import (
     NO_REGION,
     Context,
@@ -39,10 +39,18 @@ __all__ = ["COLLECTORS", "OPERATIONS", "Context", "Progress", "Scope", "collect"
 Collector = Callable[[Context], None]
 
 #: Run in this order; each fills its collections in ctx.resources.
-COLLECTORS: tuple[Collector, ...] = (ecs.collect_ecs,)
+COLLECTORS: tuple[Collector, ...] = (
+    ecs.collect_ecs,
+    elbv2.collect_elbv2,  # before ec2: the LB subnets and groups are on the network path
+    ec2.collect_ec2,
+    autoscaling.collect_autoscaling,
+    cloudwatch.collect_cloudwatch,  # last: reads what every other collector stored
+)
 
 #: Every IAM action the collectors can call (read-only: Describe*, List*, Get*).
-OPERATIONS: frozenset[str] = frozenset({"sts:GetCallerIdentity"}) | ecs.OPERATIONS
+OPERATIONS: frozenset[str] = (frozenset({"sts:GetCallerIdentity"}) | ecs.OPERATIONS
+                               | ec2.OPERATIONS | autoscaling.OPERATIONS | elbv2.OPERATIONS
+                               | cloudwatch.OPERATIONS)
 
 #: The first call is retried less: an unreachable endpoint should be a quick, clear error,
 #: not ten attempts with backoff.
