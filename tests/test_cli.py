@@ -46,9 +46,17 @@ def test_exit_codes(args: list[str], code: int) -> None:
     assert result.exit_code == code
 
 
-def test_fail_on_passes_when_nothing_is_that_severe(tmp_path: Path) -> None:
+def test_fail_on_is_exactly_the_threshold(tmp_path: Path) -> None:
+    """Exit 1 at the most severe failing finding's level, 0 one level above it."""
     healthy = _write(tmp_path, b.ecs_bundle([b.service("web")], [b.task("web")]))
-    assert runner.invoke(app, ["analyze", str(healthy), "--fail-on", "low"]).exit_code == 0
+    report = json.loads(runner.invoke(app, ["analyze", str(healthy), "-f", "json"]).stdout)
+    order = ["critical", "high", "medium", "low", "info"]
+    worst = min((order.index(f["severity"]) for f in report["findings"]
+                 if f["status"] == "fail"), default=len(order))
+    assert report["diagnoses"] == [] and 0 < worst < len(order)
+    above, at = order[worst - 1], order[worst]
+    assert runner.invoke(app, ["analyze", str(healthy), "--fail-on", above]).exit_code == 0
+    assert runner.invoke(app, ["analyze", str(healthy), "--fail-on", at]).exit_code == 1
 
 
 @pytest.mark.parametrize(("content", "message"), [

@@ -1,0 +1,124 @@
+"""Sidecar sanity rules (X-Ray daemon, dotnet-monitor), recognised by image.
+
+Each rule returns the problems it sees as (severity, text) pairs; an empty list is a pass.
+The rules are data-driven from checks/data/sidecars.yaml (images, port, variable names).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Mapping
+from typing import Any
+
+from checker.facts import Item
+from checker.model import Severity
+from checks._common import int_or_none, table
+from checks._taskdef_util import container_name, containers, env, essential, image_repo
+
+Problem = tuple[Severity, str]
+
+
+def _spec(kind: str) -> Mapping[str, Any]:
+    spec: Mapping[str, Any] = table("sidecars")[kind]
+    return spec
+
+
+def is_sidecar(container: Item, kind: str) -> bool:
+    spec = _spec(kind)
+    repo = image_repo(container.get("image")).lower()
+    if not repo:
+        return False
+    if repo in {str(i).lower() for i in spec["images"]}:
+        return True
+    return repo.rsplit("/", 1)[-1] in {str(n).lower() for n in spec["repository_names"]}
+
+
+def sidecars(td: Item, kind: str) -> list[Item]:
+    return [c for c in containers(td) if is_sidecar(c, kind)]
+
+
+def xray_problems(daemon: Item) -> list[Problem]:
+    """The daemon must receive UDP 2000, and should not take the task down or starve it."""
+    spec = _spec("xray")
+    port, proto = int(spec["port"]), str(spec["protocol"])
+    out: list[Problem] = []
+    mappings = [m for m in daemon.get("portMappings", []) or [] if isinstance(m, dict)]
+    if not any(int_or_none(m.get("containerPort")) == port
+               and str(m.get("protocol") or "tcp").lower() == proto for m in mappings):
+        seen = ", ".join(f"{m.get('containerPort')}/{m.get('protocol') or 'tcp'}"
+                         for m in mappings) or "none"
+        out.append((Severity.MEDIUM, f"no portMapping {port}/{proto} (has {seen}): "
+                    "applications cannot send it trace segments"))
+    if essential(daemon):
+        out.append((Severity.LOW, "is essential: a daemon crash stops the application task"))
+    if not int_or_none(daemon.get("memory")) and not int_or_none(
+            daemon.get("memoryReservation")):
+        out.append((Severity.LOW, "has no memory or memoryReservation"))
+    return out
+
+
+def _mounts(container: Item) -> dict[str, str]:
+    """sourceVolume → containerPath."""
+    out: dict[str, str] = {}
+    for mp in container.get("mountPoints", []) or []:
+        if isinstance(mp, dict) and mp.get("sourceVolume") and mp.get("containerPath"):
+            out[str(mp["sourceVolume"])] = posixpath.normpath(str(mp["containerPath"]))
+    return out
+
+
+def _inside(path: str, directory: str) -> bool:
+    path, directory = posixpath.normpath(path), posixpath.normpath(directory)
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _env_value(container: Item, name: str) -> str | None:
+    for key, value in env(container):
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def _port_paths(value: str) -> list[str]:
+    """DOTNET_DiagnosticPorts: `path[,options][;path2…]` → the socket paths."""
+    return [p.split(",", 1)[0].strip() for p in value.split(";") if p.strip()]
+
+
+def _app_wired(app: Item, monitor_mounts: dict[str, str]) -> tuple[bool, str]:
+    """Whether `app` shares a volume with the monitor where its diagnostic port lives."""
+    spec = _spec("dotnet_monitor")
+    shared = {v: p for v, p in _mounts(app).items() if v in monitor_mounts}
+    name = container_name(app)
+    if not shared:
+        return False, f"{name} shares no volume with it"
+    ports = _env_value(app, str(spec["app_env"]))
+    if ports:
+        paths = _port_paths(ports)
+        if any(_inside(p, d) for p in paths for d in shared.values()):
+            return True, ""
+        return False, (f"{name}'s {spec['app_env']} points outside the shared volume(s) "
+                       f"{', '.join(sorted(shared.values()))}")
+    tmp = str(spec["default_tmp"])
+    if any(_inside(tmp, d) and _inside(tmp, monitor_mounts[v]) for v, d in shared.items()):
+        return True, ""
+    return False, (f"{name} has no {spec['app_env']} and does not share {tmp} "
+                   "(the default diagnostic socket directory)")
+
+
+def dotnet_monitor_problems(td: Item, monitor: Item) -> list[Problem]:
+    """The monitor must reach an app's diagnostic socket, and must not be essential."""
+    out: list[Problem] = []
+    mine = _mounts(monitor)
+    apps = [c for c in containers(td) if c is not monitor and not is_sidecar(c, "xray")]
+    apps = [c for c in apps if essential(c)] or apps
+    reasons = []
+    for app in apps:
+        ok, why = _app_wired(app, mine)
+        if ok:
+            break
+        reasons.append(why)
+    else:
+        text = "; ".join(reasons) if reasons else "no application container in the task"
+        out.append((Severity.MEDIUM, f"cannot reach a diagnostic port: {text}"))
+    if essential(monitor):
+        out.append((Severity.LOW, "is essential: a monitor crash stops the application task"))
+    return out
