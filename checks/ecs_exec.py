@@ -1,0 +1,130 @@
+"""ECS Exec readiness: would `aws ecs execute-command` work against this service's tasks?
+
+The prerequisites come from the ECS Exec page (cited on the check). What the bundle cannot
+show is said in every result's `not_visible`: the task role's `ssmmessages:*` permissions
+(no IAM policies are collected) and the network path from the tasks to Session Manager.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from checker.facts import Facts, Item, arn_name
+from checker.model import Result, Severity, failed, passed, unknown
+from checker.registry import Prior, check
+from checks._capacity_model import hosts, obj, objs
+from checks._common import service_label, table
+from checks._instances_age import dotted, is_windows, version
+from checks._taskdef_util import EC2, FARGATE, containers, platform
+from checks._taskdef_util import is_windows as td_is_windows
+
+EXEC_DOCS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html"
+FARGATE_LINUX_MINIMUM = (1, 4, 0)
+NOT_VISIBLE = (
+    "the task role's ssmmessages:CreateControlChannel, CreateDataChannel, OpenControlChannel "
+    "and OpenDataChannel permissions (the bundle holds no IAM policies)",
+    "a network path from the tasks to ssmmessages (NAT gateway or VPC endpoint)",
+)
+
+
+def _task_blockers(svc: Item, running: list[Item]) -> list[str]:
+    """Running tasks keep the setting they started with; the agent must be RUNNING."""
+    out: list[str] = []
+    if svc.get("enableExecuteCommand") is not True:
+        return out
+    stale = [t for t in running if t.get("enableExecuteCommand") is not True]
+    if stale:
+        out.append(f"{len(stale)} of {len(running)} running task(s) started before "
+                   "enableExecuteCommand was turned on: force a new deployment")
+    down = sorted({f"{c.get('name')}: {a.get('lastStatus')}"
+                   for t in running if t not in stale for c in objs(t.get("containers"))
+                   for a in objs(c.get("managedAgents"))
+                   if a.get("name") == "ExecuteCommandAgent" and a.get("lastStatus") != "RUNNING"})
+    if down:
+        out.append(f"ExecuteCommandAgent not RUNNING ({', '.join(down)})")
+    return out
+
+
+def _platform_blockers(facts: Facts, svc: Item, td: Item, running: list[Item]) -> list[str]:
+    where = platform(td, svc)
+    if where == FARGATE:
+        if td_is_windows(td):
+            return []
+        versions = [v for t in running if (v := version(t.get("platformVersion")))]
+        pv = min(versions) if versions else version(svc.get("platformVersion"))
+        if pv is not None and pv < FARGATE_LINUX_MINIMUM:
+            return [f"Fargate platform version {dotted(pv)} is below 1.4.0"]
+        return []
+    if where != EC2 or not facts.has("container_instances"):
+        return []
+    on = {t.get("containerInstanceArn") for t in running}
+    cluster = arn_name(str(svc.get("clusterArn", "")))
+    mine = [h for h in hosts(facts) if h.arn in on] or [
+        h for h in hosts(facts) if h.cluster == cluster and h.usable]
+    floors = table("agent_versions")["exec_agent_minimum"]
+    old = []
+    for h in mine:
+        floor = version(floors["windows" if is_windows(h.ci) else "linux"])
+        agent = version(obj(h.ci.get("versionInfo")).get("agentVersion"))
+        if agent is not None and floor is not None and agent < floor:
+            old.append(f"{h.instance_id} ({dotted(agent)} < {dotted(floor)})")
+    return [f"ECS agent too old for ECS Exec on {', '.join(old)}"] if old else []
+
+
+def _definition_blockers(td: Item) -> list[str]:
+    out: list[str] = []
+    readonly = [str(c.get("name")) for c in containers(td) if c.get("readonlyRootFilesystem")
+                is True]
+    if readonly:
+        out.append(f"readonlyRootFilesystem is true on {', '.join(readonly)}: the SSM agent "
+                   "must write to the container's filesystem, so ECS Exec is not supported")
+    if not td.get("taskRoleArn"):
+        out.append("no task role (taskRoleArn): ECS Exec needs one with ssmmessages:* "
+                   "permissions")
+    return out
+
+
+def _recommendations(td: Item) -> list[str]:
+    if td_is_windows(td):
+        return []
+    no_init = [str(c.get("name")) for c in containers(td)
+               if obj(c.get("linuxParameters")).get("initProcessEnabled") is not True]
+    return [f"initProcessEnabled is off on {', '.join(no_init)} (recommended: it reaps "
+            "zombie SSM agent processes)"] if no_init else []
+
+
+@check(id="ecs-exec-blocked", area="ecs_exec", severity=Severity.LOW,
+       title="ECS Exec (aws ecs execute-command) would not work for the service",
+       needs=("services", "task_definitions"), docs=EXEC_DOCS)
+def ecs_exec_blocked(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """ECS Exec is the break-glass shell during an incident (heap dumps, curl from inside
+    the task); finding out mid-incident that it is off, or that the tasks predate turning
+    it on, costs a redeploy at the worst moment. Lists every blocker at once: the service
+    and task flags, platform version or agent version, read-only root filesystem and the
+    task role (whose permissions cannot be seen offline)."""
+    for svc in sorted(facts.services, key=lambda s: str(s.get("serviceArn"))):
+        arn, label = str(svc.get("serviceArn")), service_label(svc)
+        td = facts.task_definition(svc.get("taskDefinition"))
+        if td is None:
+            yield unknown(arn, f"service {label}: task definition not in the bundle",
+                          service=arn)
+            continue
+        running = facts.tasks_of_service(svc, "RUNNING") if facts.has("tasks") else []
+        off = svc.get("enableExecuteCommand") is not True
+        blockers = [*(["enableExecuteCommand is off on the service"] if off else []),
+                    *_task_blockers(svc, running), *_platform_blockers(facts, svc, td, running),
+                    *_definition_blockers(td)]
+        data: dict[str, Any] = {
+            "blockers": blockers, "recommendations": _recommendations(td),
+            "not_visible": list(NOT_VISIBLE), "platform": platform(td, svc),
+            "running_tasks": len(running)}
+        if blockers:
+            listed = "; ".join(f"({i}) {b}" for i, b in enumerate(blockers, 1))
+            yield failed(arn, f"service {label}: aws ecs execute-command would fail — {listed}",
+                         service=arn, **data)
+        else:
+            yield passed(arn, f"service {label}: aws ecs execute-command will work "
+                         "(exec enabled, platform/agent and task definition fit; the task "
+                         "role's ssmmessages permissions cannot be seen offline)",
+                         service=arn, **data)
