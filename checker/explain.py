@@ -50,14 +50,19 @@ def show_checks() -> RenderableType:
     return table
 
 
+_ROLES = (("confirm", "confirmed when all fail"), ("confirm_any", "confirmed when any fails"),
+          ("support", "supported by"), ("contradict", "weakened by"),
+          ("rule_out", "ruled out if any fails"))
+
+
 def _uses(check_id: str, books: list[Playbook]) -> list[str]:
     out = []
     for book in books:
-        if check_id in book.symptoms:
+        if any(ref.check == check_id for ref in book.symptoms):
             out.append(f"symptom of scenario {book.scenario}")
         for hyp in book.hypotheses:
-            for role in ("confirm", "support", "rule_out"):
-                if check_id in getattr(hyp, role):
+            for role, _ in _ROLES:
+                if any(ref.check == check_id for ref in getattr(hyp, role)):
                     out.append(f"{role.replace('_', ' ')} for {hyp.diagnosis} ({book.scenario})")
     return out
 
@@ -86,13 +91,18 @@ def _hypothesis_node(tree: Tree, hyp: Hypothesis, reg: Registry, focus: bool) ->
                           (hyp.severity.value, SEVERITY_STYLE[hyp.severity.value]),
                           f"  base confidence {hyp.confidence:.0%}")
     node = tree.add(label)
-    for role, verb in (("confirm", "confirmed when all fail"), ("support", "supported by"),
-                       ("rule_out", "ruled out if any fails")):
-        ids = getattr(hyp, role)
-        if ids:
+    for role, verb in _ROLES:
+        refs = getattr(hyp, role)
+        if refs:
             sub = node.add(Text(verb, style="italic"))
-            for cid in ids:
-                sub.add(Text.assemble((cid, "cyan"), f"  {reg[cid].title}"))
+            for ref in refs:
+                sub.add(Text.assemble((ref.label(), "cyan"), f"  {reg[ref.check].title}"))
+    if hyp.group_by:
+        node.add(Text(f"one diagnosis across services sharing the same {hyp.group_by}",
+                      style="italic"))
+    if hyp.explains:
+        node.add(Text(f"explains (ranked above them): {', '.join(hyp.explains)}",
+                      style="italic"))
     rem = node.add(Text("remediation", style="italic"))
     for i, step in enumerate(hyp.remediation, 1):
         leaf = rem.add(f"{i}. {step.step}")
@@ -110,8 +120,8 @@ def _playbook_tree(book: Playbook, reg: Registry, focus: str | None) -> Tree:
     if book.description:
         tree.add(Text(book.description.strip(), style="dim"))
     symptoms = tree.add(Text("symptoms (any failing starts the walk)", style="italic"))
-    for cid in book.symptoms:
-        symptoms.add(Text.assemble((cid, "cyan"), f"  {reg[cid].title}"))
+    for ref in book.symptoms:
+        symptoms.add(Text.assemble((ref.label(), "cyan"), f"  {reg[ref.check].title}"))
     hyps = tree.add(Text("hypotheses", style="italic"))
     for hyp in book.hypotheses:
         _hypothesis_node(hyps, hyp, reg, hyp.diagnosis == focus)

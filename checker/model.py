@@ -152,8 +152,8 @@ class Remediation:
 class Evidence:
     """A finding as it supports (or could not check) a diagnosis.
 
-    `role` says why it is here: `symptom`, `confirm`, `support`, or `missing` for evidence
-    that was `unknown` ("could not check: needs X").
+    `role` says why it is here: `symptom`, `confirm`, `support`, `contradict` (lowered the
+    confidence), or `missing` for evidence that was `unknown` ("could not check: needs X").
     """
 
     check: str
@@ -190,6 +190,10 @@ class Diagnosis:
     why: tuple[str, ...] = ()
     impact: float = 1.0
     rank: int = 0
+    #: other diagnoses this cause accounts for ("image-pull-failure on prod/payments")
+    explains: tuple[str, ...] = ()
+    #: the diagnoses that account for this one
+    explained_by: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -204,6 +208,8 @@ class Diagnosis:
             "resources": list(self.resources),
             "summary": self.summary,
             "why": list(self.why),
+            "explains": list(self.explains),
+            "explained_by": list(self.explained_by),
             "evidence": [e.to_dict() for e in self.evidence],
             "remediation": [r.to_dict() for r in self.remediation],
             "references": list(self.references),

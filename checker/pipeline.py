@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from checker import graph, playbook, rank, registry
+from checker import graph, playbook, rank, registry, walk
 from checker.bundle import now_iso
 from checker.facts import Facts
 from checker.model import Report
@@ -28,7 +28,7 @@ class Engine:
                 generated_at: str | None = None) -> Report:
         facts = Facts(bundle)
         findings = graph.run(self.registry, facts, on_check)
-        candidates = playbook.walk(self.playbooks, findings)
+        candidates = walk.walk(self.playbooks, findings)
         desired = {str(s.get("serviceArn")): int(s.get("desiredCount", 0) or 0)
                    for s in (facts.services if facts.has("services") else [])}
         return Report(

@@ -1,20 +1,19 @@
-"""Playbooks: the documented troubleshooting scenarios as data, and the walk over them.
+"""Playbooks: the documented troubleshooting scenarios as data (the walk is checker.walk).
 
-A playbook names symptoms (check ids whose failure starts the walk) and hypotheses (a
-diagnosis id, the checks that confirm it, support it or rule it out, and the remediation).
-Files are validated against the live check registry and the diagnosis catalog at load, so a
-typo fails in CI with `playbooks/x.yaml: hypotheses[0].confirm[1]: unknown check '…'`.
-
-The walk correlates evidence per *subject*: the service a finding is about (or, for findings
-about no service, the resource). A hypothesis is confirmed for a subject when every confirm
-check failed for it; a rule_out failure rejects it; `unknown` evidence keeps it but caps its
-confidence (see docs/ranking.md).
+A playbook names symptoms (checks whose failure starts the walk) and hypotheses: a diagnosis
+id, the checks that confirm it (`confirm`: all must fail; `confirm_any`: at least one),
+support it, contradict it (lower its confidence) or rule it out, which other diagnoses it
+explains, how to group it across services, and the remediation. A check reference is an id,
+or `{check: id, where: {data_key: value | [values]}}` to count only failing findings whose
+data matches (e.g. placement failures whose closest-match reason is ENI). Files are
+validated against the live check registry and the diagnosis catalog at load, so a typo
+fails in CI with `playbooks/x.yaml: hypotheses[0].confirm[1]: unknown check '…'`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -24,18 +23,38 @@ from typing import Any
 import yaml
 
 from checker.errors import PlaybookError
-from checker.model import Evidence, Finding, Remediation, Severity, Status
+from checker.model import Remediation, Severity
 from checker.registry import Registry
 
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _PLAYBOOK_KEYS = {"scenario", "title", "description", "symptoms", "hypotheses"}
-_HYPOTHESIS_KEYS = {"diagnosis", "title", "severity", "confidence", "confirm", "support",
-                    "rule_out", "summary", "remediation", "references"}
-#: Confidence caps when evidence could not be checked (documented in docs/ranking.md).
-UNKNOWN_CONFIRM_CAP = 0.5
-UNKNOWN_RULE_OUT_CAP = 0.75
-SUPPORT_BONUS = 0.05
-MAX_CONFIDENCE = 0.99
+_HYPOTHESIS_KEYS = {"diagnosis", "title", "severity", "confidence", "confirm", "confirm_any",
+                    "support", "contradict", "rule_out", "explains", "group_by", "summary",
+                    "remediation", "references"}
+_REF_KEYS = {"check", "where"}
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A check as evidence; with `where`, only its failing findings whose data matches."""
+
+    check: str
+    where: tuple[tuple[str, tuple[Scalar, ...]], ...] = ()
+
+    def matches(self, data: Mapping[str, Any]) -> bool:
+        for key, wanted in self.where:
+            value = data.get(key)
+            values = value if isinstance(value, list | tuple) else [value]
+            if not any(v in wanted for v in values):
+                return False
+        return True
+
+    def label(self) -> str:
+        if not self.where:
+            return self.check
+        conds = ", ".join(f"{k}={'|'.join(map(str, v))}" for k, v in self.where)
+        return f"{self.check} [{conds}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +70,20 @@ class Hypothesis:
     title: str
     severity: Severity
     confidence: float
-    confirm: tuple[str, ...]
-    support: tuple[str, ...]
-    rule_out: tuple[str, ...]
+    confirm: tuple[Ref, ...]
+    confirm_any: tuple[Ref, ...]
+    support: tuple[Ref, ...]
+    contradict: tuple[Ref, ...]
+    rule_out: tuple[Ref, ...]
+    explains: tuple[str, ...]
+    group_by: str | None
     summary: str
     remediation: tuple[Remediation, ...]
     references: tuple[str, ...]
+
+    def refs(self) -> tuple[Ref, ...]:
+        return (*self.confirm, *self.confirm_any, *self.support, *self.contradict,
+                *self.rule_out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +91,7 @@ class Playbook:
     scenario: str
     title: str
     description: str
-    symptoms: tuple[str, ...]
+    symptoms: tuple[Ref, ...]
     hypotheses: tuple[Hypothesis, ...]
     path: str
     #: check id → title, for every check the playbook names (the "why" chain reads them)
@@ -72,20 +99,6 @@ class Playbook:
 
     def title_of(self, check_id: str) -> str:
         return self.titles.get(check_id, check_id)
-
-
-@dataclass(slots=True)
-class Candidate:
-    """A confirmed hypothesis for one subject, before ranking."""
-
-    playbook: Playbook
-    hypothesis: Hypothesis
-    subject: str
-    service: str | None
-    confidence: float
-    evidence: list[Evidence] = field(default_factory=list)
-    why: list[str] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @cache
@@ -113,8 +126,33 @@ def _str(w: _Where, data: Mapping[str, Any], key: str, where: str, required: boo
     return value.strip()
 
 
-def _ids(w: _Where, data: Mapping[str, Any], key: str, where: str, registry: Registry,
-         required: bool) -> tuple[str, ...]:
+def _ref(w: _Where, raw: Any, where: str, registry: Registry) -> Ref:
+    check: Any
+    cond: Any
+    if isinstance(raw, str):
+        check, cond = raw, {}
+    elif isinstance(raw, dict):
+        extra = set(raw) - _REF_KEYS
+        if extra:
+            raise w.error(f"{where}.{sorted(extra)[0]}", "unknown key (expected check, where)")
+        check, cond = raw.get("check"), raw.get("where", {})
+        if not isinstance(cond, dict) or not cond:
+            raise w.error(f"{where}.where", "expected a mapping of data key to value(s)")
+    else:
+        raise w.error(where, "expected a check id or {check: id, where: {...}}")
+    if check not in registry:
+        raise w.error(where, f"unknown check {check!r}")
+    pairs = []
+    for key, value in sorted(cond.items()):
+        values = tuple(value) if isinstance(value, list) else (value,)
+        if not values or not all(isinstance(v, Scalar) for v in values):
+            raise w.error(f"{where}.where.{key}", "expected a value or a list of values")
+        pairs.append((str(key), values))
+    return Ref(str(check), tuple(pairs))
+
+
+def _refs(w: _Where, data: Mapping[str, Any], key: str, where: str, registry: Registry,
+          required: bool) -> tuple[Ref, ...]:
     value = data.get(key, None)
     if value is None:
         if required:
@@ -122,10 +160,7 @@ def _ids(w: _Where, data: Mapping[str, Any], key: str, where: str, registry: Reg
         return ()
     if not isinstance(value, list) or (required and not value):
         raise w.error(f"{where}{key}", "expected a non-empty list of check ids")
-    for i, check_id in enumerate(value):
-        if check_id not in registry:
-            raise w.error(f"{where}{key}[{i}]", f"unknown check {check_id!r}")
-    return tuple(value)
+    return tuple(_ref(w, item, f"{where}{key}[{i}]", registry) for i, item in enumerate(value))
 
 
 def _remediation(w: _Where, value: Any, where: str) -> tuple[Remediation, ...]:
@@ -168,12 +203,21 @@ def _hypothesis(w: _Where, raw: Any, i: int, registry: Registry) -> Hypothesis:
     if not isinstance(refs, list) or not all(isinstance(r, str) and r.startswith("https://")
                                              for r in refs):
         raise w.error(f"{where}references", "expected a list of https URLs")
+    confirm = _refs(w, raw, "confirm", where, registry, "confirm_any" not in raw)
+    confirm_any = _refs(w, raw, "confirm_any", where, registry, False)
+    explains = raw.get("explains", [])
+    if not isinstance(explains, list) or any(e not in catalog() for e in explains):
+        raise w.error(f"{where}explains", "expected a list of diagnosis ids from the catalog")
+    group_by = raw.get("group_by")
+    if group_by is not None and not isinstance(group_by, str):
+        raise w.error(f"{where}group_by", "expected a data key (text)")
     return Hypothesis(
         diagnosis=diag, title=str(raw.get("title") or entry.title), severity=severity,
-        confidence=float(conf),
-        confirm=_ids(w, raw, "confirm", where, registry, True),
-        support=_ids(w, raw, "support", where, registry, False),
-        rule_out=_ids(w, raw, "rule_out", where, registry, False),
+        confidence=float(conf), confirm=confirm, confirm_any=confirm_any,
+        support=_refs(w, raw, "support", where, registry, False),
+        contradict=_refs(w, raw, "contradict", where, registry, False),
+        rule_out=_refs(w, raw, "rule_out", where, registry, False),
+        explains=tuple(explains), group_by=group_by,
         summary=_str(w, raw, "summary", where),
         remediation=_remediation(w, raw.get("remediation"), f"{where}remediation"),
         references=tuple(refs),
@@ -196,7 +240,7 @@ def parse(raw: Any, path: str, registry: Registry) -> Playbook:
     return Playbook(
         scenario=scenario, title=_str(w, raw, "title", ""),
         description=_str(w, raw, "description", "", required=False),
-        symptoms=_ids(w, raw, "symptoms", "", registry, True),
+        symptoms=_refs(w, raw, "symptoms", "", registry, True),
         hypotheses=tuple(_hypothesis(w, h, i, registry) for i, h in enumerate(hyps)),
         path=path, titles={spec.id: spec.title for spec in registry},
     )
@@ -229,105 +273,3 @@ def load(registry: Registry, directory: Path | None = None) -> list[Playbook]:
                                 f"{seen[book.scenario]}")
         seen[book.scenario] = book.path
     return sorted(books, key=lambda b: b.scenario)
-
-
-# -- the walk ---------------------------------------------------------------------------
-class _Index:
-    """Findings by (check, subject), with check-wide unknowns applying to every subject."""
-
-    def __init__(self, findings: Iterable[Finding]) -> None:
-        self.by: dict[tuple[str, str], list[Finding]] = {}
-        self.global_unknown: dict[str, Finding] = {}
-        for f in findings:
-            subject = f.service or f.resource
-            self.by.setdefault((f.check, subject), []).append(f)
-            if f.status is Status.UNKNOWN and f.service is None:
-                self.global_unknown.setdefault(f.check, f)
-
-    def status(self, check: str, subject: str) -> tuple[Status, list[Finding]]:
-        found = self.by.get((check, subject), [])
-        fails = [f for f in found if f.status is Status.FAIL]
-        if fails:
-            return Status.FAIL, fails
-        unknowns = [f for f in found if f.status is Status.UNKNOWN]
-        if unknowns:
-            return Status.UNKNOWN, unknowns
-        if check in self.global_unknown:
-            return Status.UNKNOWN, [self.global_unknown[check]]
-        return Status.PASS, []
-
-    def fired(self, check: str) -> list[Finding]:
-        return [f for (c, _), fs in sorted(self.by.items()) if c == check for f in fs
-                if f.status is Status.FAIL]
-
-
-def _evidence(f: Finding, role: str) -> Evidence:
-    return Evidence(f.check, f.status, f.resource, f.message, role, dict(f.data))
-
-
-def _try(idx: _Index, book: Playbook, hyp: Hypothesis, subject: str,
-         symptoms: Sequence[Finding]) -> Candidate | None:
-    confirm = {c: idx.status(c, subject) for c in hyp.confirm}
-    if any(st is Status.PASS for st, _ in confirm.values()):
-        return None
-    if all(st is Status.UNKNOWN for st, _ in confirm.values()):
-        return None  # nothing positive: a diagnosis needs at least one failing piece
-    rule_out = {c: idx.status(c, subject) for c in hyp.rule_out}
-    if any(st is Status.FAIL for st, _ in rule_out.values()):
-        return None
-    cand = Candidate(book, hyp, subject, symptoms[0].service if symptoms else None,
-                     hyp.confidence)
-    seen: set[str] = set()
-    for f in symptoms:
-        cand.evidence.append(_evidence(f, "symptom"))
-        if f.check not in seen and f.check not in (*hyp.confirm, *hyp.support):
-            seen.add(f.check)
-            cand.why.append(f"symptom: {book.title_of(f.check)} ({f.check})")
-    for check_id, (st, fs) in confirm.items():
-        role = "confirm" if st is Status.FAIL else "missing"
-        cand.evidence.extend(_evidence(f, role) for f in fs if f not in symptoms)
-        if st is Status.FAIL:
-            cand.why.append(f"confirmed: {book.title_of(check_id)} ({check_id})")
-        else:
-            cand.confidence = min(cand.confidence, UNKNOWN_CONFIRM_CAP)
-            cand.why.append(f"could not check {check_id}: {fs[0].message}")
-    for check_id, (st, fs) in rule_out.items():
-        if st is Status.UNKNOWN:
-            cand.confidence = min(cand.confidence, UNKNOWN_RULE_OUT_CAP)
-            cand.evidence.extend(_evidence(f, "missing") for f in fs)
-            cand.why.append(f"could not rule out via {check_id}: {fs[0].message}")
-        else:
-            cand.why.append(f"alternative ruled out: {check_id} passed")
-    for check_id in hyp.support:
-        st, fs = idx.status(check_id, subject)
-        if st is Status.FAIL:
-            cand.confidence = min(MAX_CONFIDENCE, cand.confidence + SUPPORT_BONUS)
-            cand.evidence.extend(_evidence(f, "support") for f in fs if f not in symptoms)
-            cand.why.append(f"supported: {book.title_of(check_id)} ({check_id})")
-    for ev in cand.evidence:
-        if ev.status is Status.FAIL:
-            for key, value in ev.data.items():
-                cand.data.setdefault(key, value)
-    return cand
-
-
-def walk(playbooks: Sequence[Playbook], findings: Sequence[Finding]) -> list[Candidate]:
-    """From fired symptoms to confirmed hypotheses, one candidate per (diagnosis, subject);
-    when two scenarios reach the same diagnosis for the same subject, the more confident
-    one is kept."""
-    idx = _Index(findings)
-    best: dict[tuple[str, str], Candidate] = {}
-    for book in playbooks:
-        by_subject: dict[str, list[Finding]] = {}
-        for check_id in book.symptoms:
-            for f in idx.fired(check_id):
-                by_subject.setdefault(f.service or f.resource, []).append(f)
-        for subject in sorted(by_subject):
-            for hyp in book.hypotheses:
-                cand = _try(idx, book, hyp, subject, by_subject[subject])
-                if cand is None:
-                    continue
-                key = (hyp.diagnosis, subject)
-                if key not in best or cand.confidence > best[key].confidence:
-                    best[key] = cand
-    return [best[k] for k in sorted(best)]

@@ -4,11 +4,13 @@
 
 weight: critical 10, high 7, medium 4, low 2, info 1 (checker.model.Severity.weight).
 confidence: from the playbook walk, in (0, 0.99] (capped when evidence was unknown).
-impact: the share of the service's desired tasks the evidence says are affected
-(`affected_tasks` / desiredCount, clamped to [0.1, 1.0]); 0.5 when the evidence does not
-say. The score of a critical, certain, whole-service outage is therefore 99, of a low
-observation about a tenth of a service about 1. Ties break on severity, then diagnosis id,
-then resource, so the same bundle always gives the same order. docs/ranking.md says why.
+impact: summed over the services the diagnosis covers, each service's share of its desired
+tasks the evidence says are affected (`affected_tasks` / desiredCount, clamped to
+[0.1, 1.0]; 0.5 when the evidence does not say). A cause behind three services therefore
+weighs up to three times one behind a single service. A diagnosis that `explains` others
+on the same services is ranked just above the highest of them. Ties break on severity,
+then diagnosis id, then resource, so the same bundle always gives the same order.
+docs/ranking.md says why.
 """
 
 from __future__ import annotations
@@ -19,19 +21,24 @@ from dataclasses import replace
 from typing import Any
 
 from checker.model import Diagnosis, Remediation, short_name
-from checker.playbook import Candidate
+from checker.walk import Candidate
 
 UNKNOWN_IMPACT = 0.5
 MIN_IMPACT = 0.1
+#: How far above the highest diagnosis it explains a cause is placed.
+EXPLAINS_MARGIN = 0.01
+
+
+def service_share(affected: int, desired: int) -> float:
+    if affected <= 0 or desired <= 0:
+        return UNKNOWN_IMPACT
+    return max(MIN_IMPACT, min(1.0, affected / desired))
 
 
 def impact(cand: Candidate, desired: Mapping[str, int]) -> float:
-    affected = [v for ev in cand.evidence
-                if isinstance(v := ev.data.get("affected_tasks"), int) and not isinstance(v, bool)]
-    want = desired.get(cand.service or cand.subject, 0)
-    if not affected or want <= 0:
+    if not cand.services:
         return UNKNOWN_IMPACT
-    return max(MIN_IMPACT, min(1.0, max(affected) / want))
+    return sum(service_share(cand.affected.get(s, 0), desired.get(s, 0)) for s in cand.services)
 
 
 def score(weight: float, confidence: float, impact_: float) -> float:
@@ -66,31 +73,55 @@ def fill(template: str, context: Mapping[str, Any], sep: str = ", ") -> str:
 
 
 def context(cand: Candidate) -> dict[str, Any]:
-    subject = cand.service or cand.subject
-    name = short_name(subject)
-    cluster, _, svc = name.partition("/")
-    return {**cand.data, "subject": name, "service": name,
+    names = [short_name(s) for s in cand.services] or [short_name(cand.subject)]
+    cluster, _, svc = names[0].partition("/")
+    return {**cand.data, "subject": short_name(cand.subject), "service": ", ".join(names),
+            "services": names, "service_count": len(names),
             "cluster": cluster if svc else cand.data.get("cluster", ""),
-            "service_name": svc or name}
+            "service_name": svc or names[0]}
 
 
 def to_diagnosis(cand: Candidate, desired: Mapping[str, int]) -> Diagnosis:
     hyp, ctx = cand.hypothesis, context(cand)
     imp = impact(cand, desired)
+    resources = tuple(cand.services) or (cand.subject,)
+    if cand.services and cand.subject not in cand.services:
+        resources = (*cand.services, cand.subject)  # the shared cause, e.g. a NAT gateway
     return Diagnosis(
         id=hyp.diagnosis, title=hyp.title, scenario=cand.playbook.scenario,
         severity=hyp.severity, confidence=round(cand.confidence, 2),
         score=score(hyp.severity.weight, cand.confidence, imp),
-        resources=(cand.service or cand.subject,),
-        summary=fill(hyp.summary, ctx),
+        resources=resources, summary=fill(hyp.summary, ctx),
         evidence=tuple(cand.evidence), why=tuple(cand.why),
         remediation=tuple(Remediation(fill(r.step, ctx), fill(r.command, ctx, " ") if r.command
                                       else None) for r in hyp.remediation),
         references=hyp.references, impact=round(imp, 2),
+        explains=tuple(cand.explains), explained_by=tuple(cand.explained_by),
     )
 
 
+def _lift_causes(cands: Sequence[Candidate], diags: list[Diagnosis]) -> list[Diagnosis]:
+    """Place each cause just above the highest diagnosis it explains (repeat for chains)."""
+    index = {id(c): i for i, c in enumerate(cands)}
+    for _ in range(len(diags)):
+        changed = False
+        for cause in cands:
+            if not cause.explains:
+                continue
+            me = index[id(cause)]
+            explained = [diags[index[id(o)]].score for o in cands
+                         if cause.diagnosis in o.explained_by
+                         and set(o.services) & set(cause.services)]
+            target = round(max(explained, default=0.0) + EXPLAINS_MARGIN, 2)
+            if diags[me].score < target:
+                diags[me] = replace(diags[me], score=target)
+                changed = True
+        if not changed:
+            break
+    return diags
+
+
 def rank(cands: Sequence[Candidate], desired: Mapping[str, int]) -> list[Diagnosis]:
-    diags = [to_diagnosis(c, desired) for c in cands]
+    diags = _lift_causes(cands, [to_diagnosis(c, desired) for c in cands])
     diags.sort(key=lambda d: (-d.score, d.severity.order, d.id, d.resources))
     return [replace(d, rank=i) for i, d in enumerate(diags, 1)]

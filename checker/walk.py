@@ -1,0 +1,259 @@
+"""The playbook walk: from fired symptoms to confirmed hypotheses, per subject.
+
+Evidence is correlated per *subject*: the service a finding is about (its `service`), or,
+for findings about no service, the resource. For each playbook, every subject on which a
+symptom failed is tried against every hypothesis:
+
+- `confirm`: every reference must fail for the subject (a pass rejects the hypothesis,
+  an `unknown` caps its confidence); `confirm_any`: at least one must fail;
+- `rule_out`: any failure rejects it; `contradict`: each failure lowers its confidence;
+- `support`: each failure raises it.
+
+Then candidates of a hypothesis with `group_by` that share that data value (the same NAT
+gateway, the same subnet) merge into one diagnosis over all their services, and a
+candidate whose hypothesis `explains` other diagnoses is linked to the ones it explains on
+the same services. docs/ranking.md states the numbers and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from checker.model import Evidence, Finding, Status
+from checker.playbook import Hypothesis, Playbook, Ref
+
+UNKNOWN_CONFIRM_CAP = 0.5
+UNKNOWN_RULE_OUT_CAP = 0.75
+SUPPORT_BONUS = 0.05
+CONTRADICT_PENALTY = 0.2
+MIN_CONFIDENCE = 0.05
+MAX_CONFIDENCE = 0.99
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A confirmed hypothesis for one subject (or one group of subjects), before ranking."""
+
+    playbook: Playbook
+    hypothesis: Hypothesis
+    subject: str
+    services: list[str]
+    confidence: float
+    evidence: list[Evidence] = field(default_factory=list)
+    why: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    affected: dict[str, int] = field(default_factory=dict)
+    explains: list[str] = field(default_factory=list)
+    explained_by: list[str] = field(default_factory=list)
+
+    @property
+    def diagnosis(self) -> str:
+        return self.hypothesis.diagnosis
+
+    @property
+    def service(self) -> str | None:
+        return self.services[0] if len(self.services) == 1 else None
+
+
+class _Index:
+    """Findings by (check, subject); check-wide unknowns apply to every subject."""
+
+    def __init__(self, findings: Iterable[Finding]) -> None:
+        self.by: dict[tuple[str, str], list[Finding]] = {}
+        self.global_unknown: dict[str, Finding] = {}
+        for f in findings:
+            self.by.setdefault((f.check, f.service or f.resource), []).append(f)
+            if f.status is Status.UNKNOWN and f.service is None:
+                self.global_unknown.setdefault(f.check, f)
+
+    def status(self, ref: Ref, subject: str) -> tuple[Status, list[Finding]]:
+        found = self.by.get((ref.check, subject), [])
+        fails = [f for f in found if f.status is Status.FAIL and ref.matches(f.data)]
+        if fails:
+            return Status.FAIL, fails
+        unknowns = [f for f in found if f.status is Status.UNKNOWN]
+        if unknowns:
+            return Status.UNKNOWN, unknowns
+        if ref.check in self.global_unknown:
+            return Status.UNKNOWN, [self.global_unknown[ref.check]]
+        return Status.PASS, []
+
+    def fired(self, ref: Ref) -> list[Finding]:
+        return [f for (c, _), fs in sorted(self.by.items()) if c == ref.check for f in fs
+                if f.status is Status.FAIL and ref.matches(f.data)]
+
+
+def _evidence(f: Finding, role: str) -> Evidence:
+    return Evidence(f.check, f.status, f.resource, f.message, role, dict(f.data))
+
+
+class _Trial:
+    """One hypothesis tried on one subject; `ok` false once it is rejected."""
+
+    def __init__(self, idx: _Index, book: Playbook, hyp: Hypothesis, subject: str) -> None:
+        self.idx, self.book, self.hyp, self.subject = idx, book, hyp, subject
+        self.ok = True
+        self.cand = Candidate(book, hyp, subject, [], hyp.confidence)
+        self.seen: set[tuple[str, str, str]] = set()
+
+    def add(self, fs: Sequence[Finding], role: str) -> None:
+        for f in fs:
+            key = (f.check, f.resource, f.message)
+            if key not in self.seen:
+                self.seen.add(key)
+                self.cand.evidence.append(_evidence(f, role))
+                if f.status is Status.FAIL and f.service:
+                    prev = self.cand.affected.get(f.service, 0)
+                    n = f.data.get("affected_tasks")
+                    if isinstance(n, int) and not isinstance(n, bool):
+                        self.cand.affected[f.service] = max(prev, n)
+                    elif f.service not in self.cand.affected:
+                        self.cand.affected[f.service] = 0
+
+    def title(self, ref: Ref) -> str:
+        return f"{self.book.title_of(ref.check)} ({ref.label()})"
+
+    def confirm(self) -> None:
+        every = [(r, *self.idx.status(r, self.subject)) for r in self.hyp.confirm]
+        anys = [(r, *self.idx.status(r, self.subject)) for r in self.hyp.confirm_any]
+        any_fail = [x for x in anys if x[1] is Status.FAIL]
+        if any(st is Status.PASS for _, st, _ in every) or (
+                anys and all(st is Status.PASS for _, st, _ in anys)):
+            self.ok = False
+        elif not any_fail and not any(st is Status.FAIL for _, st, _ in every):
+            self.ok = False  # nothing positive: a diagnosis needs a failing piece
+        if not self.ok:
+            return
+        for ref, st, fs in every + (any_fail or anys):
+            if st is Status.FAIL:
+                self.add(fs, "confirm")
+                self.cand.why.append(f"confirmed: {self.title(ref)}")
+            else:
+                self._missing(ref, fs, UNKNOWN_CONFIRM_CAP, "could not check")
+
+    def _missing(self, ref: Ref, fs: list[Finding], cap: float, verb: str) -> None:
+        if not fs:
+            return
+        self.cand.confidence = min(self.cand.confidence, cap)
+        self.add(fs, "missing")
+        self.cand.why.append(f"{verb} {ref.label()}: {fs[0].message}")
+
+    def weigh(self) -> None:
+        for ref in self.hyp.rule_out:
+            st, fs = self.idx.status(ref, self.subject)
+            if st is Status.FAIL:
+                self.ok = False
+                return
+            if st is Status.UNKNOWN:
+                self._missing(ref, fs, UNKNOWN_RULE_OUT_CAP, "could not rule out via")
+            else:
+                self.cand.why.append(f"alternative ruled out: {ref.label()} passed")
+        for ref in self.hyp.contradict:
+            st, fs = self.idx.status(ref, self.subject)
+            if st is Status.FAIL:
+                self.cand.confidence = max(MIN_CONFIDENCE,
+                                           self.cand.confidence - CONTRADICT_PENALTY)
+                self.add(fs, "contradict")
+                self.cand.why.append(f"weakened by: {self.title(ref)}")
+        for ref in self.hyp.support:
+            st, fs = self.idx.status(ref, self.subject)
+            if st is Status.FAIL:
+                self.cand.confidence = min(MAX_CONFIDENCE, self.cand.confidence + SUPPORT_BONUS)
+                self.add(fs, "support")
+                self.cand.why.append(f"supported: {self.title(ref)}")
+
+
+def _try(idx: _Index, book: Playbook, hyp: Hypothesis, subject: str,
+         symptoms: Sequence[Finding]) -> Candidate | None:
+    trial = _Trial(idx, book, hyp, subject)
+    trial.confirm()
+    if trial.ok:
+        trial.weigh()
+    if not trial.ok:
+        return None
+    cand = trial.cand
+    used = {e.check for e in cand.evidence}
+    for f in symptoms:
+        if f.check not in used:
+            trial.add([f], "symptom")
+            cand.why.insert(0, f"symptom: {book.title_of(f.check)} ({f.check})")
+            used.add(f.check)
+    cand.services = sorted(cand.affected) or ([subject] if ":service/" in subject else [])
+    for ev in cand.evidence:
+        if ev.status is Status.FAIL:
+            for key, value in ev.data.items():
+                cand.data.setdefault(key, value)
+    return cand
+
+
+def _group(cands: list[Candidate]) -> list[Candidate]:
+    """Merge candidates of a `group_by` hypothesis that share the grouping value."""
+    out: list[Candidate] = []
+    groups: dict[tuple[str, str], Candidate] = {}
+    for cand in cands:
+        key_name = cand.hypothesis.group_by
+        value = cand.data.get(key_name) if key_name else None
+        if not key_name or not isinstance(value, str | int):
+            out.append(cand)
+            continue
+        key = (cand.diagnosis, str(value))
+        head = groups.get(key)
+        if head is None:
+            groups[key] = cand
+            cand.subject = str(value)
+            out.append(cand)
+            continue
+        head.services = sorted(set(head.services) | set(cand.services))
+        head.confidence = max(head.confidence, cand.confidence)
+        seen = {(e.check, e.resource, e.message) for e in head.evidence}
+        head.evidence += [e for e in cand.evidence if (e.check, e.resource, e.message) not in seen]
+        for svc, n in cand.affected.items():
+            head.affected[svc] = max(n, head.affected.get(svc, 0))
+    for cand in groups.values():
+        if len(cand.services) > 1:
+            names = ", ".join(s.split(":service/")[-1] for s in cand.services)
+            cand.why.insert(0, f"one cause behind {len(cand.services)} services: {names}")
+    return out
+
+
+def _link(cands: list[Candidate]) -> None:
+    """A cause that explains other diagnoses on the same services says so (and is
+    corroborated by them); the explained ones point back at it."""
+    for cause in cands:
+        for other in cands:
+            if other is cause or other.diagnosis not in cause.hypothesis.explains:
+                continue
+            shared = sorted(set(cause.services) & set(other.services))
+            if not shared:
+                continue
+            names = ", ".join(s.split(":service/")[-1] for s in shared)
+            cause.explains.append(f"{other.diagnosis} on {names}")
+            cause.why.append(f"explains: {other.diagnosis} on {names}")
+            cause.confidence = min(MAX_CONFIDENCE, cause.confidence + SUPPORT_BONUS)
+            other.explained_by.append(cause.diagnosis)
+            other.why.append(f"explained by: {cause.diagnosis} ({cause.subject})")
+
+
+def walk(playbooks: Sequence[Playbook], findings: Sequence[Finding]) -> list[Candidate]:
+    """One candidate per (diagnosis, subject or group); when two scenarios reach the same
+    diagnosis for the same subject, the more confident one is kept."""
+    idx = _Index(findings)
+    best: dict[tuple[str, str], Candidate] = {}
+    for book in playbooks:
+        by_subject: dict[str, list[Finding]] = {}
+        for ref in book.symptoms:
+            for f in idx.fired(ref):
+                by_subject.setdefault(f.service or f.resource, []).append(f)
+        for subject in sorted(by_subject):
+            for hyp in book.hypotheses:
+                cand = _try(idx, book, hyp, subject, by_subject[subject])
+                if cand is None:
+                    continue
+                key = (hyp.diagnosis, subject)
+                if key not in best or cand.confidence > best[key].confidence:
+                    best[key] = cand
+    cands = _group([best[k] for k in sorted(best)])
+    _link(cands)
+    return cands
