@@ -51,3 +51,47 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent (a user's clone): corpus tests run in CI only")
     return SHARED
+
+
+#: IAM actions called from ecsdoctor's collectors during this test session, with the
+#: collector module that called them. tests/test_zzz_recorded_calls.py checks them against
+#: the shipped IAM policies once every other test has run.
+RECORDED_CALLS: dict[str, set[str]] = {}
+
+
+def _caller_module(depth_limit: int = 60) -> str | None:
+    import sys
+
+    frame = sys._getframe(2)
+    for _ in range(depth_limit):
+        if frame is None:
+            return None
+        name = str(frame.f_globals.get("__name__", ""))
+        if name.startswith("checker.collect"):
+            return name
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _record_collector_calls() -> Iterator[None]:
+    """Record every AWS operation that ecsdoctor's own code (not a test's setup) calls."""
+    from botocore.client import BaseClient
+
+    from checker.collect._aws import iam_prefix
+
+    original = BaseClient._make_api_call
+
+    def recording(self: BaseClient, operation_name: str, api_params: dict) -> object:  # type: ignore[type-arg]
+        caller = _caller_module()
+        if caller is not None:
+            service = self.meta.service_model.service_id.hyphenize()
+            RECORDED_CALLS.setdefault(f"{iam_prefix(service)}:{operation_name}",
+                                      set()).add(caller)
+        return original(self, operation_name, api_params)
+
+    BaseClient._make_api_call = recording  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BaseClient._make_api_call = original  # type: ignore[method-assign]
