@@ -47,6 +47,11 @@ class Candidate:
     affected: dict[str, int] = field(default_factory=dict)
     explains: list[str] = field(default_factory=list)
     explained_by: list[str] = field(default_factory=list)
+    #: ceiling set by unknown evidence; bonuses never lift the confidence above it
+    cap: float = MAX_CONFIDENCE
+
+    def raise_by(self, bonus: float) -> None:
+        self.confidence = min(self.cap, MAX_CONFIDENCE, self.confidence + bonus)
 
     @property
     def diagnosis(self) -> str:
@@ -136,6 +141,7 @@ class _Trial:
     def _missing(self, ref: Ref, fs: list[Finding], cap: float, verb: str) -> None:
         if not fs:
             return
+        self.cand.cap = min(self.cand.cap, cap)
         self.cand.confidence = min(self.cand.confidence, cap)
         self.add(fs, "missing")
         self.cand.why.append(f"{verb} {ref.label()}: {fs[0].message}")
@@ -160,7 +166,7 @@ class _Trial:
         for ref in self.hyp.support:
             st, fs = self.idx.status(ref, self.subject)
             if st is Status.FAIL:
-                self.cand.confidence = min(MAX_CONFIDENCE, self.cand.confidence + SUPPORT_BONUS)
+                self.cand.raise_by(SUPPORT_BONUS)
                 self.add(fs, "support")
                 self.cand.why.append(f"supported: {self.title(ref)}")
 
@@ -231,7 +237,7 @@ def _link(cands: list[Candidate]) -> None:
             names = ", ".join(s.split(":service/")[-1] for s in shared)
             cause.explains.append(f"{other.diagnosis} on {names}")
             cause.why.append(f"explains: {other.diagnosis} on {names}")
-            cause.confidence = min(MAX_CONFIDENCE, cause.confidence + SUPPORT_BONUS)
+            cause.raise_by(SUPPORT_BONUS)
             other.explained_by.append(cause.diagnosis)
             other.why.append(f"explained by: {cause.diagnosis} ({cause.subject})")
 

@@ -138,3 +138,12 @@ def test_bad_refs_are_clear_errors() -> None:
         book(hyp("memory-leak", confirm="[{chek: conf}]"))
     with pytest.raises(PlaybookError, match="explains: expected a list of diagnosis ids"):
         book(hyp("memory-leak", confirm="[conf]", explains="[nope]"))
+
+
+def test_caps_from_unknown_evidence_hold_against_support() -> None:
+    books = book(hyp("memory-undersized", confirm="[conf]", rule_out="[out]",
+                     support="[sup, alt1, alt2]"))
+    found = [f("sym", "a"), f("conf", "a"), f("out", "a", "unknown"),
+             f("sup", "a"), f("alt1", "a"), f("alt2", "a")]
+    (c,) = walk(books, found)
+    assert c.confidence == 0.75
