@@ -48,7 +48,8 @@ COLLECTORS: tuple[Collector, ...] = (
 )
 
 #: Every IAM action the collectors can call (read-only: Describe*, List*, Get*).
-OPERATIONS: frozenset[str] = (frozenset({"sts:GetCallerIdentity"}) | ecs.OPERATIONS
+OPERATIONS: frozenset[str] = (frozenset({"sts:GetCallerIdentity", "ecs:ListClusters"})
+                               | ecs.OPERATIONS
                                | ec2.OPERATIONS | autoscaling.OPERATIONS | elbv2.OPERATIONS
                                | cloudwatch.OPERATIONS)
 

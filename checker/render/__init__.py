@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from checker.model import Report
+from checker.render.asff import render_asff
 from checker.render.json_report import render_json
+from checker.render.junit import render_junit
 from checker.render.markdown import render_markdown
-from checker.render.table import render_table
+from checker.render.sarif import render_sarif
 
 __all__ = ["RENDERERS", "RenderOptions", "Renderer", "render"]
 
@@ -37,10 +39,22 @@ class RenderOptions:
 
 Renderer = Callable[[Report, RenderOptions], str]
 
+
+def render_table(report: Report, options: RenderOptions) -> str:
+    """The terminal renderer, imported on first use: it is the only one that needs rich,
+    and the Lambda audit (JSON + Markdown) must not load rich at all."""
+    from checker.render.table import render_table as table
+
+    return table(report, options)
+
+
 RENDERERS: dict[str, Renderer] = {
     "table": render_table,
     "json": render_json,
     "markdown": render_markdown,
+    "sarif": render_sarif,
+    "junit": render_junit,
+    "asff": render_asff,
 }
 
 

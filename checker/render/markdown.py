@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from checker.model import Diagnosis, Report, Status, short_name
-from checker.render.table import (
+from checker.render._text import (
     UNEXPLAINED_SHOWN,
     cited_by,
     evidence_message,

@@ -24,7 +24,15 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from checker.model import Diagnosis, Evidence, Finding, Report, Severity, Status, short_name
+from checker.model import Diagnosis, Evidence, Report, Severity, Status, short_name
+from checker.render._text import (
+    UNEXPLAINED_SHOWN,
+    cited_by,
+    evidence_message,
+    no_diagnoses_line,
+    unexplained,
+    unexplained_line,
+)
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -46,42 +54,7 @@ COMMAND_STYLE = "bold green"
 LABEL_STYLE = "bold"
 INDENT = 4
 COMMAND_INDENT = " " * (INDENT + 7)  # nested under the step text, which starts at +5
-COULD_NOT_CHECK = "could not check"
 _NO_WRAP = frozenset({"check", "severity", "diagnosis"})  # short ids; the others fold
-
-def no_diagnoses_line(report: Report) -> str:
-    """Say what "nothing found" rests on: a quiet report with many unknowns is not healthy."""
-    counts = report.status_counts()
-    return (f"No diagnoses: {counts[Status.PASS.value]} checks passed, "
-            f"{counts[Status.UNKNOWN.value]} could not run")
-
-
-#: How many unexplained failing findings the default (non-verbose) output lists.
-UNEXPLAINED_SHOWN = 8
-
-
-def unexplained(report: Report) -> list[Finding]:
-    """Failing findings no diagnosis cites, most severe first: risks worth seeing even when
-    no incident explains them (a container without a memory limit, say)."""
-    cited = cited_by(report)
-    found = [f for f in report.findings
-             if f.status is Status.FAIL and (f.check, f.resource) not in cited]
-    return sorted(found, key=lambda f: (f.severity.order, f.check, f.resource))
-
-
-def unexplained_line(report: Report) -> str | None:
-    """Say how many are left out, so "no diagnoses" is never read as "clean"."""
-    count = len(unexplained(report)) - UNEXPLAINED_SHOWN
-    if count <= 0:
-        return None
-    return f"{count} more failing finding(s) not part of any diagnosis; --verbose lists them"
-
-
-def evidence_message(ev: Evidence) -> str:
-    """Missing evidence must read as missing, never as a quiet pass."""
-    if ev.role == "missing" and not ev.message.lower().startswith(COULD_NOT_CHECK):
-        return f"{COULD_NOT_CHECK}: {ev.message}"
-    return ev.message
 
 
 def render_table(report: Report, options: RenderOptions) -> str:
@@ -244,19 +217,6 @@ def _trailing_sections(report: Report, verbose: bool) -> list[tuple[str, Table]]
     if verbose:
         sections.append(("Failing findings", _fail_table(report)))
     return sections
-
-
-def cited_by(report: Report) -> dict[tuple[str, str], str]:
-    """(check, resource) → "#1, #3": which diagnoses use a finding as evidence.
-
-    Verbose output marks failing findings that no diagnosis explains, so a reader sees
-    what the playbooks did not account for.
-    """
-    ranks: dict[tuple[str, str], dict[str, None]] = {}
-    for d in report.diagnoses:
-        for ev in d.evidence:
-            ranks.setdefault((ev.check, ev.resource), {})[f"#{d.rank}"] = None
-    return {key: ", ".join(value) for key, value in ranks.items()}
 
 
 def _fail_table(report: Report) -> Table:

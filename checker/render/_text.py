@@ -1,0 +1,59 @@
+"""Report wording shared by the terminal and Markdown renderers, without rich.
+
+Kept apart from table.py so that Markdown (and the Lambda audit, which renders Markdown)
+never imports rich just to word "no diagnoses" or count unexplained findings.
+"""
+
+from __future__ import annotations
+
+from checker.model import Evidence, Finding, Report, Status
+
+COULD_NOT_CHECK = "could not check"
+
+
+def no_diagnoses_line(report: Report) -> str:
+    """Say what "nothing found" rests on: a quiet report with many unknowns is not healthy."""
+    counts = report.status_counts()
+    return (f"No diagnoses: {counts[Status.PASS.value]} checks passed, "
+            f"{counts[Status.UNKNOWN.value]} could not run")
+
+
+#: How many unexplained failing findings the default (non-verbose) output lists.
+UNEXPLAINED_SHOWN = 8
+
+
+def unexplained(report: Report) -> list[Finding]:
+    """Failing findings no diagnosis cites, most severe first: risks worth seeing even when
+    no incident explains them (a container without a memory limit, say)."""
+    cited = cited_by(report)
+    found = [f for f in report.findings
+             if f.status is Status.FAIL and (f.check, f.resource) not in cited]
+    return sorted(found, key=lambda f: (f.severity.order, f.check, f.resource))
+
+
+def unexplained_line(report: Report) -> str | None:
+    """Say how many are left out, so "no diagnoses" is never read as "clean"."""
+    count = len(unexplained(report)) - UNEXPLAINED_SHOWN
+    if count <= 0:
+        return None
+    return f"{count} more failing finding(s) not part of any diagnosis; --verbose lists them"
+
+
+def evidence_message(ev: Evidence) -> str:
+    """Missing evidence must read as missing, never as a quiet pass."""
+    if ev.role == "missing" and not ev.message.lower().startswith(COULD_NOT_CHECK):
+        return f"{COULD_NOT_CHECK}: {ev.message}"
+    return ev.message
+
+
+def cited_by(report: Report) -> dict[tuple[str, str], str]:
+    """(check, resource) → "#1, #3": which diagnoses use a finding as evidence.
+
+    Verbose output marks failing findings that no diagnosis explains, so a reader sees
+    what the playbooks did not account for.
+    """
+    ranks: dict[tuple[str, str], dict[str, None]] = {}
+    for d in report.diagnoses:
+        for ev in d.evidence:
+            ranks.setdefault((ev.check, ev.resource), {})[f"#{d.rank}"] = None
+    return {key: ", ".join(value) for key, value in ranks.items()}
