@@ -1,0 +1,121 @@
+"""JUnit XML renderer: one test case per check, for Jenkins, GitLab and Azure test reports.
+
+Why per check and not per finding: CI test reports track test cases by name across runs
+("container-privileged started failing in this pipeline"), and a check is the stable unit;
+its findings go into the case's text. A check fails when any finding fails; it is skipped
+(with the reason) when it could not be checked (`unknown`, never a silent pass) or when
+nothing applied or everything was waived; otherwise it passes. One `<testsuite>` inside
+`<testsuites>`, counts on both, deterministic order (by check id) and no wall-clock time, so
+the same report gives the same bytes. Text from AWS is stripped of characters XML 1.0
+cannot carry.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from checker.model import Finding, Report, Status, short_name
+
+if TYPE_CHECKING:
+    from checker.render import RenderOptions
+
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+MESSAGE_MAX = 300
+
+
+def render_junit(report: Report, options: RenderOptions) -> str:
+    del options
+    groups: dict[str, list[Finding]] = {}
+    for f in report.findings:
+        groups.setdefault(f.check, []).append(f)
+    areas = _areas(report)
+    cases = [_case(check_id, found, areas.get(check_id)) for check_id, found in
+             sorted(groups.items())]
+    failures = sum(1 for c in cases if c.find("failure") is not None)
+    skipped = sum(1 for c in cases if c.find("skipped") is not None)
+    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": "0",
+              "skipped": str(skipped), "time": "0"}
+    root = ET.Element("testsuites", {"name": "ecsdoctor", **counts})
+    suite = ET.SubElement(root, "testsuite", {"name": _suite_name(report), **counts,
+                                              "timestamp": _clean(report.generated_at)})
+    props = ET.SubElement(suite, "properties")
+    for key, value in _properties(report):
+        ET.SubElement(props, "property", {"name": key, "value": _clean(value)})
+    suite.extend(cases)
+    ET.indent(root, space="  ")
+    body = ET.tostring(root, encoding="unicode")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+def _clean(text: str) -> str:
+    return _INVALID_XML.sub("", text)
+
+
+def _suite_name(report: Report) -> str:
+    source = report.scope.get("task_definition_file")
+    if isinstance(source, str) and source:
+        return f"ecsdoctor gate {source}"
+    clusters = report.scope.get("clusters") or []
+    return "ecsdoctor " + (", ".join(str(c) for c in clusters) or "report")
+
+
+def _properties(report: Report) -> list[tuple[str, str]]:
+    out = [("account", report.account or ""), ("region", report.region or "")]
+    for key in ("task_definition_file", "task_definition", "mode", "fail_on", "waivers_file"):
+        value = report.scope.get(key)
+        if isinstance(value, str) and value:
+            out.append((key, value))
+    out.append(("diagnoses", ", ".join(d.id for d in report.diagnoses)))
+    return out
+
+
+def _areas(report: Report) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for rule in report.scope.get("rules") or []:
+        if isinstance(rule, Mapping) and isinstance(rule.get("id"), str):
+            out[rule["id"]] = str(rule.get("area") or "ecsdoctor")
+    return out
+
+
+def _line(f: Finding) -> str:
+    where = f.data.get("json_path")
+    at = f" [{where}]" if isinstance(where, str) and where else ""
+    return f"{f.status.value.upper()} {f.severity.value} {short_name(f.resource)}{at}: {f.message}"
+
+
+def _case(check_id: str, found: Sequence[Finding], area: str | None) -> ET.Element:
+    case = ET.Element("testcase", {"classname": f"ecsdoctor.{area or 'checks'}",
+                                   "name": check_id, "time": "0"})
+    failing = [f for f in found if f.status is Status.FAIL]
+    unknown = [f for f in found if f.status is Status.UNKNOWN]
+    if failing:
+        worst = min((f.severity for f in failing), key=lambda s: s.order)
+        head = f"{len(failing)} of {len(found)} failing ({worst.value}): {failing[0].message}"
+        element = ET.SubElement(case, "failure", {"message": _short(head), "type": worst.value})
+        element.text = _clean("\n".join(_line(f) for f in failing))
+    elif unknown:
+        ET.SubElement(case, "skipped", {"message": _short(
+            f"could not check {len(unknown)} of {len(found)}: {unknown[0].message}")})
+    elif all(f.status is Status.SKIPPED for f in found):
+        ET.SubElement(case, "skipped", {"message": _short(_skip_reason(found))})
+    out = ET.SubElement(case, "system-out")
+    out.text = _clean("\n".join(_line(f) for f in found))
+    return case
+
+
+def _skip_reason(found: Sequence[Finding]) -> str:
+    waived = [f for f in found if isinstance(f.data.get("waived"), Mapping)]
+    if waived:
+        info: Any = waived[0].data["waived"]
+        return (f"waived ({len(waived)}): {info.get('reason', '')} until "
+                f"{info.get('expires', '?')}")
+    return found[0].message
+
+
+def _short(text: str) -> str:
+    text = _clean(" ".join(text.split()))
+    return text if len(text) <= MESSAGE_MAX else text[:MESSAGE_MAX - 1] + "…"
+
