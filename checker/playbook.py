@@ -62,6 +62,7 @@ class CatalogEntry:
     id: str
     title: str
     severity: Severity
+    kind: str = "incident"  # or "risk": a hardening gap that breaks nothing right now
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,8 @@ class Playbook:
 def catalog() -> dict[str, CatalogEntry]:
     text = resources.files("checker").joinpath("data", "diagnoses.yaml").read_text("utf-8")
     raw = yaml.safe_load(text)["diagnoses"]
-    return {k: CatalogEntry(k, v["title"], Severity(v["severity"])) for k, v in raw.items()}
+    return {k: CatalogEntry(k, v["title"], Severity(v["severity"]), v.get("kind", "incident"))
+            for k, v in raw.items()}
 
 
 # -- loading and validation ----------------------------------------------------------

@@ -6,10 +6,12 @@ weight: critical 10, high 7, medium 4, low 2, info 1 (checker.model.Severity.wei
 confidence: from the playbook walk, in (0, 0.99] (capped when evidence was unknown).
 impact: summed over the services the diagnosis covers, each service's share of its desired
 tasks the evidence says are affected (`affected_tasks` / desiredCount, clamped to
-[0.1, 1.0]; 0.5 when the evidence does not say). A cause behind three services therefore
-weighs up to three times one behind a single service. A diagnosis that `explains` others
-on the same services is ranked just above the highest of them. Ties break on severity,
-then diagnosis id, then resource, so the same bundle always gives the same order.
+[0.25, 1.0]; 0.5 when the evidence does not say), times 0.2 for risks (diagnoses of kind
+`risk` in the catalog: hardening gaps that break nothing right now). A cause behind three
+services therefore weighs up to three times one behind a single service. A diagnosis that
+`explains` others on the same services is ranked just above the highest of them. Ties
+break on severity, then diagnosis id, then resource, so the same bundle always gives the
+same order.
 docs/ranking.md says why.
 """
 
@@ -21,10 +23,15 @@ from dataclasses import replace
 from typing import Any
 
 from checker.model import Diagnosis, Remediation, short_name
+from checker.playbook import catalog
 from checker.walk import Candidate
 
 UNKNOWN_IMPACT = 0.5
-MIN_IMPACT = 0.1
+MIN_IMPACT = 0.25
+#: Risks (hardening gaps that break nothing now: single AZ, no logs, plaintext secrets,
+#: stale agents, no endpoints) weigh this much of an incident of the same severity, so a
+#: cluster's standing hygiene never buries what is failing right now.
+RISK_FACTOR = 0.2
 #: How far above the highest diagnosis it explains a cause is placed.
 EXPLAINS_MARGIN = 0.01
 
@@ -36,9 +43,16 @@ def service_share(affected: int, desired: int) -> float:
 
 
 def impact(cand: Candidate, desired: Mapping[str, int]) -> float:
+    factor = RISK_FACTOR if is_risk(cand.diagnosis) else 1.0
     if not cand.services:
-        return UNKNOWN_IMPACT
-    return sum(service_share(cand.affected.get(s, 0), desired.get(s, 0)) for s in cand.services)
+        return UNKNOWN_IMPACT * factor
+    return factor * sum(service_share(cand.affected.get(s, 0), desired.get(s, 0))
+                        for s in cand.services)
+
+
+def is_risk(diagnosis: str) -> bool:
+    entry = catalog().get(diagnosis)
+    return entry is not None and entry.kind == "risk"
 
 
 def score(weight: float, confidence: float, impact_: float) -> float:
@@ -65,7 +79,7 @@ def _text(value: Any, sep: str) -> str:
 def fill(template: str, context: Mapping[str, Any], sep: str = ", ") -> str:
     """Format a playbook template; unknown placeholders stay visible rather than crash.
     Lists join with `sep`: ", " in prose, " " in shell commands (`--tasks a b`)."""
-    values = _Blank({k: _text(v, sep) for k, v in context.items()})
+    values = _Blank({k: _text(v, sep) for k, v in context.items() if v is not None})
     try:
         return string.Formatter().vformat(template, (), values)
     except (ValueError, IndexError, KeyError):

@@ -201,6 +201,9 @@ def _group(cands: list[Candidate]) -> list[Candidate]:
     for cand in cands:
         key_name = cand.hypothesis.group_by
         value = cand.data.get(key_name) if key_name else None
+        if isinstance(value, list | tuple) and value and all(
+                isinstance(v, str | int) for v in value):
+            value = ",".join(sorted(map(str, value)))  # e.g. the hosts a service runs on
         if not key_name or not isinstance(value, str | int):
             out.append(cand)
             continue
@@ -253,6 +256,8 @@ def walk(playbooks: Sequence[Playbook], findings: Sequence[Finding]) -> list[Can
             for f in idx.fired(ref):
                 by_subject.setdefault(f.service or f.resource, []).append(f)
         for subject in sorted(by_subject):
+            if ":task-definition/" in subject:
+                continue  # a revision no service runs cannot be behind an incident
             for hyp in book.hypotheses:
                 cand = _try(idx, book, hyp, subject, by_subject[subject])
                 if cand is None:

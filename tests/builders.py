@@ -74,9 +74,17 @@ def cluster(name: str = "prod", **extra: Any) -> dict[str, Any]:
 
 
 def container_def(name: str, image: str | None = None, **extra: Any) -> dict[str, Any]:
-    return shaped("ecs", "ContainerDefinition",
-                  {"name": name, "image": image or f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/"
-                   f"{name}:1.4.2", "essential": True, **extra})
+    """A well-configured container (awslogs logging) unless `extra` says otherwise; pass
+    logConfiguration=None to leave logging out."""
+    item: dict[str, Any] = {
+        "name": name,
+        "image": image or f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{name}:1.4.2",
+        "essential": True,
+        "logConfiguration": {"logDriver": "awslogs", "options": {
+            "awslogs-group": f"/ecs/{name}", "awslogs-region": REGION,
+            "awslogs-stream-prefix": name}},
+        **extra}
+    return shaped("ecs", "ContainerDefinition", {k: v for k, v in item.items() if v is not None})
 
 
 def task_definition(family: str, revision: int = 1, containers: list[dict[str, Any]] | None

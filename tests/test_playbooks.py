@@ -61,7 +61,7 @@ def test_shipped_playbooks_only_name_known_things() -> None:
     for book in ENGINE.playbooks:
         for hyp in book.hypotheses:
             assert hyp.diagnosis in catalog()
-            assert all(c in REG for c in (*hyp.confirm, *hyp.support, *hyp.rule_out))
+            assert all(ref.check in REG for ref in hyp.refs())
 
 
 def _diags(bundle: dict) -> dict[tuple[str, str], object]:

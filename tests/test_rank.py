@@ -22,7 +22,7 @@ def test_critical_outage_outranks_partial_high() -> None:
     assert [d.id for d in report.diagnoses] == ["app-crash-loop", "memory-undersized"]
     assert [d.rank for d in report.diagnoses] == [1, 2]
     crash, oom = report.diagnoses
-    assert crash.impact == 1.0 and oom.impact == 0.1  # 1 OOM of 10 desired tasks
+    assert crash.impact == 1.0 and oom.impact == 0.25  # 1 OOM of 10 desired, floored
     assert crash.score > oom.score
 
 

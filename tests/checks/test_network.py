@@ -85,6 +85,7 @@ def image(uri: str) -> Mutate:
 def containers(**container: Any) -> Mutate:
     """Replace web's container with a plain one (no secrets, no awslogs) plus `container`."""
     def apply(w: n.World) -> None:
+        container.setdefault("logConfiguration", None)
         ctr = b.container_def("web", portMappings=[{"containerPort": 8080}], **container)
         w.task_definitions = [b.task_definition("web", containers=[ctr], networkMode="awsvpc")]
     return apply

@@ -218,7 +218,7 @@ def test_heap_units(text: str, mib: float) -> None:
     ({"logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/web"}}},
      "pass"),
     ({"logConfiguration": {"logDriver": "awsfirelens"}}, "pass"),
-    ({}, "fail"),
+    ({"logConfiguration": None}, "fail"),
 ])
 def test_container_no_log_configuration(container: dict, expected: str) -> None:
     td = t.fargate_td("web", t.ctr("app", **container))
