@@ -36,8 +36,9 @@ RISK_FACTOR = 0.2
 EXPLAINS_MARGIN = 0.01
 
 
-def service_share(affected: int, desired: int) -> float:
-    if affected <= 0 or desired <= 0:
+def service_share(affected: int | None, desired: int) -> float:
+    """None: the evidence does not say how many tasks; 0: it says none (yet)."""
+    if affected is None or desired <= 0:
         return UNKNOWN_IMPACT
     return max(MIN_IMPACT, min(1.0, affected / desired))
 
@@ -46,7 +47,7 @@ def impact(cand: Candidate, desired: Mapping[str, int]) -> float:
     factor = RISK_FACTOR if is_risk(cand.diagnosis) else 1.0
     if not cand.services:
         return UNKNOWN_IMPACT * factor
-    return factor * sum(service_share(cand.affected.get(s, 0), desired.get(s, 0))
+    return factor * sum(service_share(cand.affected.get(s), desired.get(s, 0))
                         for s in cand.services)
 
 

@@ -44,7 +44,7 @@ class Candidate:
     evidence: list[Evidence] = field(default_factory=list)
     why: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
-    affected: dict[str, int] = field(default_factory=dict)
+    affected: dict[str, int | None] = field(default_factory=dict)
     explains: list[str] = field(default_factory=list)
     explained_by: list[str] = field(default_factory=list)
     #: ceiling set by unknown evidence; bonuses never lift the confidence above it
@@ -110,12 +110,12 @@ class _Trial:
                 self.seen.add(key)
                 self.cand.evidence.append(_evidence(f, role))
                 if f.status is Status.FAIL and f.service:
-                    prev = self.cand.affected.get(f.service, 0)
+                    prev = self.cand.affected.get(f.service)
                     n = f.data.get("affected_tasks")
                     if isinstance(n, int) and not isinstance(n, bool):
-                        self.cand.affected[f.service] = max(prev, n)
+                        self.cand.affected[f.service] = max(prev or 0, n)
                     elif f.service not in self.cand.affected:
-                        self.cand.affected[f.service] = 0
+                        self.cand.affected[f.service] = None  # the evidence does not say
 
     def title(self, ref: Ref) -> str:
         return f"{self.book.title_of(ref.check)} ({ref.label()})"
@@ -219,7 +219,8 @@ def _group(cands: list[Candidate]) -> list[Candidate]:
         seen = {(e.check, e.resource, e.message) for e in head.evidence}
         head.evidence += [e for e in cand.evidence if (e.check, e.resource, e.message) not in seen]
         for svc, n in cand.affected.items():
-            head.affected[svc] = max(n, head.affected.get(svc, 0))
+            old = head.affected.get(svc)
+            head.affected[svc] = n if old is None else old if n is None else max(n, old)
     for cand in groups.values():
         if len(cand.services) > 1:
             names = ", ".join(s.split(":service/")[-1] for s in cand.services)

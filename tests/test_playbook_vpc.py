@@ -180,7 +180,9 @@ def test_tasks_in_an_az_the_lb_does_not_serve() -> None:
                                         "for the load balancer")]}]
     report = analyze(p.bundle(w))
     diag = report.diagnoses[0]
-    assert (diag.id, diag.resources, diag.confidence) == ("lb-az-mismatch", (WEB,), 0.8)
+    # one diagnosis per load balancer: its services, then the load balancer itself
+    assert (diag.id, diag.resources[0], diag.confidence) == ("lb-az-mismatch", WEB, 0.8)
+    assert ":loadbalancer/app/" in diag.resources[-1]
     assert roles(diag) == {"confirm": {"lb-az-coverage"}, "support": {"lb-target-health"}}
     assert "serves only us-east-1a" in diag.summary and "(1 running there now)" in diag.summary
     assert any(n.TG_ARN in (r.command or "") for r in diag.remediation)
