@@ -73,7 +73,7 @@ def parse_since(text: str) -> dt.timedelta:
     return dt.timedelta(**{unit: int(m.group(1))})
 
 
-def _emit(report: Report, fmt: Format, output: Path | None, verbose: bool) -> None:
+def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool) -> None:
     from checker.render import RenderOptions, render
 
     if output is not None:
@@ -222,6 +222,56 @@ def demo(
                 bundle = collect(acct.session(), Scope(clusters=(acct.cluster,)),
                                  progress=progress, endpoint_url=acct.endpoint_url)
         _finish(bundle, fmt, output, save_bundle, None, False, verbose)
+
+
+class GateFormat(StrEnum):
+    table = "table"
+    json = "json"
+    sarif = "sarif"
+    junit = "junit"
+    markdown = "markdown"
+
+
+@app.command()
+def gate(
+    task_definition: Annotated[Path, typer.Option(
+        "--task-definition", "-t", dir_okay=False,
+        help="A RegisterTaskDefinition request JSON (as `aws ecs register-task-definition "
+             "--cli-input-json` takes) or describe-task-definition output.")],
+    cluster: Annotated[str | None, typer.Option(
+        "--cluster", "-c", help="Check against this cluster (and the referenced resources "
+                                "in AWS); without it the gate is offline.")] = None,
+    service: Annotated[str | None, typer.Option(
+        "--service", "-s", help="The service the new revision goes to (needs --cluster).")]
+    = None,
+    region: Annotated[str | None, typer.Option(
+        help="AWS Region (default: AWS_REGION / the profile's region).")] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS named profile.")] = None,
+    fail_on: Annotated[Sev, typer.Option(
+        "--fail-on", help="Exit 1 if a failing finding or diagnosis is at or above SEV.")]
+    = Sev.high,
+    fmt: Annotated[GateFormat, typer.Option("--format", "-f", help="Output format.")]
+    = GateFormat.table,
+    output: OutputOpt = None,
+    waivers: Annotated[Path | None, typer.Option(
+        "--waivers", dir_okay=False,
+        help="Waiver file (default: .ecsdoctor.yaml in the working directory, if any).")]
+    = None,
+    since: Annotated[str, typer.Option(
+        help="Window for the running revision's peak CPU/memory, e.g. 6h, 7d.")] = "7d",
+    verbose: VerboseOpt = False,
+) -> None:
+    """Check a task definition before it is registered and deployed (CI gate)."""
+    with user_errors():
+        from checker.gate import GateOptions, run_gate
+
+        opts = GateOptions(task_definition=task_definition, cluster=cluster, service=service,
+                           region=region, profile=profile, fail_on=Severity(fail_on.value),
+                           waivers=waivers, since=parse_since(since))
+        verdict = run_gate(opts)
+        _emit(verdict.report, fmt, output, verbose)
+        err.print(verdict.line(opts.fail_on), markup=False)
+    raise typer.Exit(verdict.exit_code)
 
 
 @app.command("checks")

@@ -54,6 +54,7 @@ IAM_PREFIX: Mapping[str, str] = {
     "auto-scaling": "autoscaling",
     "application-auto-scaling": "application-autoscaling",
     "cloudwatch-logs": "logs",
+    "secrets-manager": "secretsmanager",
 }
 
 
