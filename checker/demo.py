@@ -12,9 +12,11 @@ express is created through the public boto3 API against it (as a user would), an
 cannot (exit codes, stop codes, events, realistic instance resources) is written straight onto
 moto's backend objects with :mod:`checker.moto_seed`, which works because the server thread
 shares this process's backends. The building lives in :mod:`checker.demo_build` (services,
-tasks, metrics) and :mod:`checker.demo_network` (VPC, EC2 capacity, ALB); this module owns
-the lifecycle. Task status transitions are frozen for the lifetime of the account. On exit the
-server is stopped, moto's state reset and the freeze undone, also when the body raises.
+tasks), :mod:`checker.demo_network` (VPC, ALB), :mod:`checker.demo_capacity` (EC2 capacity)
+and :mod:`checker.demo_metrics` (CloudWatch); this module owns the lifecycle. Task status
+transitions are frozen and moto's classes patched (:mod:`checker.moto_patches`) for the
+lifetime of the account. On exit the server is stopped, moto's state reset and the freeze
+and patches undone, also when the body raises.
 
 moto's backends are process-global, so there is one demo account per process at a time
 (a second concurrent ``demo_account()`` raises RuntimeError); don't use ``mock_aws`` in the
@@ -119,6 +121,7 @@ def _moto_server() -> Iterator[str]:
         moto_seed.reset_backends()
         mock_random.seed(_RANDOM_SEED)
         moto_seed.freeze_tasks_running()
+        moto_seed.install_patches()  # blackhole routes, credit modes, target health
         server.start()
         host, port = server.get_host_and_port()
         yield f"http://{host}:{port}"

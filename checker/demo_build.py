@@ -1,73 +1,70 @@
 """Seeding the demo account: :func:`seed` builds :mod:`checker.demo_scenario` in a running
-``demo_account()``. On the infrastructure of :mod:`checker.demo_network` it creates the log
-groups, task definitions, services, tasks, target registrations and autoscaling, writes what
-moto's API cannot express with :mod:`checker.moto_seed`, then the CloudWatch metric history.
+``demo_account()``. On the network of :mod:`checker.demo_network` and the capacity of
+:mod:`checker.demo_capacity` it creates the log groups, task definitions, services, tasks,
+target registrations and autoscaling, writes what moto's API cannot express with
+:mod:`checker.moto_seed`, then the CloudWatch history (:mod:`checker.demo_metrics`).
 moto is imported only inside functions, so importing this module loads none.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import hashlib
 import ipaddress
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from checker import demo_scenario as sc
+from checker.demo_capacity import Instance, build_capacity, ecs_ami, seed_instances
+from checker.demo_metrics import put_metrics
 from checker.demo_network import (
     Clients,
-    Instance,
     Network,
     ago,
-    build_capacity,
     build_load_balancer,
     build_network,
-    ecs_ami,
-    seed_instances,
 )
 
 if TYPE_CHECKING:
     from checker.demo import DemoAccount
     from checker.moto_seed import ContainerSpec
 
-Sampler = Callable[[float], list[float]]  # minutes ago -> the samples taken then
-
 
 @dataclass
-class _Built:
+class Built:
     """One service as created: its planned tasks and what AWS gave them."""
 
     service: sc.Service
     tasks: tuple[sc.PlannedTask, ...]
+    target_group: str | None = None
     arns: tuple[str, ...] = ()
     ips: dict[str, str] = field(default_factory=dict)  # task ARN -> ENI address (awsvpc)
     host_ports: dict[str, int] = field(default_factory=dict)  # task ARN -> host port (bridge)
 
 
 def seed(account: DemoAccount) -> None:
-    """Build the scenario in dependency order: network, capacity and ALB, then the services."""
+    """Build the scenario in dependency order: network, capacity and ALB, then the services,
+    then their metric history."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     aws = Clients(account)
-    net = build_network(aws.ec2)
+    net = build_network(aws.ec2, now)
     ami = ecs_ami(aws.ssm)
     instances = build_capacity(aws, net, ami)
-    target_groups = build_load_balancer(aws.elbv2, net)
+    balancers = build_load_balancer(aws.elbv2, net)
     built = []
     for offset, service in enumerate(sc.SERVICES):
-        b = _Built(service, sc.plan_tasks(service, offset))
-        _build_service(aws, b, net, instances, target_groups.get(service.name), now)
+        b = Built(service, sc.plan_tasks(service, offset, sc.zones_of(service)),
+                  balancers.target_groups.get(service.name))
+        _build_service(aws, b, net, instances, now)
         built.append(b)
     seed_instances([(b.service, b.tasks) for b in built], instances, ami, now)
-    _put_metrics(aws.cw, built, instances, now)
+    put_metrics(aws.cw, built, instances, net, balancers, now)
 
 
 # --- services and their tasks -------------------------------------------------------------
 
 
-def _build_service(aws: Clients, b: _Built, net: Network, instances: list[Instance],
-                   target_group: str | None, now: dt.datetime) -> None:
+def _build_service(aws: Clients, b: Built, net: Network, instances: list[Instance],
+                   now: dt.datetime) -> None:
     service = b.service
     aws.logs.create_log_group(logGroupName=f"/ecs/{sc.CLUSTER}/{service.name}")
     aws.logs.put_retention_policy(logGroupName=f"/ecs/{sc.CLUSTER}/{service.name}",
@@ -76,16 +73,18 @@ def _build_service(aws: Clients, b: _Built, net: Network, instances: list[Instan
         aws.ecs.register_task_definition(**_task_definition(service))
     task_definition = aws.ecs.register_task_definition(**_task_definition(service))
     td_arn = task_definition["taskDefinition"]["taskDefinitionArn"]
-    created = aws.ecs.create_service(**_service_request(service, td_arn, net, target_group))
-    deployment_id = created["service"]["deployments"][0]["id"]
-    _launch(aws.ecs, b, td_arn, deployment_id, net, instances)
+    created = aws.ecs.create_service(**_service_request(service, td_arn, net, b.target_group))
+    names = {"deployment": created["service"]["deployments"][0]["id"],
+             "target_group": b.target_group or ""}
+    group = [i for i in instances if i.group == service.capacity]
+    _launch(aws.ecs, b, td_arn, names["deployment"], net, group)
     for task, arn in zip(b.tasks, b.arns, strict=True):
-        _seed_task(b, task, arn, deployment_id, now)
-    if target_group:
-        _register_targets(aws.elbv2, b, target_group, instances)
+        _seed_task(b, task, arn, names, now)
+    if b.target_group:
+        _register_targets(aws.elbv2, b, b.target_group, group)
     if service.scaling:
         _autoscaling(aws.aas, service)
-    _seed_service(b, deployment_id, now)
+    _seed_service(b, names, now)
 
 
 def _container_definition(service: sc.Service, c: sc.Container) -> dict[str, Any]:
@@ -142,12 +141,16 @@ def _service_request(service: sc.Service, td_arn: str, net: Network,
     }
     if service.launch_type == "FARGATE":
         request["platformVersion"] = "LATEST"
-        request["networkConfiguration"] = _awsvpc(list(net.private), net.tasks_sg)
+        request["networkConfiguration"] = _awsvpc(
+            list(net.subnets[service.subnets]), net.groups[service.security_group])
     if target_group:
         container = next(c for c in service.containers if c.port)
         request["loadBalancers"] = [{"targetGroupArn": target_group,
                                      "containerName": container.name,
                                      "containerPort": container.port}]
+    if service.placement_constraints:
+        request["placementConstraints"] = [{"type": kind, "expression": expression}
+                                           for kind, expression in service.placement_constraints]
     return request
 
 
@@ -156,13 +159,14 @@ def _awsvpc(subnets: list[str], sg: str) -> dict[str, Any]:
                                     "assignPublicIp": "DISABLED"}}
 
 
-def _launch(ecs: Any, b: _Built, td_arn: str, deployment_id: str, net: Network,
+def _launch(ecs: Any, b: Built, td_arn: str, deployment_id: str, net: Network,
             instances: list[Instance]) -> None:
     """Start the planned tasks as the service scheduler would (group and startedBy).
 
-    EC2 tasks go through start_task, which places on the named instance: moto's run_task
-    fills instances in order, which would put a service in one AZ. Fargate tasks are started
-    one AZ at a time, as moto puts a task's ENI in the first subnet it is given.
+    EC2 tasks go through start_task, which places on the named instance of the service's
+    capacity group: moto's run_task fills instances in order, which would put a service in
+    one AZ. Fargate tasks are started one subnet at a time, as moto puts a task's ENI in the
+    first subnet it is given.
     """
     common = {"cluster": sc.CLUSTER, "taskDefinition": td_arn, "startedBy": deployment_id,
               "group": f"service:{b.service.name}"}
@@ -172,23 +176,25 @@ def _launch(ecs: Any, b: _Built, td_arn: str, deployment_id: str, net: Network,
                                  **common)["tasks"]
         b.arns = tuple(t["taskArn"] for t in started)
         return
-    for slot in range(len(sc.AZS)):
+    own = net.subnets[b.service.subnets]
+    for slot in range(len(own)):
         indexes = [i for i, t in enumerate(b.tasks) if t.slot == slot]
         if not indexes:
             continue
-        subnets = list(net.private[slot:] + net.private[:slot])
+        subnets = list(own[slot:] + own[:slot])
+        config = _awsvpc(subnets, net.groups[b.service.security_group])
         tasks = ecs.run_task(count=len(indexes), launchType="FARGATE", platformVersion="1.4.0",
-                             networkConfiguration=_awsvpc(subnets, net.tasks_sg),
-                             **common)["tasks"]
+                             networkConfiguration=config, **common)["tasks"]
         for i, task in zip(indexes, tasks, strict=True):
             arns[i] = task["taskArn"]
     b.arns = tuple(arns)
 
 
-def _seed_task(b: _Built, task: sc.PlannedTask, arn: str, deployment_id: str,
+def _seed_task(b: Built, task: sc.PlannedTask, arn: str, names: dict[str, str],
                now: dt.datetime) -> None:
     """What moto leaves out of a task: times, AZ, sizes, health, every container, an address
-    in its subnet, and for a stopped task how it stopped."""
+    in its subnet, and for a stopped task how it stopped (ECS cuts its stoppedReason at 255
+    characters; a container's reason is kept whole)."""
     from checker import moto_seed
 
     running = task.status == "RUNNING"
@@ -197,20 +203,21 @@ def _seed_task(b: _Built, task: sc.PlannedTask, arn: str, deployment_id: str,
     if b.service.launch_type == "FARGATE":
         b.ips[arn] = _task_ip(b, task)
         moto_seed.set_task_eni_address(arn, b.ips[arn])
-    if task.stop is not None and task.started is not None and task.stopped is not None:
+    if task.stop is not None and task.stopped is not None:
         exits = {name: (code, reason) for name, code, reason in task.stop.exits}
         containers = _containers(b, task, arn, running=False)
         for spec in containers:
             spec["exit_code"], spec["reason"] = exits.get(spec["name"], (None, None))
+        reason = task.stop.reason.format(**names)[: sc.REASON_LIMIT]
         moto_seed.stop_task_with(
-            arn, stop_code=task.stop.stop_code, containers=containers,
-            stopped_reason=task.stop.reason.format(deployment=deployment_id),
-            started_at=ago(now, task.started), stopped_at=ago(now, task.stopped))
+            arn, stop_code=task.stop.stop_code, containers=containers, stopped_reason=reason,
+            started_at=ago(now, task.started) if task.started is not None else None,
+            stopped_at=ago(now, task.stopped), never_started=task.started is None)
 
 
 def _task_fields(service: sc.Service, task: sc.PlannedTask, now: dt.datetime) -> dict[str, Any]:
     fields: dict[str, Any] = {
-        "created_at": ago(now, task.created), "availability_zone": sc.AZS[task.slot],
+        "created_at": ago(now, task.created), "availability_zone": sc.AZS[task.zone],
         "connectivity": "CONNECTED", "connectivity_at": ago(now, task.created - 0.05),
         "pull_started_at": ago(now, task.created - 0.1), "version": 2,
         "launch_type": service.launch_type, "health_status": "UNKNOWN",
@@ -230,18 +237,18 @@ def _task_fields(service: sc.Service, task: sc.PlannedTask, now: dt.datetime) ->
     return fields
 
 
-def _task_ip(b: _Built, task: sc.PlannedTask) -> str:
-    subnet = ipaddress.ip_network(sc.PRIVATE_CIDRS[task.slot])
+def _task_ip(b: Built, task: sc.PlannedTask) -> str:
+    subnet = ipaddress.ip_network(sc.SUBNET_GROUPS[b.service.subnets][task.slot][0])
     return str(subnet[32 + 16 * sc.SERVICES.index(b.service) + task.number])
 
 
-def _containers(b: _Built, task: sc.PlannedTask, arn: str,
+def _containers(b: Built, task: sc.PlannedTask, arn: str,
                 running: bool) -> list[ContainerSpec]:
     specs: list[ContainerSpec] = []
     for c in b.service.containers:
         spec: ContainerSpec = {"name": c.name, "health_status": "UNKNOWN"}
         if task.started is not None:
-            spec["image_digest"] = _image_digest(c.image)
+            spec["image_digest"] = sc.image_digest(c.image)
         if running and c.health_check:
             spec["health_status"] = "HEALTHY"
         if task.status == "PENDING":
@@ -254,20 +261,19 @@ def _containers(b: _Built, task: sc.PlannedTask, arn: str,
     return specs
 
 
-def _next_host_port(b: _Built, task: sc.PlannedTask) -> int:
+def _next_host_port(b: Built, task: sc.PlannedTask) -> int:
     # ECS hands out ephemeral host ports per instance; services differ by their slot offset
     return 32768 + 100 * sc.SERVICES.index(b.service) + task.number
 
 
-def _image_digest(image: str) -> str:
-    """A stable, realistic-looking digest for an image reference."""
-    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
-
-
-def _register_targets(elbv2: Any, b: _Built, target_group: str,
+def _register_targets(elbv2: Any, b: Built, target_group: str,
                       instances: list[Instance]) -> None:
+    """The RUNNING tasks as targets; where the scenario says they fail the health check,
+    DescribeTargetHealth says so (moto reports every registered ip target healthy)."""
+    from checker import moto_seed
+
     port = next(c.port for c in b.service.containers if c.port)
-    targets = []
+    targets: list[dict[str, Any]] = []
     for task, arn in zip(b.tasks, b.arns, strict=True):
         if task.status != "RUNNING":
             continue
@@ -276,6 +282,9 @@ def _register_targets(elbv2: Any, b: _Built, target_group: str,
         else:
             targets.append({"Id": instances[task.slot].instance_id, "Port": b.host_ports[arn]})
     elbv2.register_targets(TargetGroupArn=target_group, Targets=targets)
+    if b.service.target_health:
+        for target in targets:
+            moto_seed.TARGET_HEALTH[(target_group, str(target["Id"]))] = b.service.target_health
 
 
 def _autoscaling(aas: Any, service: sc.Service) -> None:
@@ -294,15 +303,16 @@ def _autoscaling(aas: Any, service: sc.Service) -> None:
                 "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}})
 
 
-def _seed_service(b: _Built, deployment_id: str, now: dt.datetime) -> None:
+def _seed_service(b: Built, names: dict[str, str], now: dt.datetime) -> None:
     from checker import moto_seed
 
     service = b.service
     running = sum(t.status == "RUNNING" for t in b.tasks)
     pending = sum(t.status == "PENDING" for t in b.tasks)
     ids = tuple(arn.rsplit("/", 1)[-1] for arn in b.arns)
-    events = sc.derived_events(service, b.tasks, ids) + list(service.events)
-    state, reason = service.rollout or ("COMPLETED", f"ECS deployment {deployment_id} completed.")
+    events = sc.derived_events(service, b.tasks, ids, names) + list(service.events)
+    state, reason = service.rollout or ("COMPLETED", "ECS deployment {deployment} completed.")
+    reason = reason.format(**names)
     last_change = min([service.deployed, *(minutes for minutes, _ in events)])
     deployment = {
         "createdAt": ago(now, service.deployed), "updatedAt": ago(now, last_change),
@@ -314,12 +324,16 @@ def _seed_service(b: _Built, deployment_id: str, now: dt.datetime) -> None:
         "created_at": ago(now, service.created), "running_count": running,
         "pending_count": pending, "created_by": f"{sc.ROLE}/platform-deployer",
         "enable_execute_command": False, "deployment_configuration": {
-            "deploymentCircuitBreaker": {"enable": True,
-                                         "rollback": service.circuit_breaker_rollback},
+            "deploymentCircuitBreaker": {"enable": service.circuit_breaker,
+                                         "rollback": service.circuit_breaker_rollback
+                                         and service.circuit_breaker},
             "maximumPercent": 200, "minimumHealthyPercent": 100},
     }
     if service.balancer:
         fields["health_check_grace_period_seconds"] = 60
+    if service.placement_constraints:  # moto takes them in CreateService, returns none
+        fields["placement_constraints"] = [{"type": kind, "expression": expression} for
+                                           kind, expression in service.placement_constraints]
     if service.launch_type == "EC2":
         fields["placement_strategy"] = [
             {"type": "spread", "field": "attribute:ecs.availability-zone"},
@@ -327,79 +341,3 @@ def _seed_service(b: _Built, deployment_id: str, now: dt.datetime) -> None:
     moto_seed.set_service_fields(sc.CLUSTER, service.name, deployment=deployment, **fields)
     for minutes, message in events:
         moto_seed.add_service_event(sc.CLUSTER, service.name, message, when=ago(now, minutes))
-
-
-# --- CloudWatch: the metric history the scan reads ------------------------------------------
-
-
-def _put_metrics(cw: Any, built: list[_Built], instances: list[Instance],
-                 now: dt.datetime) -> None:
-    """AWS/ECS utilisation and Container Insights task counts per service, AWS/EC2 CPU per
-    instance: 5-minute datapoints of 1-minute samples taken from the task timeline."""
-    data: list[dict[str, Any]] = []
-    for b in built:
-        dims = [{"Name": "ClusterName", "Value": sc.CLUSTER},
-                {"Name": "ServiceName", "Value": b.service.name}]
-        for name, sample in _utilisation(b).items():
-            data += _series("AWS/ECS", name, dims, "Percent", now, sample)
-        for name, sample in _task_counts(b).items():
-            data += _series("ECS/ContainerInsights", name, dims, "Count", now, sample)
-    for slot, instance in enumerate(instances):
-        dims = [{"Name": "InstanceId", "Value": instance.instance_id}]
-        data += _series("AWS/EC2", "CPUUtilization", dims, "Percent", now,
-                        functools.partial(_instance_cpu, built, slot))
-    for namespace in sorted({d["Namespace"] for d in data}):
-        items = [{k: v for k, v in d.items() if k != "Namespace"} for d in data
-                 if d["Namespace"] == namespace]
-        for start in range(0, len(items), 500):
-            cw.put_metric_data(Namespace=namespace, MetricData=items[start:start + 500])
-
-
-def _utilisation(b: _Built) -> dict[str, Sampler]:
-    return {name: functools.partial(sc.utilisation, b.service, b.tasks, metric=name)
-            for name in ("CPUUtilization", "MemoryUtilization")}
-
-
-def _task_counts(b: _Built) -> dict[str, Sampler]:
-    def desired(t: float) -> list[float]:
-        count = sc.desired_at(b.service, t)
-        return [] if count is None else [float(count)]
-
-    def running(t: float) -> list[float]:
-        return [] if t > b.service.created else [float(sum(x.alive_at(t) for x in b.tasks))]
-
-    def pending(t: float) -> list[float]:
-        return [] if t > b.service.created else [float(sum(x.pending_at(t) for x in b.tasks))]
-
-    return {"DesiredTaskCount": desired, "RunningTaskCount": running, "PendingTaskCount": pending}
-
-
-def _instance_cpu(built: list[_Built], slot: int, t: float) -> list[float]:
-    busy = 0.0
-    for b in built:
-        if b.service.launch_type == "EC2":
-            units = sum(c.cpu for c in b.service.containers)
-            for task in b.tasks:
-                if task.slot == slot and task.started is not None and task.alive_at(t):
-                    busy += units * b.service.cpu(task.started - t) / 100.0
-    return [round(3.0 + 100.0 * busy / sc.REGISTERED_CPU, 2)]
-
-
-def _series(namespace: str, name: str, dims: list[dict[str, str]], unit: str, now: dt.datetime,
-            sample: Sampler) -> list[dict[str, Any]]:
-    """One datapoint per period; each aggregates the samples of its minutes."""
-    anchor = now.replace(second=0) - dt.timedelta(minutes=now.minute % sc.METRIC_PERIOD)
-    offset = (now - anchor).total_seconds() / 60.0
-    period = int(sc.METRIC_PERIOD)
-    points = []
-    for k in range(int(sc.METRIC_WINDOW // period)):
-        start = offset + (k + 1) * period  # minutes ago
-        values = [v for minute in range(period) for v in sample(start - minute)]
-        if not values:
-            continue
-        points.append({
-            "Namespace": namespace, "MetricName": name, "Dimensions": dims, "Unit": unit,
-            "Timestamp": ago(now, start),
-            "StatisticValues": {"SampleCount": float(len(values)), "Sum": round(sum(values), 2),
-                                "Minimum": min(values), "Maximum": max(values)}})
-    return points

@@ -4,7 +4,8 @@
 starts, so the account always looks "live": every stopped task stopped within the last hour, as
 ECS shows stopped tasks for about an hour. Messages use the exact wording of real ECS messages
 (shared/corpus/messages/ecs-messages.tsv); the builder adds what follows from the task
-timeline by itself ("has started N tasks", "has stopped N running tasks").
+timeline by itself ("has started N tasks", "has stopped N running tasks"). The vocabulary
+(Service, Stopped, the timeline arithmetic) is in :mod:`checker.demo_model`.
 
 Incidents, besides healthy services:
 
@@ -17,22 +18,79 @@ search         FARGATE  3 / 2 (+1 pend.) memory-undersized: 3 OOM kills 2-6 min 
                                          runtime-heap-exceeds-limit (Node heap 1536 > 1024)
 orders-worker  FARGATE  2 / 0            app-crash-loop: 6 exits with code 1 after 10-40 s,
                                          circuit breaker FAILED
+payments       FARGATE  2 / 0            egress-route-missing / image-pull-failure: its
+                                         subnets' default route points to a NAT gateway
+                                         deleted 55 min ago (blackhole); 10 tasks stopped
+                                         with CannotPullContainerError ... i/o timeout
+notifications  FARGATE  2 / 2 (unhealthy) security-group-blocks-lb: its task group admits
+                                         the ALB on 80, the container listens on 8080;
+                                         targets Target.Timeout, 10 tasks killed by ELB
+                                         health checks in 16 min
+billing-batch  EC2      2 / 2            cpu-credit-exhaustion: its t3.large (standard
+                                         credits) drained CPUCreditBalance in the
+                                         month-end run; held at the 30% baseline ~1.5 h
 reports        EC2      2 / 2            soft limit only (memoryReservation, no hard limit)
 web            FARGATE  4 / 4            healthy; one scale-in stop that is NOT an incident
 catalog        EC2      2 / 2            healthy
 auth           FARGATE  2 / 2            healthy
 ============== ======== ================ ================================================
 
-To add an incident: add or change a :class:`Service` below (or the network constants for
-NAT/VPC incidents), then seed what moto cannot express in ``demo.py`` with
+CloudWatch has every series the checks read for the healthy services too (AWS/ECS, Container
+Insights, AWS/EC2 incl. CPU credits, AWS/NATGateway, AWS/ApplicationELB), so they pass
+instead of being unknown.
+
+To add an incident: add or change a :class:`Service` below (or the network and capacity
+constants), then seed what moto cannot express in ``demo_build.py`` with
 ``checker.moto_seed``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from checker.demo_model import (
+    CIRCUIT_BREAKER,
+    DEPLOYMENT_FAILED,
+    ELB_KILLED,
+    ELB_UNHEALTHY,
+    ESSENTIAL_EXITED,
+    OOM,
+    PULL_MINUTES,
+    PULL_TIMEOUT,
+    REASON_LIMIT,
+    SCALE_IN,
+    STEADY,
+    UNABLE_TO_START,
+    Balancer,
+    Capacity,
+    Container,
+    CreditHost,
+    PlannedTask,
+    Service,
+    Stopped,
+    crash,
+    derived_events,
+    desired_at,
+    elb_killed,
+    every_6h,
+    flat,
+    image_digest,
+    leak,
+    oom,
+    plan_tasks,
+    pull_timeout,
+    steady,
+    utilisation,
+    warm_up,
+)
+
+__all__ = [  # the vocabulary, for readers of the scenario (``sc.Service``, ``sc.OOM``)
+    "CIRCUIT_BREAKER", "DEPLOYMENT_FAILED", "ELB_KILLED", "ELB_UNHEALTHY", "ESSENTIAL_EXITED",
+    "OOM", "PULL_MINUTES", "PULL_TIMEOUT", "REASON_LIMIT", "SCALE_IN", "STEADY",
+    "UNABLE_TO_START", "Balancer", "Capacity", "Container", "CreditHost", "PlannedTask",
+    "Service", "Stopped", "derived_events", "desired_at", "image_digest", "plan_tasks",
+    "utilisation",
+]
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -47,7 +105,21 @@ VPC_CIDR = "10.0.0.0/16"
 AZS = ("us-east-1a", "us-east-1b", "us-east-1c")
 PRIVATE_CIDRS = ("10.0.0.0/19", "10.0.32.0/19", "10.0.64.0/19")
 PUBLIC_CIDRS = ("10.0.96.0/22", "10.0.100.0/22", "10.0.104.0/22")
+# payments has subnets of its own (PCI scope) with one route table. Its NAT gateway looked
+# idle to a cost clean-up and was deleted this long ago (minutes); the route to it is now a
+# blackhole. The endpoints' group admits the shared private subnets only, and the S3 gateway
+# is not on the payments table, so nothing else gets its image in.
+PAYMENTS_CIDRS = ("10.0.112.0/22", "10.0.116.0/22")
+PAYMENTS_NAT_DELETED = 55.0
+# Subnet groups: (CIDR, AZ index) per subnet; a Fargate service names one.
+SUBNET_GROUPS = {"private": tuple(zip(PRIVATE_CIDRS, (0, 1, 2), strict=True)),
+                 "payments": tuple(zip(PAYMENTS_CIDRS, (0, 1), strict=True))}
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")  # plus an S3 gateway
+# Task security groups (awsvpc). Each admits the ALB on the ports of its services
+# (Service.admits); notifications' still says 80, the port before it moved to 8080.
+TASK_GROUPS = {"prod-ecs-tasks": "ECS tasks (awsvpc)",
+               "prod-notifications-tasks": "notifications tasks (awsvpc)",
+               "prod-payments-tasks": "payments tasks (awsvpc, PCI scope)"}
 
 # --- EC2 capacity: an ASG of ECS-optimised m5.large behind a capacity provider ----------------
 INSTANCE_TYPE = "m5.large"
@@ -65,134 +137,36 @@ INSTANCE_ATTRIBUTES = {"ecs.cpu-architecture": "x86_64", **dict.fromkeys((
     "com.amazonaws.ecs.capability.logging-driver.awslogs",
     "com.amazonaws.ecs.capability.ecr-auth", "com.amazonaws.ecs.capability.task-iam-role"), "")}
 
-# --- the real ECS messages (ecs-messages.tsv) -------------------------------------------------
-STEADY = "(service {service}) has reached a steady state."
-UNABLE_TO_START = (
-    "(service {service}) is unable to consistently start tasks successfully. "
-    "For more information, see the Troubleshooting section."
-)
-DEPLOYMENT_FAILED = "(service {service}) deployment failed: tasks failed to start."
-CIRCUIT_BREAKER = "ECS deployment circuit breaker: tasks failed to start."
-ESSENTIAL_EXITED = "Essential container in task exited"
-OOM = "OutOfMemoryError: Container killed due to memory usage"
-SCALE_IN = "Scaling activity initiated by (deployment {deployment})"
+# Minutes of AWS/ECS, ECS/ContainerInsights and AWS/EC2 history: since just after the checkout
+# deploy, so every datapoint comes from tasks in the timeline below.
+METRIC_WINDOW = 8 * 60.0
+METRIC_PERIOD = 5.0  # minutes per datapoint; each carries 5 one-minute samples
+# NAT gateway and target group history: a scan reads 3 hours; they are steady before that.
+TRAFFIC_WINDOW = 4 * 60.0
+
+# The batch host: a t3.large in standard credit mode (36 credits/h, 2 vCPU: 30% baseline).
+# The month-end billing run began BILLING_RUN minutes ago at ~86% CPU, spent the balance in
+# about two hours and has been held at the baseline since.
+BILLING_RUN = 200.0
+BILLING_STARTED = 4031.0  # the billing-batch tasks have run since then
 
 
-@dataclass(frozen=True)
-class Container:
-    """One container definition. ``memory`` is the hard limit, ``memory_reservation`` the
-    soft one (MiB); moto needs at least one of them to run the task."""
-
-    name: str
-    image: str
-    cpu: int = 0
-    memory: int | None = None
-    memory_reservation: int | None = None
-    port: int | None = None
-    protocol: str = "tcp"
-    essential: bool = True
-    environment: tuple[tuple[str, str], ...] = ()
-    secrets: tuple[tuple[str, str], ...] = ()  # (name, valueFrom ARN): never a value
-    command: tuple[str, ...] = ()
-    health_check: str | None = None  # CMD-SHELL command
-    logs: bool = True  # awslogs to /ecs/prod/<service>
+def _billing_demand(t: float) -> float:
+    if t <= BILLING_RUN:
+        return 86.0 + 3.0 * math.sin(t / 7.0)
+    return 22.0 + 4.0 * math.sin(t / 31.0)
 
 
-@dataclass(frozen=True)
-class Stopped:
-    """A task that stopped: when it started and stopped (minutes ago), and how.
-    ``exits`` maps container name to (exit code, container reason)."""
-
-    started: float
-    stopped: float
-    stop_code: str
-    reason: str
-    exits: tuple[tuple[str, int | None, str | None], ...]
-
-
-@dataclass(frozen=True)
-class Balancer:
-    """Where the public ALB sends traffic to the service."""
-
-    path: str  # listener rule path pattern; "/*" is the default action
-    priority: int
-    health_path: str = "/healthz"
-
-
-def flat(level: float, wobble: float = 3.0) -> Callable[[float], float]:
-    """A steady utilisation (percent) with a small deterministic wobble; the argument is the
-    task's age in minutes."""
-    return lambda age: level + wobble * math.sin(age / 23.0)
-
-
-def leak(start: float, per_hour: float) -> Callable[[float], float]:
-    """Memory that only ever grows with task age until the OOM killer stops the task."""
-    return lambda age: min(100.0, start + per_hour * age / 60.0)
-
-
-def warm_up(survivor: float, minutes_to_full: float) -> Callable[[float], float]:
-    """A fresh task loads its cache to the limit in the first minutes; survivors settle."""
-    return lambda age: min(100.0, 62.0 + 38.0 * age / minutes_to_full) if age < 6 else survivor
-
-
-@dataclass(frozen=True)
-class Service:
-    """One ECS service and its recent history (all times are minutes ago).
-
-    ``running``/``pending`` hold the start (creation) time of each RUNNING/PENDING task;
-    tasks with equal times were launched together. ``desired_history`` lists
-    (since, desiredCount) changes, oldest first; the last one is the current desiredCount.
-    ``events`` are the messages not derived from the task timeline.
-    """
-
-    name: str
-    launch_type: str  # "EC2" (bridge) or "FARGATE" (awsvpc)
-    containers: tuple[Container, ...]
-    desired_history: tuple[tuple[float, int], ...]
-    created: float
-    deployed: float
-    running: tuple[float, ...]
-    pending: tuple[float, ...] = ()
-    stopped: tuple[Stopped, ...] = ()
-    events: tuple[tuple[float, str], ...] = ()
-    task_cpu: int | None = None  # required for FARGATE
-    task_memory: int | None = None
-    rollout: tuple[str, str] | None = None  # (rolloutState, rolloutStateReason) if not done
-    circuit_breaker_rollback: bool = True
-    balancer: Balancer | None = None
-    scaling: tuple[int, int, float] | None = None  # (min, max, target CPU %)
-    cpu: Callable[[float], float] = field(default_factory=lambda: flat(25.0))
-    memory: Callable[[float], float] = field(default_factory=lambda: flat(50.0))
-    revision: int = 1  # the task definition revision running: real services have history
-
-    @property
-    def desired(self) -> int:
-        return self.desired_history[-1][1]
-
-
-
-def every_6h(first: float, until: float = 0.0) -> tuple[float, ...]:
-    """ECS repeats "has reached a steady state" about every 6 hours while nothing changes."""
-    times = []
-    t = first
-    while t > until:
-        times.append(t)
-        t -= 360.0
-    return tuple(times)
-
-
-def steady(service: str, *times: float) -> tuple[tuple[float, str], ...]:
-    return tuple((t, STEADY.format(service=service)) for t in times)
-
-
-def oom(started: float, stopped: float, container: str) -> Stopped:
-    return Stopped(started, stopped, "EssentialContainerExited", ESSENTIAL_EXITED,
-                   ((container, 137, OOM),))
-
-
-def crash(started: float, ran_seconds: float, container: str) -> Stopped:
-    return Stopped(started, started - ran_seconds / 60.0, "EssentialContainerExited",
-                   ESSENTIAL_EXITED, ((container, 1, None),))
+BILLING_HOST = CreditHost(vcpus=2, earn_per_hour=36.0, since=METRIC_WINDOW, balance=90.0,
+                          demand=_billing_demand)
+# Groups of container instances, by capacity provider name.
+CAPACITY = {
+    "prod-ec2": Capacity("prod-ec2", INSTANCE_TYPE, (0, 1, 2), REGISTERED_CPU,
+                         REGISTERED_MEMORY),
+    "prod-batch": Capacity("prod-batch", "t3.large", (0,), 2048, 7680, credits=BILLING_HOST),
+}
+# The Auto Scaling group (and launch template) behind each capacity provider.
+ASG_NAMES = {"prod-ec2": "prod-ecs", "prod-batch": "prod-ecs-batch"}
 
 
 def _ecr(repo: str, tag: str) -> str:
@@ -225,7 +199,7 @@ WEB = Service(
     stopped=(Stopped(120.5, 18.0, "ServiceSchedulerInitiated", SCALE_IN,
                      (("web", 143, None), ("xray-daemon", 0, None))),),
     events=steady("web", *every_6h(1556.0), 116.0, 16.0),
-    balancer=Balancer("/*", 100),
+    balancer=Balancer("/*", 100, requests_per_minute=1400.0, response_time_s=0.085),
     scaling=(2, 10, 60.0),
     cpu=lambda age: 38.0 + 9.0 * math.sin(age / 180.0), memory=flat(58.0, 2.0),
 )
@@ -248,7 +222,7 @@ CHECKOUT = Service(
     running=(54.5, 40.5, 23.5),
     pending=(2.7,),  # the replacement for the kill three minutes ago is pulling its image
     events=steady("checkout", 537.0, 177.0, 52.0, 38.0, 21.0),
-    balancer=Balancer("/checkout*", 20, "/actuator/health"),
+    balancer=Balancer("/checkout*", 20, "/actuator/health", 160.0, 0.16),
     scaling=(4, 8, 70.0),
     cpu=flat(34.0), memory=leak(start=32.0, per_hour=7.6),
 )
@@ -270,7 +244,7 @@ SEARCH = Service(
     stopped=(oom(14.0, 10.0, "search"), oom(9.5, 4.5, "search"), oom(4.0, 1.2, "search")),
     pending=(0.8,),
     events=steady("search", *every_6h(1297.0)),
-    balancer=Balancer("/api/search*", 10),
+    balancer=Balancer("/api/search*", 10, requests_per_minute=420.0, response_time_s=0.12),
     scaling=(2, 6, 60.0),
     cpu=lambda age: 58.0 + 4.0 * math.sin(age / 17.0), memory=warm_up(78.0, 3.2),
 )
@@ -325,7 +299,7 @@ CATALOG = Service(
     created=47000.0, deployed=2900.0,
     running=(2899.5, 2899.5),
     events=steady("catalog", *every_6h(2897.0)),
-    balancer=Balancer("/api/catalog*", 30),
+    balancer=Balancer("/api/catalog*", 30, requests_per_minute=650.0, response_time_s=0.05),
     cpu=flat(21.0), memory=flat(44.0),
 )
 
@@ -341,101 +315,91 @@ AUTH = Service(
     created=46000.0, deployed=5000.0,
     running=(4999.5, 4999.5),
     events=steady("auth", *every_6h(4997.0)),
-    balancer=Balancer("/api/auth*", 40),
+    balancer=Balancer("/api/auth*", 40, requests_per_minute=380.0, response_time_s=0.06),
     scaling=(2, 4, 60.0),
     cpu=flat(17.0), memory=flat(39.0, 2.0),
 )
 
-SERVICES: tuple[Service, ...] = (WEB, CHECKOUT, SEARCH, ORDERS_WORKER, REPORTS, CATALOG, AUTH)
+PAYMENTS_IMAGE = _ecr("payments", "2026.11.19")
+PAYMENTS = Service(
+    name="payments", revision=1, launch_type="FARGATE", task_cpu=512, task_memory=1024,
+    containers=(
+        Container("payments", PAYMENTS_IMAGE, cpu=512, memory=1024, port=8080,
+                  environment=_env(PORT="8080", PSP_API_URL="https://api.psp.example/v2",
+                                   LOG_LEVEL="info"),
+                  secrets=(("PSP_API_KEY", f"{SECRET}:prod/payments/psp-api-key-7Hq2Lm"),
+                           ("DATABASE_URL", f"{SECRET}:prod/payments/db-url-Kd93Zs")),
+                  health_check="curl -fsS http://localhost:8080/health || exit 1"),
+    ),
+    # Launched after its NAT gateway was gone: no task ever pulls its image. The scheduler
+    # retries in pairs, backing off; the circuit breaker is off, so it never gives up.
+    desired_history=((42.0, 2),), created=42.0, deployed=42.0,
+    running=(),
+    stopped=tuple(pull_timeout(created, seconds, "payments", PAYMENTS_IMAGE)
+                  for created, seconds in ((41.6, 148), (41.6, 151), (37.1, 146), (37.1, 152),
+                                           (31.4, 149), (31.4, 147), (22.3, 150), (22.3, 153),
+                                           (8.8, 146), (8.8, 149))),
+    events=((30.6, UNABLE_TO_START.format(service="payments")),),
+    rollout=("IN_PROGRESS", "ECS deployment {deployment} in progress."),
+    circuit_breaker=False,
+    subnets="payments", security_group="prod-payments-tasks",
+)
 
-# Minutes of AWS/ECS, ECS/ContainerInsights and AWS/EC2 history: since just after the checkout
-# deploy, so every datapoint comes from tasks in the timeline above.
-METRIC_WINDOW = 8 * 60.0
-METRIC_PERIOD = 5.0  # minutes per datapoint; each carries 5 one-minute samples
+_TIMEOUT = ("unhealthy", "Target.Timeout", "Request timed out")
+NOTIFICATIONS = Service(
+    name="notifications", revision=9, launch_type="FARGATE", task_cpu=256, task_memory=512,
+    containers=(
+        Container("notifications", _ecr("notifications", "2026.11.17"), cpu=256, memory=512,
+                  port=8080,
+                  environment=_env(NODE_ENV="production", PORT="8080", LOG_LEVEL="info",
+                                   SES_REGION=REGION),
+                  secrets=(("SMS_AUTH_TOKEN", f"{SECRET}:prod/notifications/sms-token-9aQw2e"),),
+                  health_check="wget -qO- http://localhost:8080/healthz || exit 1"),
+    ),
+    # Revision 9 moved the app from 80 to 8080 three days ago, with a hand-made rule for
+    # 8080; a Terraform apply 16.5 minutes ago put the task group back to "ALB on 80".
+    # The healthy pair was replaced, and every replacement since dies ~3 min after start.
+    desired_history=((26000.0, 2),), created=52000.0, deployed=4330.0,
+    running=(1.7, 1.7),
+    stopped=(elb_killed(4329.5, 15.4, "notifications", _TIMEOUT[2]),
+             elb_killed(4329.5, 15.1, "notifications", _TIMEOUT[2]),
+             *(elb_killed(start, start - ran, "notifications", _TIMEOUT[2])
+               for start, ran in ((14.9, 2.8), (14.9, 2.9), (11.6, 2.8), (11.6, 2.95),
+                                  (8.3, 2.8), (8.3, 3.0), (5.0, 2.8), (5.0, 2.95)))),
+    events=steady("notifications", *every_6h(4326.0, until=17.0)),
+    balancer=Balancer("/api/notifications*", 50, requests_per_minute=90.0,
+                      response_time_s=0.045),
+    security_group="prod-notifications-tasks", admits=(80,),
+    target_health=_TIMEOUT, unhealthy_since=16.5,
+    cpu=flat(9.0, 2.0), memory=flat(41.0, 2.0),
+)
 
+BILLING_BATCH = Service(
+    name="billing-batch", revision=12, launch_type="EC2",
+    containers=(
+        Container("billing-batch", _ecr("billing-batch", "2026.11.14"), cpu=1024,
+                  memory=2048, command=("python", "-m", "billing.batch", "--worker"),
+                  environment=_env(BATCH_CONCURRENCY="8", LOG_LEVEL="INFO", TZ="UTC"),
+                  secrets=(("LEDGER_DB_URL", f"{SECRET}:prod/billing/ledger-db-Qm4TzV"),)),
+    ),
+    desired_history=((30000.0, 2),), created=60000.0, deployed=BILLING_STARTED + 1.0,
+    running=(BILLING_STARTED, BILLING_STARTED),
+    events=steady("billing-batch", *every_6h(BILLING_STARTED - 3.0)),
+    capacity="prod-batch",
+    placement_constraints=(("memberOf", "attribute:ecs.instance-type == t3.large"),),
+    # Each task reserves one of the host's two vCPUs: its share is the host's CPU, less
+    # what the agent and the OS use.
+    cpu=lambda age: round(BILLING_HOST.cpu_at(BILLING_STARTED - age) - 1.5, 2),
+    memory=flat(58.0, 4.0),
+)
 
-# --- the timeline, derived from the data above (pure: no AWS, no moto) ------------------------
-
-PULL_MINUTES = 25.0 / 60.0  # from task creation to RUNNING: ENI, image pull, start
-
-
-@dataclass(frozen=True)
-class PlannedTask:
-    """One task of a service's timeline. Times are minutes ago; ``number`` is its position in
-    the timeline; ``slot`` is the AZ index: the subnet (Fargate) or the container instance
-    (EC2) it runs in."""
-
-    number: int
-    status: str  # RUNNING | PENDING | STOPPED
-    created: float
-    started: float | None  # None while PENDING
-    stopped: float | None
-    stop: Stopped | None
-    slot: int
-
-    def alive_at(self, t: float) -> bool:
-        """RUNNING at ``t`` minutes ago."""
-        return self.started is not None and self.started >= t and (
-            self.stopped is None or t > self.stopped
-        )
-
-    def pending_at(self, t: float) -> bool:
-        return self.created >= t and (self.started is None or t > self.started)
-
-
-def plan_tasks(service: Service, offset: int) -> tuple[PlannedTask, ...]:
-    """The service's visible tasks, oldest first, spread round-robin over the AZs (as the
-    default AZ-spread placement does), starting at AZ ``offset``."""
-    items: list[tuple[float, str, float | None, float | None, Stopped | None]] = [
-        (s.started + PULL_MINUTES, "STOPPED", s.started, s.stopped, s) for s in service.stopped
-    ]
-    items += [(r + PULL_MINUTES, "RUNNING", r, None, None) for r in service.running]
-    items += [(p, "PENDING", None, None, None) for p in service.pending]
-    items.sort(key=lambda item: -item[0])
-    return tuple(
-        PlannedTask(i, status, created, started, stopped, stop, (offset + i) % len(AZS))
-        for i, (created, status, started, stopped, stop) in enumerate(items)
-    )
-
-
-def derived_events(
-    service: Service, tasks: tuple[PlannedTask, ...], task_ids: tuple[str, ...]
-) -> list[tuple[float, str]]:
-    """The events ECS writes by itself for this timeline: one "has started" per launch (tasks
-    created together share one) and one "has stopped" per scheduler-initiated stop."""
-    launches: dict[float, list[str]] = {}
-    events: list[tuple[float, str]] = []
-    for task, task_id in zip(tasks, task_ids, strict=True):
-        launches.setdefault(round(task.created, 4), []).append(task_id)
-        if task.stop is not None and task.stop.stop_code == "ServiceSchedulerInitiated":
-            assert task.stopped is not None
-            message = f"(service {service.name}) has stopped 1 running tasks: (task {task_id})."
-            events.append((task.stopped + 0.5, message))
-    for created, ids in launches.items():
-        listed = " ".join(f"(task {task_id})" for task_id in ids)
-        message = f"(service {service.name}) has started {len(ids)} tasks: {listed}."
-        events.append((created, message))
-    return events
-
-
-def desired_at(service: Service, t: float) -> int | None:
-    """desiredCount ``t`` minutes ago; None before the service existed."""
-    if t > service.created:
-        return None
-    current = None
-    for since, count in service.desired_history:
-        if t <= since:
-            current = count
-    return current if current is not None else service.desired_history[0][1]
+SERVICES: tuple[Service, ...] = (WEB, CHECKOUT, SEARCH, ORDERS_WORKER, REPORTS, CATALOG, AUTH,
+                                 PAYMENTS, NOTIFICATIONS, BILLING_BATCH)
 
 
-def utilisation(
-    service: Service, tasks: tuple[PlannedTask, ...], t: float, *, metric: str
-) -> list[float]:
-    """Per-task CPU or memory utilisation (percent) of the tasks RUNNING ``t`` minutes ago."""
-    model = service.cpu if metric == "CPUUtilization" else service.memory
-    return [
-        round(model(task.started - t), 2)
-        for task in tasks
-        if task.started is not None and task.alive_at(t)
-    ]
+def zones_of(service: Service) -> tuple[int, ...]:
+    """The AZ index of each slot the service's tasks are spread over: its subnets (Fargate)
+    or its capacity group's instances (EC2)."""
+    if service.launch_type == "FARGATE":
+        return tuple(zone for _, zone in SUBNET_GROUPS[service.subnets])
+    return CAPACITY[service.capacity].zones

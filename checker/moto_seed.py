@@ -4,7 +4,8 @@ moto answers the ECS/EC2/ELBv2 APIs well enough for ecsdoctor's collectors, but 
 an incident is made of have no setter: exit codes, ``stopCode``, container ``reason``, service
 events, circuit-breaker state, realistic container-instance resources, blackhole routes, failed
 NAT gateways, CPU-credit modes and unhealthy targets. These helpers write them straight onto
-moto's backend objects.
+moto's backend objects; the class patches some of them need (and an indexed GetMetricData)
+live in :mod:`checker.moto_patches` and are re-exported here.
 
 Why that works: moto's response serializer reads every member of the botocore output shape
 from the model object, under the member name or its snake_case form, so an attribute moto never
@@ -28,26 +29,38 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, NotRequired, TypedDict
 
-DEFAULT_ACCOUNT = "123456789012"
-DEFAULT_REGION = "us-east-1"
+from checker.moto_patches import (
+    CREDIT_MODE,
+    DEFAULT_ACCOUNT,
+    DEFAULT_REGION,
+    TARGET_HEALTH,
+    blackhole_route,
+    install_patches,
+    patch_credit_specs,
+    patch_metric_data,
+    patch_route_state,
+    patch_target_health,
+    reset_overrides,
+    set_nat_state,
+    uninstall_patches,
+)
+
+__all__ = [
+    "CREDIT_MODE", "DEFAULT_ACCOUNT", "DEFAULT_REGION", "ECS_TASK_MODEL", "TARGET_HEALTH",
+    "ContainerSpec", "add_service_event", "blackhole_route", "ec2_backend", "ecs_backend",
+    "enrich_task", "find_task", "freeze_tasks_running", "install_patches",
+    "patch_credit_specs", "patch_metric_data", "patch_route_state", "patch_target_health",
+    "reset_backends", "reset_overrides", "set_cluster_fields", "set_container_instance_resources",
+    "set_nat_state", "set_service_fields", "set_task_eni_address", "stop_task_with",
+    "tasks_frozen", "unfreeze_tasks", "uninstall_patches",
+]
+
 
 ECS_TASK_MODEL = "ecs::task"
 # moto moves a RUNNING task one status further on each describe_tasks (MOTO.md finding 1);
 # "manual, 10**9 times" means it never gets there.
 _FROZEN = {"progression": "manual", "times": 10**9}
 _UTC = dt.UTC
-
-# Overrides read by the patched moto responses; keyed by ids, so stale keys after a reset
-# are harmless. Clear them with reset_overrides().
-CREDIT_MODE: dict[str, str] = {}
-"""instance id -> ``"standard"`` | ``"unlimited"`` (needs :func:`patch_credit_specs`)."""
-TARGET_HEALTH: dict[tuple[str, str], tuple[str, str, str]] = {}
-"""(target group ARN, target id) -> (state, reason, description) (needs
-:func:`patch_target_health`)."""
-
-# (class, attribute) -> moto's original, for every class patch in force (uninstall_patches).
-_ORIGINALS: dict[tuple[Any, str], Any] = {}
-
 
 class ContainerSpec(TypedDict):
     """One container of a seeded task. ``name`` must exist in the task definition."""
@@ -212,6 +225,7 @@ def stop_task_with(
     containers: Sequence[ContainerSpec],
     started_at: dt.datetime | None = None,
     stopped_at: dt.datetime | None = None,
+    never_started: bool = False,
     account: str = DEFAULT_ACCOUNT,
     region: str = DEFAULT_REGION,
 ) -> Any:
@@ -219,9 +233,10 @@ def stop_task_with(
 
     moto's stop_task sets only lastStatus/desiredStatus/stoppedReason. This also sets
     ``stopCode``, ``stoppingAt``/``executionStoppedAt``/``stoppedAt`` (``stopped_at``
-    defaults to now) and ``startedAt`` (default: kept, else 3 minutes before the stop), and
-    rebuilds the containers (lastStatus STOPPED, the given exitCode and reason). Container
-    instance resources are not released: set them with set_container_instance_resources.
+    defaults to now) and ``startedAt`` (default: kept, else 3 minutes before the stop; none
+    with ``never_started``, as for a task that failed to start), and rebuilds the
+    containers (lastStatus STOPPED, the given exitCode and reason). Container instance
+    resources are not released: set them with set_container_instance_resources.
     """
     backend = ecs_backend(account, region)
     task = find_task(task_arn, account=account, region=region)
@@ -233,7 +248,7 @@ def stop_task_with(
     task.execution_stopped_at = stopped - dt.timedelta(seconds=6)
     task.stopping_at = stopped - dt.timedelta(seconds=5)
     task.stopped_at = stopped
-    task.started_at = (
+    task.started_at = None if never_started else (
         started_at or getattr(task, "started_at", None) or stopped - dt.timedelta(minutes=3)
     )
     task.containers = _build_containers(task, containers, "STOPPED", backend)
@@ -380,134 +395,7 @@ def set_container_instance_resources(
     return ci
 
 
-# --- EC2 / VPC ----------------------------------------------------------------------------
-
-
-def _route_state(route: Any) -> str:
-    return str(getattr(route, "_ecsdoctor_state", "active"))
-
-
-def _patch(owner: Any, name: str, replacement: Any) -> None:
-    """Replace ``owner.name`` once, keeping moto's original for :func:`uninstall_patches`."""
-    if (owner, name) not in _ORIGINALS:
-        _ORIGINALS[(owner, name)] = owner.__dict__[name]
-        setattr(owner, name, replacement)
-
-
-def _patch_route_state() -> None:
-    """moto's ``Route.state`` is a read-only property fixed to "active"; make it overridable.
-
-    A subclass is impossible (moto's metaclass wants model classes in ``moto.*`` modules), so
-    the property is replaced; a route that was not overridden still reads "active".
-    """
-    from moto.ec2.models import route_tables
-
-    _patch(route_tables.Route, "state", property(_route_state))
-
-
-def blackhole_route(
-    route_table_id: str,
-    cidr: str = "0.0.0.0/0",
-    *,
-    account: str = DEFAULT_ACCOUNT,
-    region: str = DEFAULT_REGION,
-) -> Any:
-    """Show the route to ``cidr`` as ``State: blackhole`` (its target was deleted, as AWS
-    reports it; moto always says "active"). KeyError if the table has no such route."""
-    _patch_route_state()
-    for route in ec2_backend(account, region).get_route_table(route_table_id).routes:
-        if route.destination_cidr_block == cidr:
-            route._ecsdoctor_state = "blackhole"
-            return route
-    raise KeyError(f"{route_table_id} has no route to {cidr}")
-
-
-def set_nat_state(
-    nat_gateway_id: str,
-    state: str,
-    *,
-    failure_code: str | None = None,
-    failure_message: str | None = None,
-    account: str = DEFAULT_ACCOUNT,
-    region: str = DEFAULT_REGION,
-) -> Any:
-    """Set a NAT gateway's State (e.g. ``failed``) with FailureCode/FailureMessage; moto
-    creates every NAT ``available`` and has no failure path."""
-    nat = ec2_backend(account, region).nat_gateways[nat_gateway_id]
-    nat.state = state
-    if failure_code is not None:
-        nat.failure_code = failure_code
-        nat.failure_message = failure_message
-    return nat
-
-
-def _default_credit_mode(instance_type: str) -> str:
-    # AWS launches T3/T3a/T4g as "unlimited" by default and T2 as "standard".
-    return "unlimited" if instance_type.startswith(("t3", "t4g")) else "standard"
-
-
-def patch_credit_specs() -> None:
-    """Make DescribeInstanceCreditSpecifications read :data:`CREDIT_MODE` (moto hard-codes
-    "standard"); instances not in it get the AWS default for their type. Idempotent."""
-    from moto.core.responses import ActionResult
-    from moto.ec2.responses import instances as ec2_instances
-
-    def describe_instance_credit_specifications(self: Any) -> Any:
-        ids = self._get_param("InstanceIds", [])
-        instances = self.ec2_backend.describe_instance_credit_specifications(ids)
-        specs = [
-            {
-                "InstanceId": i.id,
-                "CpuCredits": CREDIT_MODE.get(i.id, _default_credit_mode(i.instance_type)),
-            }
-            for i in instances
-        ]
-        return ActionResult({"InstanceCreditSpecifications": specs})
-
-    _patch(ec2_instances.InstanceResponse, "describe_instance_credit_specifications",
-           describe_instance_credit_specifications)
-
-
-# --- ELBv2 --------------------------------------------------------------------------------
-
-
-def patch_target_health() -> None:
-    """Make DescribeTargetHealth read :data:`TARGET_HEALTH`; moto reports every registered ip
-    target ``healthy`` and cannot produce FailedHealthChecks/ResponseCodeMismatch. Targets not
-    in it keep moto's answer. Idempotent."""
-    from moto.elbv2 import models as elbv2_models
-
-    original = elbv2_models.FakeTargetGroup.__dict__["health_for"]
-    if (elbv2_models.FakeTargetGroup, "health_for") in _ORIGINALS:
-        return
-
-    def health_for(self: Any, target: dict[str, Any], ec2_backend: Any) -> Any:
-        status = original(self, target, ec2_backend)
-        override = TARGET_HEALTH.get((self.arn, target["Id"]))
-        if override:
-            status.status, status.reason, status.description = override
-        return status
-
-    _patch(elbv2_models.FakeTargetGroup, "health_for", health_for)
-
-
 # --- lifecycle ------------------------------------------------------------------------------
-
-
-def install_patches() -> None:
-    """Install every class patch this module has. Idempotent. Until an override is set, routes
-    and targets read as moto has them, and credit modes are the AWS defaults (T3/T4g
-    "unlimited", where moto says "standard" for every instance)."""
-    _patch_route_state()
-    patch_credit_specs()
-    patch_target_health()
-
-
-def uninstall_patches() -> None:
-    """Put moto's own classes back (tests, so patched behaviour does not leak). Idempotent."""
-    for (owner, name), original in _ORIGINALS.items():
-        setattr(owner, name, original)
-    _ORIGINALS.clear()
 
 
 def reset_backends() -> None:
@@ -516,9 +404,3 @@ def reset_backends() -> None:
     from moto.moto_api._internal.models import moto_api_backend
 
     moto_api_backend.reset()
-
-
-def reset_overrides() -> None:
-    """Forget CREDIT_MODE and TARGET_HEALTH overrides (call when the backends are reset)."""
-    CREDIT_MODE.clear()
-    TARGET_HEALTH.clear()

@@ -206,6 +206,19 @@ def patched() -> Iterator[None]:
     moto_seed.reset_overrides()
 
 
+def test_stop_task_that_never_started(aws: None) -> None:
+    ecs, arn = _ecs_task()
+    reason = sc.PULL_TIMEOUT.format(registry="r", repository="app", digest="sha256:0")
+    moto_seed.stop_task_with(arn, stop_code="TaskFailedToStart", stopped_reason=reason,
+                             containers=[{"name": "app", "reason": reason}, {"name": "envoy"}],
+                             never_started=True)
+    task = ecs.describe_tasks(cluster="c", tasks=[arn])["tasks"][0]
+    assert (task["lastStatus"], task["stopCode"]) == ("STOPPED", "TaskFailedToStart")
+    assert "startedAt" not in task and task["stoppingAt"] < task["stoppedAt"]
+    assert [("exitCode" in c, c.get("reason")) for c in task["containers"]] == [
+        (False, reason), (False, None)]
+
+
 def test_vpc_helpers_blackhole_and_nat(aws: None, patched: None) -> None:
     ec2 = _client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -227,6 +240,12 @@ def test_vpc_helpers_blackhole_and_nat(aws: None, patched: None) -> None:
                             failure_message="Network vpc-x has no Internet gateway attached")
     got = ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]
     assert (got["State"], got["FailureCode"]) == ("failed", "Gateway.NotAttached")
+    created = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
+    deleted = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+    ec2.delete_nat_gateway(NatGatewayId=nat)
+    moto_seed.set_nat_state(nat, "deleted", created_at=created, delete_time=deleted)
+    got = ec2.describe_nat_gateways(NatGatewayIds=[nat])["NatGateways"][0]
+    assert (got["State"], got["CreateTime"], got["DeleteTime"]) == ("deleted", created, deleted)
     moto_seed.uninstall_patches()
     routes = ec2.describe_route_tables(RouteTableIds=[rt])["RouteTables"][0]["Routes"]
     assert {r["State"] for r in routes} == {"active"}  # moto's own property is back
@@ -264,6 +283,53 @@ def test_credit_specs_and_target_health(aws: None, patched: None) -> None:
     assert not moto_seed.CREDIT_MODE and not moto_seed.TARGET_HEALTH
 
 
+def test_indexed_metric_data_answers_as_moto_does(aws: None) -> None:
+    """patch_metric_data must only be faster: same values and timestamps as moto's own
+    GetMetricData, for every statistic, with and without dimensions, both scan orders."""
+    from moto.cloudwatch.models import CloudWatchBackend
+
+    cw = _client("cloudwatch")
+    t0 = dt.datetime(2026, 11, 20, 8, 0, tzinfo=dt.UTC)
+    # moto matches dimensions in the order they were put: "b" (unsorted) never matches
+    for ns, name, dims in (("AWS/ECS", "CPUUtilization", {"ClusterName": "c", "ServiceName": "a"}),
+                           ("AWS/ECS", "CPUUtilization", {"ServiceName": "b", "ClusterName": "c"}),
+                           ("Other", "CPUUtilization", {"ClusterName": "c", "ServiceName": "a"}),
+                           ("AWS/EC2", "CPUCreditBalance", {"InstanceId": "i-1"})):
+        cw.put_metric_data(Namespace=ns, MetricData=[
+            {"MetricName": name, "Timestamp": t0 + dt.timedelta(minutes=m), "Unit": "Percent",
+             "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+             "StatisticValues": {"SampleCount": 5.0, "Sum": 5.0 * m, "Minimum": m - 1.0,
+                                 "Maximum": m + 1.0}} for m in range(0, 180, 5)])
+    queries = [{"Id": f"q{i}", "MetricStat": {"Period": period, "Stat": stat, "Metric": {
+        "Namespace": ns, "MetricName": name, "Dimensions": dims}}}
+        for i, (ns, name, dims, period, stat) in enumerate(
+            (ns, name, dims, period, stat)
+            for ns, name, dims in (
+                ("AWS/ECS", "CPUUtilization", [{"Name": "ClusterName", "Value": "c"},
+                                               {"Name": "ServiceName", "Value": "a"}]),
+                ("AWS/ECS", "CPUUtilization", [{"Name": "ServiceName", "Value": "b"},
+                                               {"Name": "ClusterName", "Value": "c"}]),
+                ("AWS/EC2", "CPUCreditBalance", [{"Name": "InstanceId", "Value": "i-1"}]),
+                ("AWS/EC2", "CPUCreditBalance", []))
+            for period in (60, 300, 900)
+            for stat in ("Average", "Maximum", "Minimum", "Sum", "SampleCount"))]
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    moto_seed.uninstall_patches()  # moto's own first
+    cloudwatch = cloudwatch_backends[ACCOUNT][REGION]
+    start = (t0 - dt.timedelta(minutes=7)).replace(tzinfo=None)
+    end = (t0 + dt.timedelta(hours=2)).replace(tzinfo=None)
+    own = [CloudWatchBackend.get_metric_data(cloudwatch, queries, start, end, order)
+           for order in ("TimestampAscending", "TimestampDescending")]
+    moto_seed.patch_metric_data()
+    try:
+        assert [cloudwatch.get_metric_data(queries, start, end, order)
+                for order in ("TimestampAscending", "TimestampDescending")] == own
+        assert any(r["values"] for r in own[0])
+    finally:
+        moto_seed.uninstall_patches()
+
+
 # --- 2. lifecycle ------------------------------------------------------------------------
 
 
@@ -271,7 +337,8 @@ def test_import_does_not_load_moto() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, checker.demo, checker.moto_seed, checker.demo_scenario; "
+    code = ("import sys, checker.demo, checker.moto_seed, checker.demo_scenario, "
+            "checker.demo_build, checker.demo_metrics, checker.moto_patches; "
             "print(any(m == 'moto' or m.startswith('moto.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent)
@@ -365,21 +432,37 @@ def _minutes(delta: dt.timedelta) -> float:
     return delta.total_seconds() / 60.0
 
 
+def _series(acct: DemoAccount, namespace: str, name: str, dims: dict[str, str], stat: str,
+            period: int = 60, hours: float = 3) -> list[tuple[dt.datetime, float]]:
+    """(timestamp, value) of one series over the last ``hours``, oldest first, asked the way
+    the collector asks (dimensions in name order)."""
+    now = dt.datetime.now(dt.UTC)
+    query = {"Id": "m", "MetricStat": {"Period": period, "Stat": stat, "Metric": {
+        "Namespace": namespace, "MetricName": name,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(dims.items())]}}}
+    got = _aws(acct, "cloudwatch").get_metric_data(
+        MetricDataQueries=[query], StartTime=now - dt.timedelta(hours=hours), EndTime=now,
+        ScanBy="TimestampAscending")["MetricDataResults"][0]
+    return list(zip(got["Timestamps"], got["Values"], strict=True))
+
+
 class TestScenario:
     def test_cluster(self, acct: DemoAccount) -> None:
         ecs = _aws(acct, "ecs")
         cluster = ecs.describe_clusters(clusters=[acct.cluster])["clusters"][0]
         assert cluster["status"] == "ACTIVE"
-        assert cluster["registeredContainerInstancesCount"] == sc.INSTANCE_COUNT
+        assert cluster["registeredContainerInstancesCount"] == sum(
+            len(group.zones) for group in sc.CAPACITY.values()) == sc.INSTANCE_COUNT + 1
         assert cluster["activeServicesCount"] == len(sc.SERVICES)
         assert cluster["runningTasksCount"] == sum(len(s.running) for s in sc.SERVICES)
         assert cluster["pendingTasksCount"] == sum(len(s.pending) for s in sc.SERVICES)
         assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+        assert set(cluster["capacityProviders"]) == {"FARGATE", "FARGATE_SPOT", *sc.CAPACITY}
 
-    def test_seven_services(self, acct: DemoAccount) -> None:
+    def test_ten_services(self, acct: DemoAccount) -> None:
         arns = _aws(acct, "ecs").list_services(cluster=acct.cluster)["serviceArns"]
         assert sorted(a.rsplit("/", 1)[-1] for a in arns) == sorted(SERVICES)
-        assert len(arns) == 7
+        assert len(arns) == 10
 
     @pytest.mark.parametrize("name", list(SERVICES))
     def test_service_counts(self, name: str, services: dict[str, dict[str, Any]],
@@ -402,7 +485,8 @@ class TestScenario:
             assert len(stopped) == len(spec.stopped), name
             for task in stopped:
                 assert task["desiredStatus"] == "STOPPED"
-                assert task["startedAt"] < task["stoppingAt"] < task["stoppedAt"] < now
+                began = task.get("startedAt", task["createdAt"])  # none: never started
+                assert began < task["stoppingAt"] < task["stoppedAt"] < now
                 assert _minutes(now - task["stoppedAt"]) < 60, "ECS shows stopped tasks ~1 h"
                 assert task["stopCode"] and task["stoppedReason"]
 
@@ -449,6 +533,7 @@ class TestScenario:
             spec = SERVICES[task["group"].removeprefix("service:")]
             assert [c["name"] for c in task["containers"]] == [c.name for c in spec.containers]
             assert all("exitCode" not in c for c in task["containers"])  # moto says 0
+            assert task["availabilityZone"] in sc.AZS
             assert task["launchType"] == spec.launch_type
 
     def test_events(self, services: dict[str, dict[str, Any]],
@@ -516,11 +601,11 @@ class TestScenario:
                 spec = SERVICES[task["group"].removeprefix("service:")]
                 reserved[task["containerInstanceArn"]] += sum(
                     c.memory_reservation or c.memory or 0 for c in spec.containers)
-        azs = set()
+        azs, types = set(), Counter[str]()
         for inst in got["containerInstances"]:
             attrs = {a["name"]: a.get("value") for a in inst["attributes"]}
             azs.add(attrs["ecs.availability-zone"])
-            assert attrs["ecs.instance-type"] == "m5.large"
+            types[attrs["ecs.instance-type"]] += 1
             res = {r["name"]: r["integerValue"] for r in inst["registeredResources"]}
             left = {r["name"]: r["integerValue"] for r in inst["remainingResources"]}
             assert (res["CPU"], res["MEMORY"]) == (2048, 7680)
@@ -528,6 +613,7 @@ class TestScenario:
             assert 0 <= left["CPU"] < 2048
             assert inst["agentConnected"] and inst["versionInfo"]["agentVersion"] != "1.0.0"
         assert azs == set(sc.AZS)
+        assert types == Counter({"m5.large": 3, "t3.large": 1})
 
     def test_tasks_spread_over_azs(self, acct: DemoAccount,
                                    tasks: dict[str, list[dict[str, Any]]]) -> None:
@@ -535,9 +621,9 @@ class TestScenario:
         cidrs = {s["SubnetId"]: s["CidrBlock"] for s in ec2.describe_subnets()["Subnets"]}
         for name, spec in SERVICES.items():
             running = [t for t in tasks[name] if t["lastStatus"] == "RUNNING"]
-            if len(running) > 1:
+            if len(running) > 1 and len(sc.zones_of(spec)) > 1:  # billing-batch: one host
                 assert len({t["availabilityZone"] for t in running}) > 1, name
-            for task in running if spec.launch_type == "FARGATE" else ():
+            for task in tasks[name] if spec.launch_type == "FARGATE" else ():
                 details = {d["name"]: d["value"] for d in task["attachments"][0]["details"]}
                 subnet = ipaddress.ip_network(cidrs[details["subnetId"]])
                 assert ipaddress.ip_address(details["privateIPv4Address"]) in subnet
@@ -548,7 +634,7 @@ class TestScenario:
         attr = ec2.describe_vpc_attribute(VpcId=vpc["VpcId"], Attribute="enableDnsHostnames")
         assert attr["EnableDnsHostnames"]["Value"] is True
         nats = ec2.describe_nat_gateways()["NatGateways"]
-        assert len(nats) == 3 and {n["State"] for n in nats} == {"available"}
+        assert Counter(n["State"] for n in nats) == Counter({"available": 3, "deleted": 1})
         private = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]
                    if s["CidrBlock"] in sc.PRIVATE_CIDRS]
         for subnet in private:
@@ -560,24 +646,22 @@ class TestScenario:
 
     def test_load_balancer_targets(self, acct: DemoAccount) -> None:
         elbv2 = _aws(acct, "elbv2")
-        for group in elbv2.describe_target_groups()["TargetGroups"]:
-            name = group["TargetGroupName"].removeprefix("prod-")
+        groups = elbv2.describe_target_groups()["TargetGroups"]
+        assert sorted(g["TargetGroupName"] for g in groups) == sorted(
+            f"prod-{s.name}" for s in sc.SERVICES if s.balancer)
+        for group in groups:
+            spec = SERVICES[group["TargetGroupName"].removeprefix("prod-")]
             health = elbv2.describe_target_health(TargetGroupArn=group["TargetGroupArn"])
-            states = [d["TargetHealth"]["State"] for d in health["TargetHealthDescriptions"]]
-            assert states == ["healthy"] * len(SERVICES[name].running), name
+            got = [tuple(d["TargetHealth"].get(k) for k in ("State", "Reason", "Description"))
+                   for d in health["TargetHealthDescriptions"]]
+            want = spec.target_health or ("healthy", None, None)
+            assert got == [want] * len(spec.running), spec.name
 
     def test_memory_metrics_tell_leak_from_undersized(self, acct: DemoAccount) -> None:
-        cw = _aws(acct, "cloudwatch")
-        now = dt.datetime.now(dt.UTC)
-
         def series(service: str, stat: str) -> list[float]:
-            query = {"Id": "m", "MetricStat": {"Period": 300, "Stat": stat, "Metric": {
-                "Namespace": "AWS/ECS", "MetricName": "MemoryUtilization", "Dimensions": [
-                    {"Name": "ClusterName", "Value": "prod"},
-                    {"Name": "ServiceName", "Value": service}]}}}
-            got = cw.get_metric_data(MetricDataQueries=[query], StartTime=now - dt.timedelta(
-                hours=8), EndTime=now, ScanBy="TimestampAscending")
-            return list(got["MetricDataResults"][0]["Values"])
+            dims = {"ClusterName": "prod", "ServiceName": service}
+            return [v for _, v in _series(acct, "AWS/ECS", "MemoryUtilization", dims, stat,
+                                          300, 8)]
 
         leak = series("checkout", "Average")
         assert len(leak) > 80 and leak[-15] - leak[0] > 40  # climbs for hours before the kills
@@ -585,6 +669,184 @@ class TestScenario:
         search = series("search", "Average")
         assert max(search[:-6]) - min(search[:-6]) < 10  # flat until the new tasks die
         assert max(series("search", "Maximum")[-4:]) >= 99
+
+    def test_payments_subnets_route_to_a_deleted_nat(self, acct: DemoAccount,
+                                                     services: dict[str, dict[str, Any]]) -> None:
+        ec2 = _aws(acct, "ec2")
+        config = services["payments"]["networkConfiguration"]["awsvpcConfiguration"]
+        subnets = ec2.describe_subnets(SubnetIds=config["subnets"])["Subnets"]
+        assert sorted(s["CidrBlock"] for s in subnets) == sorted(sc.PAYMENTS_CIDRS)
+        (table,) = ec2.describe_route_tables(Filters=[
+            {"Name": "association.subnet-id", "Values": config["subnets"]}])["RouteTables"]
+        default = next(r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0")
+        assert default["State"] == "blackhole"
+        (nat,) = ec2.describe_nat_gateways(NatGatewayIds=[default["NatGatewayId"]])["NatGateways"]
+        deleted = _minutes(dt.datetime.now(dt.UTC) - nat["DeleteTime"])
+        assert nat["State"] == "deleted" and 54 < deleted < 57
+        assert nat["CreateTime"] < nat["DeleteTime"]
+        # nothing else gets the image in: no S3 gateway on that table, endpoints closed to it
+        endpoints = ec2.describe_vpc_endpoints()["VpcEndpoints"]
+        s3 = next(e for e in endpoints if e["ServiceName"].endswith(".s3"))
+        assert table["RouteTableId"] not in s3["RouteTableIds"]
+        ecr = next(e for e in endpoints if e["ServiceName"].endswith(".ecr.dkr"))
+        (group,) = ec2.describe_security_groups(
+            GroupIds=[g["GroupId"] for g in ecr["Groups"]])["SecurityGroups"]
+        admitted = {r["CidrIp"] for p in group["IpPermissions"] for r in p["IpRanges"]}
+        assert admitted == set(sc.PRIVATE_CIDRS)
+        assert not any(ipaddress.ip_network(c).overlaps(ipaddress.ip_network(a))
+                       for c in sc.PAYMENTS_CIDRS for a in admitted)
+        # the other AZs' NAT gateways keep working
+        for shared in sc.PRIVATE_CIDRS:
+            (subnet,) = ec2.describe_subnets(Filters=[
+                {"Name": "cidr-block", "Values": [shared]}])["Subnets"]
+            (rt,) = ec2.describe_route_tables(Filters=[
+                {"Name": "association.subnet-id", "Values": [subnet["SubnetId"]]}])["RouteTables"]
+            route = next(r for r in rt["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0")
+            assert route["State"] == "active" and route["NatGatewayId"] != nat["NatGatewayId"]
+
+    def test_payments_tasks_never_pull_their_image(
+            self, services: dict[str, dict[str, Any]],
+            tasks: dict[str, list[dict[str, Any]]]) -> None:
+        stopped = [t for t in tasks["payments"] if t["lastStatus"] == "STOPPED"]
+        assert len(stopped) == 10 and len(tasks["payments"]) == 10
+        image = sc.PAYMENTS_IMAGE
+        for task in stopped:
+            assert task["stopCode"] == "TaskFailedToStart" and "startedAt" not in task
+            (container,) = task["containers"]
+            reason = container["reason"]
+            assert "exitCode" not in container and "imageDigest" not in container
+            assert reason.startswith("CannotPullContainerError: ref pull has been retried 5 ")
+            assert reason.endswith("dial tcp 52.216.0.1:443: i/o timeout")
+            assert f"/v2/payments/manifests/{sc.image_digest(image)}" in reason
+            assert task["stoppedReason"] == reason[:255]  # ECS cuts it, the container's is whole
+            assert 2.0 < _minutes(task["stoppedAt"] - task["createdAt"]) < 3.0
+        svc = services["payments"]
+        assert (svc["runningCount"], svc["pendingCount"], svc["desiredCount"]) == (0, 0, 2)
+        assert svc["deploymentConfiguration"]["deploymentCircuitBreaker"]["enable"] is False
+        assert svc["deployments"][0]["rolloutState"] == "IN_PROGRESS"
+        messages = [e["message"] for e in svc["events"]]
+        assert sc.UNABLE_TO_START.format(service="payments") in messages
+        assert sum(m.startswith("(service payments) has started 2 tasks") for m in messages) == 5
+
+    def test_notifications_group_does_not_admit_the_alb(
+            self, acct: DemoAccount, services: dict[str, dict[str, Any]]) -> None:
+        ec2, elbv2 = _aws(acct, "ec2"), _aws(acct, "elbv2")
+        svc = services["notifications"]
+        (lb_entry,) = svc["loadBalancers"]
+        assert lb_entry["containerPort"] == 8080
+        (groups,) = [svc["networkConfiguration"]["awsvpcConfiguration"]["securityGroups"]]
+        (alb,) = elbv2.describe_load_balancers()["LoadBalancers"]
+        rules = [(p["FromPort"], p["ToPort"], [g["GroupId"] for g in p["UserIdGroupPairs"]])
+                 for g in ec2.describe_security_groups(GroupIds=groups)["SecurityGroups"]
+                 for p in g["IpPermissions"]]
+        assert rules == [(80, 80, alb["SecurityGroups"])]
+        # the shared task group admits every other Fargate service on its own port
+        for name in ("web", "search", "auth"):
+            other = services[name]["networkConfiguration"]["awsvpcConfiguration"]
+            assert other["securityGroups"] != groups
+
+    def test_notifications_tasks_killed_by_elb_health_checks(
+            self, services: dict[str, dict[str, Any]],
+            tasks: dict[str, list[dict[str, Any]]]) -> None:
+        svc = services["notifications"]
+        target_group = svc["loadBalancers"][0]["targetGroupArn"]
+        stopped = [t for t in tasks["notifications"] if t["lastStatus"] == "STOPPED"]
+        assert len(stopped) == 10
+        replacements = 0
+        for task in stopped:
+            assert task["stopCode"] == "ServiceSchedulerInitiated"
+            assert task["stoppedReason"] == (
+                f"Task failed ELB health checks in (target-group {target_group})")
+            ran = _minutes(task["stoppedAt"] - task["startedAt"])
+            replacements += 2.5 < ran < 3.5
+            assert task["containers"][0]["exitCode"] == 143
+        assert replacements == 8  # and the two that ran for three days before the change
+        running = [t for t in tasks["notifications"] if t["lastStatus"] == "RUNNING"]
+        assert len(running) == 2 and {t["healthStatus"] for t in running} == {"HEALTHY"}
+        events = [e["message"] for e in svc["events"]]
+        unhealthy = [m for m in events if "is unhealthy in (target-group" in m]
+        assert len(unhealthy) == 10
+        assert all(m.endswith("due to (reason Request timed out).") and "(port 8080)" in m
+                   and target_group in m for m in unhealthy)
+        assert sum("has stopped 1 running tasks" in m for m in events) == 10
+
+    def test_billing_host_runs_out_of_credits(self, acct: DemoAccount,
+                                              tasks: dict[str, list[dict[str, Any]]]) -> None:
+        ec2, ecs = _aws(acct, "ec2"), _aws(acct, "ecs")
+        running = [t for t in tasks["billing-batch"] if t["lastStatus"] == "RUNNING"]
+        (host_arn,) = {t["containerInstanceArn"] for t in running}
+        (host,) = ecs.describe_container_instances(cluster=acct.cluster,
+                                                   containerInstances=[host_arn])[
+            "containerInstances"]
+        instance = host["ec2InstanceId"]
+        (svc,) = ecs.describe_services(cluster=acct.cluster, services=["billing-batch"])[
+            "services"]
+        assert svc["placementConstraints"] == [
+            {"type": "memberOf", "expression": "attribute:ecs.instance-type == t3.large"}]
+        (reservation,) = ec2.describe_instances(InstanceIds=[instance])["Reservations"]
+        assert reservation["Instances"][0]["InstanceType"] == "t3.large"
+        (spec,) = ec2.describe_instance_credit_specifications(
+            InstanceIds=[instance])["InstanceCreditSpecifications"]
+        assert spec["CpuCredits"] == "standard"
+        dims = {"InstanceId": instance}
+        balance = _series(acct, "AWS/EC2", "CPUCreditBalance", dims, "Minimum", 300, 8)
+        cpu = dict(_series(acct, "AWS/EC2", "CPUUtilization", dims, "Average", 300, 8))
+        empty = [t for t, v in balance if v <= 1.0]
+        assert empty and _minutes(balance[-1][0] - empty[0]) > 60  # out for over an hour
+        assert all(v <= 1.0 for t, v in balance if t >= empty[0])
+        assert max(v for t, v in balance if t < empty[0]) > 100  # full before the run
+        peak = max((p for p in balance if p[0] < empty[0]), key=lambda p: p[1])
+        drain = [v for t, v in balance if peak[0] <= t <= empty[0]]
+        assert drain == sorted(drain, reverse=True)  # from its peak, down in about 2 h
+        assert 90 < _minutes(empty[0] - peak[0]) < 150
+        assert all(abs(cpu[t] - 30.0) < 1.0 for t, _ in balance if t > empty[0])
+        assert max(cpu[t] for t, _ in balance if t < empty[0]) > 80
+
+    def test_nat_metrics_are_healthy(self, acct: DemoAccount) -> None:
+        ec2 = _aws(acct, "ec2")
+        nats = [n["NatGatewayId"] for n in ec2.describe_nat_gateways()["NatGateways"]
+                if n["State"] == "available"]
+        assert len(nats) == 3
+        for nat in nats:
+            dims = {"NatGatewayId": nat}
+
+            def total(name: str, dims: dict[str, str] = dims) -> float:
+                return sum(v for _, v in _series(acct, "AWS/NATGateway", name, dims, "Sum"))
+
+            active = _series(acct, "AWS/NATGateway", "ActiveConnectionCount", dims, "Maximum")
+            assert len(active) > 30 and 100 < max(v for _, v in active) < 1000
+            assert total("ErrorPortAllocation") == total("PacketsDropCount") == 0
+            attempts = total("ConnectionAttemptCount")
+            assert attempts > 10_000 and total("ConnectionEstablishedCount") / attempts > 0.99
+            assert total("PacketsOutToSource") > total("PacketsOutToDestination") > 1e6
+
+    def test_target_group_metrics(self, acct: DemoAccount,
+                                  services: dict[str, dict[str, Any]]) -> None:
+        elbv2 = _aws(acct, "elbv2")
+        (alb,) = elbv2.describe_load_balancers()["LoadBalancers"]
+        lb_dim = alb["LoadBalancerArn"].split(":loadbalancer/")[1]
+        for name, spec in SERVICES.items():
+            if not spec.balancer:
+                continue
+            tg = services[name]["loadBalancers"][0]["targetGroupArn"]
+            dims = {"LoadBalancer": lb_dim, "TargetGroup": tg.rsplit(":", 1)[1]}
+
+            def get(metric: str, stat: str, dims: dict[str, str] = dims) -> list[float]:
+                return [v for _, v in _series(acct, "AWS/ApplicationELB", metric, dims, stat)]
+
+            requests, errors = get("RequestCount", "Sum"), get("HTTPCode_Target_5XX_Count", "Sum")
+            assert len(requests) > 30 and sum(errors) / sum(requests) < 0.001, name
+            latency = get("TargetResponseTime", "Average")
+            assert min(latency) > 0.03 and max(latency) < 0.2, name
+            healthy, unhealthy = (get(m, "Maximum") for m in (
+                "HealthyHostCount", "UnHealthyHostCount"))
+            if spec.target_health is None:
+                # the last 5 minutes' Maximum may still count a task killed in them
+                assert len(spec.running) <= healthy[-1] <= max(spec.desired, len(spec.running))
+                assert set(unhealthy) == {0.0}, name
+            else:  # unhealthy since the change: no response, so no response time either
+                assert (healthy[-1], unhealthy[-1]) == (0.0, 2.0)
+                assert len(latency) <= len(requests) - 2
 
     def test_session_is_pinned_to_the_demo(self, acct: DemoAccount) -> None:
         session = acct.session()
