@@ -163,8 +163,9 @@ def _location(f: Finding, scope: Mapping[str, Any]) -> dict[str, Any] | None:
     if uri:
         physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}
         line = f.data.get("line")
-        if isinstance(line, int) and not isinstance(line, bool) and line >= 1:
-            physical["region"] = {"startLine": line}
+        known = isinstance(line, int) and not isinstance(line, bool) and line >= 1
+        # code scanning wants a region: a finding about the file as a whole sits on line 1
+        physical["region"] = {"startLine": line if known else 1}
         location["physicalLocation"] = physical
     logical = [{"fullyQualifiedName": path, "kind": "property"}] if isinstance(path, str) and \
         path else []
