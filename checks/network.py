@@ -73,7 +73,7 @@ def _route_result(facts: Facts, p: Placed) -> Result:
 
 
 @check(id="task-subnet-default-route", area="network", severity=Severity.CRITICAL,
-       title="Task subnets have a working default route", needs=ROUTES, docs=FARGATE_NET)
+       title="Task subnets have no working default route", needs=ROUTES, docs=FARGATE_NET)
 def task_subnet_default_route(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A task subnet's 0.0.0.0/0 route decides whether image pulls, secrets and logs get
     out: the route table is the subnet's explicit association else the VPC main table, a
@@ -86,7 +86,7 @@ def task_subnet_default_route(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 @check(id="image-registry-unreachable", area="network", severity=Severity.HIGH,
-       title="Tasks can reach their image registry", needs=ROUTES,
+       title="Tasks have no network path to their image registry", needs=ROUTES,
        docs="https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html")
 def image_registry_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Predicts CannotPullContainerError before a deployment hits it: without internet
@@ -98,7 +98,7 @@ def image_registry_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 @check(id="secrets-logs-unreachable", area="network", severity=Severity.HIGH,
-       title="Tasks can reach Secrets Manager, SSM and CloudWatch Logs", needs=ROUTES,
+       title="Tasks have no path to Secrets Manager, SSM or CloudWatch Logs", needs=ROUTES,
        docs="https://repost.aws/knowledge-center/ecs-fargate-docker-timeout-error")
 def secrets_logs_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
     """`secrets` valueFrom (Secrets Manager or SSM), repositoryCredentials and the awslogs
@@ -109,7 +109,7 @@ def secrets_logs_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 @check(id="vpc-endpoints-behind-nat", area="network", severity=Severity.LOW,
-       title="Private tasks reach ECR, S3 and Logs without VPC endpoints", needs=ROUTES,
+       title="Private tasks reach ECR, S3 and Logs only through NAT", needs=ROUTES,
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/vpc-endpoints.html")
 def vpc_endpoints_behind_nat(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Through a NAT gateway every image layer and log line is billed as NAT data processing
@@ -138,7 +138,7 @@ def vpc_endpoints_behind_nat(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 @check(id="vpc-dns-attributes", area="network", severity=Severity.HIGH,
-       title="VPC DNS support and hostnames are on where tasks need them",
+       title="VPC DNS support or hostnames off where tasks need them",
        needs=(*NET, "vpcs", "vpc_endpoints"),
        docs="https://docs.aws.amazon.com/vpc/latest/userguide/AmazonDNS-concepts.html")
 def vpc_dns_attributes(facts: Facts, prior: Prior) -> Iterator[Result]:
@@ -150,7 +150,7 @@ def vpc_dns_attributes(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 @check(id="lb-to-task-security-group", area="network", severity=Severity.HIGH,
-       title="Task security groups admit the load balancer", needs=(*LB, "security_groups"),
+       title="Task security groups do not admit the load balancer", needs=(*LB, "security_groups"),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-considerations.html")
 def lb_to_task_security_group(facts: Facts, prior: Prior) -> Iterator[Result]:
     """The targets' security groups must admit the load balancer on the traffic and
@@ -163,7 +163,7 @@ def lb_to_task_security_group(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 @check(id="task-sg-egress-https", area="network", severity=Severity.HIGH,
-       title="Task security groups allow HTTPS out to what the tasks need",
+       title="Task security groups block HTTPS the tasks need",
        needs=(*ROUTES, "security_groups"),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-networking.html")
 def task_sg_egress_https(facts: Facts, prior: Prior) -> Iterator[Result]:
@@ -176,7 +176,7 @@ def task_sg_egress_https(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 @check(id="task-sg-egress-dns", area="network", severity=Severity.LOW,
-       title="Task security groups allow DNS out", needs=(*NET, "security_groups"),
+       title="Task security groups block DNS out", needs=(*NET, "security_groups"),
        docs="https://docs.aws.amazon.com/vpc/latest/userguide/vpc-security-groups.html")
 def task_sg_egress_dns(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Security groups do not filter traffic to the Amazon DNS server, so an egress list
@@ -211,7 +211,7 @@ def task_sg_egress_dns(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 @check(id="security-group-open-admin-ports", area="network", severity=Severity.HIGH,
-       title="Task security groups do not open admin ports to the internet",
+       title="Task security groups open admin ports to the internet",
        needs=(*NET, "security_groups"),
        docs="https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html")
 def security_group_open_admin_ports(facts: Facts, prior: Prior) -> Iterator[Result]:
@@ -222,7 +222,7 @@ def security_group_open_admin_ports(facts: Facts, prior: Prior) -> Iterator[Resu
 
 
 @check(id="nacl-blocks-lb-traffic", area="network", severity=Severity.HIGH,
-       title="Network ACLs let the load balancer reach the tasks",
+       title="Network ACLs drop load balancer traffic to the tasks",
        needs=(*LB, "network_acls"),
        docs="https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html")
 def nacl_blocks_lb_traffic(facts: Facts, prior: Prior) -> Iterator[Result]:
@@ -233,7 +233,7 @@ def nacl_blocks_lb_traffic(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 @check(id="nacl-blocks-task-egress", area="network", severity=Severity.HIGH,
-       title="Network ACLs let the tasks' HTTPS out and the replies back",
+       title="Network ACLs drop the tasks' HTTPS or its replies",
        needs=(*ROUTES, "network_acls"),
        docs="https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html")
 def nacl_blocks_task_egress(facts: Facts, prior: Prior) -> Iterator[Result]:
@@ -287,7 +287,7 @@ def _nacl_egress_result(facts: Facts, p: Placed) -> Result:
 
 
 @check(id="lb-az-coverage", area="network", severity=Severity.MEDIUM,
-       title="The load balancer serves every AZ the tasks run in", needs=LB,
+       title="Tasks run in AZs the load balancer does not serve", needs=LB,
        docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-subnets.html")
 def lb_az_coverage(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A load balancer routes only to targets in Availability Zones it is enabled in;
@@ -297,7 +297,7 @@ def lb_az_coverage(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 @check(id="lb-target-health", area="network", severity=Severity.HIGH,
-       title="Load balancer targets of the service are healthy",
+       title="Load balancer targets of the service are unhealthy",
        needs=("services", "target_health"),
        after=("lb-az-coverage", "lb-to-task-security-group", "nacl-blocks-lb-traffic"),
        docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html")
