@@ -4,7 +4,7 @@ Built on tests/builders_network.World — a healthy VPC: two private subnets, ea
 own NAT gateway, the ECR/S3/Logs/Secrets Manager endpoints, an ALB in front of the Fargate
 service `web` — with a second service `api` in the same subnets, so one cause can be shown
 behind several services. Each helper breaks one thing the way it breaks in production;
-the tests run the real checks on the result.
+the tests run the real checks on the result (`analyze`) and look up the diagnoses it made.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from checker import playbook, registry
-from checker.model import Diagnosis
+from checker.model import Diagnosis, Report
 from checker.pipeline import Engine
 from tests import builders as b
 from tests import builders_metrics as m
@@ -218,3 +218,33 @@ def assert_filled(diag: Diagnosis) -> None:
     for text in (diag.summary, *(r.step for r in diag.remediation),
                  *(r.command or "" for r in diag.remediation)):
         assert not re.search(r"\{[a-z_]+(\|[^}]*)?\}", text), text
+
+
+#: One engine for both playbook test modules: the loaded knowledge is read-only.
+ENGINE = Engine()
+
+
+def analyze(bundle: dict[str, Any], engine: Engine = ENGINE) -> Report:
+    """The real checks and playbooks, at a fixed time so reports compare byte for byte."""
+    return engine.analyze(bundle, generated_at="2026-11-20T10:00:00+00:00")
+
+
+def find(report: Report, diag_id: str, resource: str = WEB) -> Diagnosis | None:
+    """The diagnosis `diag_id` naming `resource`, or None: a test may expect it absent."""
+    return next((d for d in report.diagnoses if d.id == diag_id and resource in d.resources),
+                None)
+
+
+def get(report: Report, diag_id: str, resource: str = WEB) -> Diagnosis:
+    """As find, but the diagnosis must be there; the failure lists the ones that were."""
+    diag = find(report, diag_id, resource)
+    assert diag is not None, [(d.id, d.resources) for d in report.diagnoses]
+    return diag
+
+
+def roles(diag: Diagnosis) -> dict[str, set[str]]:
+    """role → checks: which findings confirmed, supported or ruled out the hypothesis."""
+    out: dict[str, set[str]] = {}
+    for ev in diag.evidence:
+        out.setdefault(ev.role, set()).add(ev.check)
+    return out

@@ -8,35 +8,19 @@ from typing import Any
 
 import pytest
 
-from checker.model import Diagnosis, Report
-from checker.pipeline import Engine
 from tests import builders_network as n
 from tests import builders_pb_network as p
-from tests.builders_pb_network import API, NAT_A, NAT_B, WEB, assert_filled
-
-ENGINE = Engine()
-
-
-def analyze(bundle: dict[str, Any], engine: Engine = ENGINE) -> Report:
-    return engine.analyze(bundle, generated_at="2026-11-20T10:00:00+00:00")
-
-
-def find(report: Report, diag_id: str, resource: str = WEB) -> Diagnosis | None:
-    return next((d for d in report.diagnoses if d.id == diag_id and resource in d.resources),
-                None)
-
-
-def get(report: Report, diag_id: str, resource: str = WEB) -> Diagnosis:
-    diag = find(report, diag_id, resource)
-    assert diag is not None, [(d.id, d.resources) for d in report.diagnoses]
-    return diag
-
-
-def roles(diag: Diagnosis) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for ev in diag.evidence:
-        out.setdefault(ev.role, set()).add(ev.check)
-    return out
+from tests.builders_pb_network import (
+    API,
+    NAT_A,
+    NAT_B,
+    WEB,
+    analyze,
+    assert_filled,
+    find,
+    get,
+    roles,
+)
 
 
 def saturated_nat() -> dict[str, Any]:

@@ -7,38 +7,13 @@ from typing import Any
 
 import pytest
 
-from checker.model import Diagnosis, Report
-from checker.pipeline import Engine
 from checker.playbook import load
 from tests import builders_network as n
 from tests import builders_pb_network as p
-from tests.builders_pb_network import API, RT_A, WEB, assert_filled
+from tests.builders_pb_network import API, RT_A, WEB, analyze, assert_filled, find, get, roles
 from tests.checks._run import REGISTRY
 
-ENGINE = Engine()
 STUBBED = p.engine_with_pull_stubs()
-
-
-def analyze(bundle: dict[str, Any], engine: Engine = ENGINE) -> Report:
-    return engine.analyze(bundle, generated_at="2026-11-20T10:00:00+00:00")
-
-
-def find(report: Report, diag_id: str, resource: str = WEB) -> Diagnosis | None:
-    return next((d for d in report.diagnoses if d.id == diag_id and resource in d.resources),
-                None)
-
-
-def get(report: Report, diag_id: str, resource: str = WEB) -> Diagnosis:
-    diag = find(report, diag_id, resource)
-    assert diag is not None, [(d.id, d.resources) for d in report.diagnoses]
-    return diag
-
-
-def roles(diag: Diagnosis) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for ev in diag.evidence:
-        out.setdefault(ev.role, set()).add(ev.check)
-    return out
 
 
 def killed_while_starting(w: n.World) -> None:

@@ -31,12 +31,14 @@ def unexplained(report: Report) -> list[Finding]:
     return sorted(found, key=lambda f: (f.severity.order, f.check, f.resource))
 
 
-def unexplained_line(report: Report) -> str | None:
-    """Say how many are left out, so "no diagnoses" is never read as "clean"."""
-    count = len(unexplained(report)) - UNEXPLAINED_SHOWN
-    if count <= 0:
-        return None
-    return f"{count} more failing finding(s) not part of any diagnosis; --verbose lists them"
+def unexplained_shown(report: Report) -> tuple[list[Finding], str | None]:
+    """The unexplained findings the default output lists, and a line saying how many are left
+    out (None when none is), so "no diagnoses" is never read as "clean"."""
+    found = unexplained(report)
+    left_out = len(found) - UNEXPLAINED_SHOWN
+    more = (f"{left_out} more failing finding(s) not part of any diagnosis; --verbose lists them"
+            if left_out > 0 else None)
+    return found[:UNEXPLAINED_SHOWN], more
 
 
 def evidence_message(ev: Evidence) -> str:

@@ -14,14 +14,7 @@ import re
 from typing import TYPE_CHECKING
 
 from checker.model import Diagnosis, Report, Status, short_name
-from checker.render._text import (
-    UNEXPLAINED_SHOWN,
-    cited_by,
-    evidence_message,
-    no_diagnoses_line,
-    unexplained,
-    unexplained_line,
-)
+from checker.render._text import cited_by, evidence_message, no_diagnoses_line, unexplained_shown
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -151,14 +144,13 @@ def _link(reference: str) -> str:
 
 def _unexplained(report: Report) -> list[str]:
     """Failing findings no diagnosis explains: risks still worth a line."""
-    others = unexplained(report)
+    others, more = unexplained_shown(report)
     if not others:
         return []
     lines = ["## Other failing findings", "", _row("Severity", "Check", "Message"),
              _row("---", "---", "---")]
     lines += [_row(f.severity.value, code(f.check, cell=True), text(f.message))
-              for f in others[:UNEXPLAINED_SHOWN]]
-    more = unexplained_line(report)
+              for f in others]
     return [*lines, "", *([f"_{more}._", ""] if more else [])]
 
 

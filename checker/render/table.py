@@ -25,14 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from checker.model import Diagnosis, Evidence, Report, Severity, Status, short_name
-from checker.render._text import (
-    UNEXPLAINED_SHOWN,
-    cited_by,
-    evidence_message,
-    no_diagnoses_line,
-    unexplained,
-    unexplained_line,
-)
+from checker.render._text import cited_by, evidence_message, no_diagnoses_line, unexplained_shown
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -126,7 +119,7 @@ def _print_diagnosis(console: Console, d: Diagnosis) -> None:
 
 
 def _print_unexplained(console: Console, report: Report) -> None:
-    others = unexplained(report)[:UNEXPLAINED_SHOWN]
+    others, more = unexplained_shown(report)
     if not others:
         return
     console.print()
@@ -138,7 +131,6 @@ def _print_unexplained(console: Console, report: Report) -> None:
         detail = Text().append(f.check, style=LABEL_STYLE).append(f"\n{f.message}")
         grid.add_row(Text(f.severity.value, style=SEVERITY_STYLE[f.severity]), detail)
     console.print(Padding(grid, (0, 0, 0, INDENT)))
-    more = unexplained_line(report)
     if more:
         console.print(Padding(Text(more), (0, 0, 0, INDENT)))
 

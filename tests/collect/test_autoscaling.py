@@ -4,7 +4,6 @@ batch cuts and nextToken loops with Stubber (moto ignores both, MOTO.md finding 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -12,24 +11,11 @@ import pytest
 from botocore.stub import Stubber
 
 from checker.bundle import validate
-from checker.collect import Context, Scope, autoscaling, collect
-from tests.collect.test_ec2 import build_network_account, match_any_filter_value
-from tests.collect.test_ecs_moto import ACCOUNT, REGION, Calls, denied
+from checker.collect import Context, autoscaling, collect
+from tests.collect._support import ACCOUNT, PROD, REGION, Calls, denied, serial_context
 
-PROD = Scope(clusters=("prod",))
 ASG_ARN = (f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:"
            "0d5c6a3e-1111-2222-3333-444455556666:autoScalingGroupName/{}")
-
-
-@pytest.fixture
-def net(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    match_any_filter_value(monkeypatch)
-    return build_network_account()
-
-
-@pytest.fixture
-def session() -> boto3.session.Session:
-    return boto3.session.Session(region_name=REGION)
 
 
 def test_groups_targets_and_policies_of_the_scope_only(net: dict[str, Any],
@@ -129,9 +115,9 @@ def stubs() -> Iterator[dict[str, Stubber]]:
 
 @pytest.fixture
 def ctx(stubs: dict[str, Stubber]) -> Iterator[Context]:
-    with ThreadPoolExecutor(max_workers=1) as pool:  # jobs run in queue order
-        yield Context(scope=PROD, region=REGION, pool=pool, account=ACCOUNT,
-                      clients={name: s.client for name, s in stubs.items()})
+    with serial_context({name: s.client for name, s in stubs.items()},
+                        account=ACCOUNT) as context:
+        yield context
 
 
 def _group(name: str) -> dict[str, Any]:

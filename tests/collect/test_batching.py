@@ -9,35 +9,21 @@ the order they were queued and the Stubber's queue of responses lines up with th
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
 from botocore.stub import Stubber
 
-from checker.collect import Context, Scope, ecs
+from checker.collect import Context, ecs
 from checker.collect._aws import batched, paginate
+from tests.collect._support import stub_fixtures
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
 REF = ecs.ClusterRef(CLUSTER, "prod")
 PREFIX = "arn:aws:ecs:us-east-1:123456789012"
 
 
-@pytest.fixture
-def stub() -> Iterator[Stubber]:
-    client = boto3.session.Session(region_name="us-east-1").client("ecs")
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def ctx(stub: Stubber) -> Iterator[Context]:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield Context(scope=Scope(clusters=("prod",)), region="us-east-1", pool=pool,
-                      clients={"ecs": stub.client})
+stub, ctx = stub_fixtures("ecs")
 
 
 def arns(kind: str, n: int) -> list[str]:

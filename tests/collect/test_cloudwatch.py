@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,8 +21,7 @@ from checker.bundle import validate
 from checker.collect import Context, Scope, cloudwatch, collect, ecs, elbv2
 from checker.facts import Facts
 from tests.builders import cluster, service
-from tests.collect.test_ecs_moto import ACCOUNT, REGION, Calls, denied
-from tests.collect.test_elbv2 import build_lb_account
+from tests.collect._support import ACCOUNT, REGION, Calls, build_lb_account, denied, stub_fixtures
 
 NOW = dt.datetime(2026, 11, 20, 10, 7, 42, tzinfo=dt.UTC)
 PROD_AND_BATCH = Scope(clusters=("prod", "batch"))
@@ -96,16 +94,6 @@ def run(session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch) -> dict
 @pytest.fixture
 def account(aws: None) -> dict[str, Any]:
     return build_metrics_account()
-
-
-@pytest.fixture
-def session() -> boto3.session.Session:
-    return boto3.session.Session(region_name=REGION)
-
-
-@pytest.fixture
-def calls(session: boto3.session.Session) -> Calls:
-    return Calls(session)
 
 
 def by_key(metrics: list[dict[str, Any]]) -> dict[tuple[str, ...], dict[str, Any]]:
@@ -207,21 +195,8 @@ def test_more_than_500_queries_are_cut_into_calls_of_500(
 
 # -- Stubber: paging and per-query failures ------------------------------------------------
 
-@pytest.fixture
-def stub() -> Iterator[Stubber]:
-    client = boto3.session.Session(region_name=REGION).client("cloudwatch")
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def ctx(stub: Stubber) -> Iterator[Context]:
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield Context(scope=Scope(clusters=("prod",)), region=REGION, pool=pool,
-                      clients={"cloudwatch": stub.client},
-                      resources={"clusters": [cluster()],
-                                 "services": [service("api"), service("web")]})
+stub, ctx = stub_fixtures("cloudwatch", resources=lambda: {
+    "clusters": [cluster()], "services": [service("api"), service("web")]})
 
 
 def stubbed_call(ctx: Context) -> dict[str, Any]:

@@ -1,207 +1,27 @@
 """The EC2/VPC collector: against moto for scope and call counts, with Stubber for the
 batch cuts and pages moto ignores (MOTO.md finding 3).
 
-The moto account (``build_network_account``, shared with test_autoscaling.py) is one VPC
-with DNS support and hostnames, two private subnets in two AZs (the first routed through a
-NAT gateway by its own table, the second left on the VPC's main table), a public subnet with
-the NAT and an internet gateway route, an S3 gateway endpoint, security groups that reference
-each other, a custom network ACL, two EC2 container instances (t3.medium and m5.large), an
-ASG capacity provider, and a Fargate awsvpc service with a scalable target and a
-target-tracking policy. Next to it, things no scanned resource uses: a second VPC with its
-own subnet, group and instance, an unused group, an ASG no provider names, and another
-cluster's scalable target. None of those may be collected.
+The moto account is ``build_network_account`` (the `net` fixture, shared with
+test_autoscaling.py); tests/collect/_support.py describes what it holds, and what is next to
+it that no scanned resource uses and none of which may be collected.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
 import boto3
-import pytest
 from botocore.stub import Stubber
 
 from checker.bundle import COLLECTIONS, validate
 from checker.collect import Context, Scope, collect, ec2
-from tests.collect.test_ecs_moto import ACCOUNT, REGION, Calls, denied
+from tests.collect._support import ACCOUNT, PROD, REGION, Calls, denied, stub_fixtures
 
-PROD = Scope(clusters=("prod",))
 EC2_ONLY = {"ec2_instances", "instance_types", "credit_specifications", "vpcs", "subnets",
             "route_tables", "nat_gateways", "vpc_endpoints", "security_groups", "network_acls"}
 MINE = EC2_ONLY | {"auto_scaling_groups", "scalable_targets", "scaling_policies"}
-
-
-def _vpc(ec2c: Any, cidr: str, hostnames: bool) -> str:
-    vpc = str(ec2c.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"])
-    # awsvpc tasks need DNS hostnames in moto (MOTO.md finding 5)
-    ec2c.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": hostnames})
-    return vpc
-
-
-def _subnet(ec2c: Any, vpc: str, cidr: str, az: str) -> str:
-    return str(ec2c.create_subnet(VpcId=vpc, CidrBlock=cidr,
-                                  AvailabilityZone=az)["Subnet"]["SubnetId"])
-
-
-def _egress(ec2c: Any, vpc: str, public: str, private: str) -> dict[str, str]:
-    """IGW route for the public subnet; NAT route (+ S3 gateway endpoint) for `private`."""
-    igw = ec2c.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-    ec2c.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
-    public_rt = ec2c.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2c.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
-    ec2c.associate_route_table(RouteTableId=public_rt, SubnetId=public)
-    eip = ec2c.allocate_address(Domain="vpc")["AllocationId"]
-    nat = ec2c.create_nat_gateway(SubnetId=public, AllocationId=eip)["NatGateway"]["NatGatewayId"]
-    private_rt = ec2c.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
-    ec2c.create_route(RouteTableId=private_rt, DestinationCidrBlock="0.0.0.0/0",
-                      NatGatewayId=nat)
-    ec2c.associate_route_table(RouteTableId=private_rt, SubnetId=private)
-    s3 = ec2c.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3",
-                                  VpcEndpointType="Gateway", RouteTableIds=[private_rt])
-    main = ec2c.describe_route_tables(Filters=[
-        {"Name": "vpc-id", "Values": [vpc]},
-        {"Name": "association.main", "Values": ["true"]}])["RouteTables"][0]["RouteTableId"]
-    return {"public_rt": public_rt, "private_rt": private_rt, "main_rt": main, "nat": nat,
-            "s3": s3["VpcEndpoint"]["VpcEndpointId"]}
-
-
-def _groups(ec2c: Any, vpc: str) -> dict[str, str]:
-    """tasks ← alb (ingress), alb → tasks (egress): alb is reached only by reference."""
-    def group(name: str) -> str:
-        return str(ec2c.create_security_group(GroupName=name, Description=name,
-                                              VpcId=vpc)["GroupId"])
-    ids = {name: group(name) for name in ("alb", "tasks", "hosts", "unused")}
-    ec2c.authorize_security_group_ingress(GroupId=ids["tasks"], IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
-         "UserIdGroupPairs": [{"GroupId": ids["alb"], "UserId": ACCOUNT}]}])
-    ec2c.authorize_security_group_egress(GroupId=ids["alb"], IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080,
-         "UserIdGroupPairs": [{"GroupId": ids["tasks"]}]}])
-    return ids
-
-
-def _custom_acl(ec2c: Any, vpc: str, subnet: str) -> str:
-    acl = ec2c.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
-    current = ec2c.describe_network_acls(Filters=[
-        {"Name": "association.subnet-id", "Values": [subnet]}])["NetworkAcls"][0]
-    assoc = next(a for a in current["Associations"] if a["SubnetId"] == subnet)
-    ec2c.replace_network_acl_association(AssociationId=assoc["NetworkAclAssociationId"],
-                                         NetworkAclId=acl)
-    return str(acl)
-
-
-def _instances(ec2c: Any, ecs: Any, image: str, placements: list[tuple[str, str]],
-               group: str) -> dict[str, str]:
-    """One registered container instance per (type, subnet); returns type → instance id."""
-    ids = {}
-    for instance_type, subnet in placements:
-        inst = ec2c.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=subnet,
-                                  InstanceType=instance_type,
-                                  SecurityGroupIds=[group])["Instances"][0]
-        ecs.register_container_instance(cluster="prod", instanceIdentityDocument=json.dumps(
-            {"instanceId": inst["InstanceId"], "region": REGION, "accountId": ACCOUNT}))
-        ids[instance_type] = inst["InstanceId"]
-    return ids
-
-
-def _asg(ec2c: Any, asg: Any, name: str, subnet: str, image: str) -> str:
-    if not ec2c.describe_launch_templates(Filters=[
-            {"Name": "launch-template-name", "Values": ["ecs"]}])["LaunchTemplates"]:
-        ec2c.create_launch_template(LaunchTemplateName="ecs", LaunchTemplateData={
-            "ImageId": image, "InstanceType": "t3.medium"})
-    asg.create_auto_scaling_group(AutoScalingGroupName=name, MinSize=0, MaxSize=2,
-                                  DesiredCapacity=0, VPCZoneIdentifier=subnet,
-                                  LaunchTemplate={"LaunchTemplateName": "ecs"})
-    return str(asg.describe_auto_scaling_groups(
-        AutoScalingGroupNames=[name])["AutoScalingGroups"][0]["AutoScalingGroupARN"])
-
-
-def _api_service(ecs: Any, aas: Any, cluster: str, subnets: list[str], group: str) -> str:
-    """A Fargate awsvpc service with two tasks, a scalable target and a CPU policy."""
-    awsvpc = {"awsvpcConfiguration": {"subnets": subnets, "securityGroups": [group]}}
-    ecs.register_task_definition(family="api", networkMode="awsvpc", cpu="256", memory="512",
-                                 requiresCompatibilities=["FARGATE"], containerDefinitions=[
-                                     {"name": "api", "image": "api:1", "memory": 512}])
-    ecs.create_service(cluster=cluster, serviceName="api", taskDefinition="api",
-                       desiredCount=2, launchType="FARGATE", networkConfiguration=awsvpc)
-    ecs.run_task(cluster=cluster, taskDefinition="api", count=2, launchType="FARGATE",
-                 group="service:api", startedBy="ecs-svc/1", networkConfiguration=awsvpc)
-    resource = f"service/{cluster}/api"
-    aas.register_scalable_target(ServiceNamespace="ecs", ResourceId=resource, MinCapacity=1,
-                                 MaxCapacity=4, ScalableDimension="ecs:service:DesiredCount")
-    policy = aas.put_scaling_policy(
-        PolicyName=f"{cluster}-api-cpu", ServiceNamespace="ecs", ResourceId=resource,
-        ScalableDimension="ecs:service:DesiredCount", PolicyType="TargetTrackingScaling",
-        TargetTrackingScalingPolicyConfiguration={"TargetValue": 60.0,
-            "PredefinedMetricSpecification": {
-                "PredefinedMetricType": "ECSServiceAverageCPUUtilization"}})
-    return str(policy["PolicyARN"])
-
-
-def build_network_account() -> dict[str, Any]:
-    """The account the module docstring describes; returns the ids the tests expect."""
-    ec2c, ecs, ssm, asg, aas = (boto3.client(s, region_name=REGION) for s in (
-        "ec2", "ecs", "ssm", "autoscaling", "application-autoscaling"))
-    image = ssm.get_parameter(Name="/aws/service/ecs/optimized-ami/amazon-linux-2/"
-                                   "recommended/image_id")["Parameter"]["Value"]
-    vpc = _vpc(ec2c, "10.0.0.0/16", hostnames=True)
-    a, b = (_subnet(ec2c, vpc, f"10.0.{i}.0/24", f"{REGION}{az}")
-            for i, az in ((1, "a"), (2, "b")))
-    public = _subnet(ec2c, vpc, "10.0.0.0/24", f"{REGION}a")
-    ids: dict[str, Any] = {"vpc": vpc, "a": a, "b": b, "public": public,
-                           **_egress(ec2c, vpc, public, a), **_groups(ec2c, vpc)}
-    ids["default_acl"] = ec2c.describe_network_acls(Filters=[
-        {"Name": "association.subnet-id", "Values": [a]}])["NetworkAcls"][0]["NetworkAclId"]
-    ids["custom_acl"] = _custom_acl(ec2c, vpc, b)
-    ids["asg"] = _asg(ec2c, asg, "prod-asg", a, image)
-    _asg(ec2c, asg, "other-asg", a, image)  # no capacity provider names it
-    ecs.create_capacity_provider(name="prod-asg", autoScalingGroupProvider={
-        "autoScalingGroupArn": ids["asg"]})
-    ecs.create_cluster(clusterName="prod", capacityProviders=["FARGATE", "prod-asg"])
-    ids["instances"] = _instances(ec2c, ecs, image, [("t3.medium", a), ("m5.large", b)],
-                                  ids["hosts"])
-    ids["policy"] = _api_service(ecs, aas, "prod", [a, b], ids["tasks"])
-    ecs.create_cluster(clusterName="other")  # out of scope, with its own target and policy
-    _api_service(ecs, aas, "other", [a], ids["unused"])
-    other_vpc = _vpc(ec2c, "172.16.0.0/16", hostnames=False)
-    other_subnet = _subnet(ec2c, other_vpc, "172.16.1.0/24", f"{REGION}c")
-    ec2c.create_security_group(GroupName="elsewhere", Description="x", VpcId=other_vpc)
-    ec2c.run_instances(ImageId=image, MinCount=1, MaxCount=1, SubnetId=other_subnet,
-                       InstanceType="t3.micro")
-    return ids
-
-
-def match_any_filter_value(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make moto match a list attribute as AWS does: any of several filter values.
-
-    moto 5.2.5 matches e.g. ``association.subnet-id=[a, b]`` against a network ACL associated
-    with {a, public} by subset/superset, so the ACL is dropped; AWS ORs the values. One value
-    at a time through moto's own matcher gives the AWS answer.
-    """
-    from moto.ec2 import utils
-
-    original = utils.is_filter_matching
-
-    def matching(obj: Any, name: str, values: Any) -> bool:
-        if isinstance(values, list) and len(values) > 1:
-            return any(original(obj, name, [value]) for value in values)
-        return bool(original(obj, name, values))
-
-    monkeypatch.setattr(utils, "is_filter_matching", matching)
-
-
-@pytest.fixture
-def net(aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    match_any_filter_value(monkeypatch)
-    return build_network_account()
-
-
-@pytest.fixture
-def session() -> boto3.session.Session:
-    return boto3.session.Session(region_name=REGION)
 
 
 def ids_of(bundle: dict[str, Any], collection: str, key: str) -> list[str]:
@@ -350,19 +170,7 @@ def test_scope_refs_reads_services_deployments_task_sets_task_enis_and_lbs() -> 
 # --- batch cuts and pages, on a stubbed client -------------------------------------------
 
 
-@pytest.fixture
-def stub() -> Iterator[Stubber]:
-    client = boto3.session.Session(region_name=REGION).client("ec2")
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def ctx(stub: Stubber) -> Iterator[Context]:
-    with ThreadPoolExecutor(max_workers=1) as pool:  # jobs run in queue order
-        yield Context(scope=PROD, region=REGION, pool=pool, account=ACCOUNT,
-                      clients={"ec2": stub.client})
+stub, ctx = stub_fixtures("ec2", account=ACCOUNT)
 
 
 def _type_names(n: int) -> list[str]:

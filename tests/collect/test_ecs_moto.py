@@ -11,81 +11,28 @@ import datetime as dt
 import json
 import math
 import threading
-from collections import Counter
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, ConnectTimeoutError
+from botocore.exceptions import ConnectTimeoutError
 
 from checker.bundle import validate
 from checker.collect import Scope, collect
-from checker.collect._aws import iam_prefix
 from checker.errors import InputError
+from tests.collect._support import (
+    ACCOUNT,
+    PROD,
+    REGION,
+    WORKER_TASKS,
+    WORKERS,
+    Calls,
+    build_account,
+    denied,
+)
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
-WORKER_TASKS = 110  # > 100, so DescribeTasks needs two batches
-WORKERS = 23  # + web + api = 25 services → three DescribeServices calls
 ECS_COLLECTIONS = {"clusters", "services", "tasks", "task_definitions", "container_instances",
                    "capacity_providers", "account_settings"}
-
-
-def build_account() -> dict[str, Any]:
-    """Cluster `prod`: two EC2 container instances, capacity providers FARGATE, FARGATE_SPOT
-    and an ASG one; service `web` (EC2, rolling from web:1 to web:2, one task stopped),
-    `api` (Fargate, awsvpc), 23 `worker-NN` services sharing 110 worker tasks."""
-    ec2, ecs, ssm = (boto3.client(s, region_name=REGION) for s in ("ec2", "ecs", "ssm"))
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    # awsvpc tasks need DNS hostnames in moto (MOTO.md finding 5)
-    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24",
-                               AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
-    sg = ec2.create_security_group(GroupName="tasks", Description="tasks", VpcId=vpc)["GroupId"]
-    awsvpc = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [sg]}}
-    ecs.create_capacity_provider(name="prod-asg", autoScalingGroupProvider={
-        "autoScalingGroupArn": f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:"
-                               "0d5c6a3e:autoScalingGroupName/prod"})
-    ecs.create_cluster(clusterName="prod",
-                       capacityProviders=["FARGATE", "FARGATE_SPOT", "prod-asg"],
-                       defaultCapacityProviderStrategy=[{"capacityProvider": "FARGATE",
-                                                         "weight": 1}])
-    image = ssm.get_parameter(
-        Name="/aws/service/ecs/optimized-ami/amazon-linux-2/recommended/image_id")["Parameter"]
-    instances = ec2.run_instances(ImageId=image["Value"], MinCount=2, MaxCount=2,
-                                  InstanceType="m5.large", SubnetId=subnet)["Instances"]
-    for inst in instances:
-        ecs.register_container_instance(cluster="prod", instanceIdentityDocument=json.dumps(
-            {"instanceId": inst["InstanceId"], "region": REGION, "accountId": ACCOUNT}))
-    # container-level memory: moto's run_task needs it (MOTO.md finding 6)
-    ecs.register_task_definition(family="web", containerDefinitions=[
-        {"name": "web", "image": "nginx:1", "memory": 256}])
-    ecs.register_task_definition(family="api", networkMode="awsvpc", cpu="256", memory="512",
-                                 requiresCompatibilities=["FARGATE"],
-                                 containerDefinitions=[{"name": "api", "image": "api:1",
-                                                        "memory": 512}])
-    ecs.register_task_definition(family="worker", containerDefinitions=[
-        {"name": "worker", "image": "worker:1", "memory": 32}])
-    ecs.create_service(cluster="prod", serviceName="web", taskDefinition="web:1", desiredCount=2,
-                       launchType="EC2")
-    ecs.register_task_definition(family="web", containerDefinitions=[
-        {"name": "web", "image": "nginx:2", "memory": 256}])
-    ecs.update_service(cluster="prod", service="web", taskDefinition="web:2")
-    ecs.create_service(cluster="prod", serviceName="api", taskDefinition="api", desiredCount=2,
-                       launchType="FARGATE", networkConfiguration=awsvpc)
-    for i in range(WORKERS):
-        ecs.create_service(cluster="prod", serviceName=f"worker-{i:02}", taskDefinition="worker",
-                           desiredCount=1, launchType="EC2")
-    # services never start tasks in moto (MOTO.md finding 2): run them in the service's group
-    web = ecs.run_task(cluster="prod", taskDefinition="web:1", count=3, launchType="EC2",
-                       group="service:web", startedBy="ecs-svc/1")["tasks"]
-    ecs.run_task(cluster="prod", taskDefinition="api:1", count=2, launchType="FARGATE",
-                 group="service:api", startedBy="ecs-svc/2", networkConfiguration=awsvpc)
-    for i in range(WORKER_TASKS // 10):
-        ecs.run_task(cluster="prod", taskDefinition="worker:1", count=10, launchType="EC2",
-                     group=f"service:worker-{i:02}", startedBy="ecs-svc/3")
-    ecs.stop_task(cluster="prod", task=web[0]["taskArn"], reason="Task failed ELB health checks")
-    return {"stopped": web[0]["taskArn"]}
 
 
 def add_service_event(cluster: str, service: str, message: str) -> None:
@@ -95,36 +42,6 @@ def add_service_event(cluster: str, service: str, message: str) -> None:
     svc = ecs_backends[ACCOUNT][REGION]._get_service(cluster, service)
     svc.events.insert(0, {"id": "e-1", "message": message,
                           "createdAt": dt.datetime(2026, 11, 20, 10, tzinfo=dt.UTC)})
-
-
-class Calls:
-    """Every API call a session's clients make, as IAM actions, via botocore's event hook."""
-
-    def __init__(self, session: boto3.session.Session) -> None:
-        self.actions: list[str] = []
-        self.params: list[tuple[str, dict[str, Any]]] = []
-        self._lock = threading.Lock()
-        session.events.register("before-call.*.*", self._call)
-        # before-call sees the serialized request; the API parameters are seen earlier
-        session.events.register("before-parameter-build.*.*", self._params)
-
-    @staticmethod
-    def action(event_name: str) -> str:
-        """`before-call.ecs.DescribeTasks` → `ecs:DescribeTasks` (the hook names services by
-        their hyphenated service id; IAM by its prefix)."""
-        _, service_id, operation = event_name.split(".")
-        return f"{iam_prefix(service_id)}:{operation}"
-
-    def _call(self, event_name: str, **_: Any) -> None:
-        with self._lock:
-            self.actions.append(self.action(event_name))
-
-    def _params(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
-        with self._lock:
-            self.params.append((self.action(event_name), dict(params)))
-
-    def count(self) -> Counter[str]:
-        return Counter(self.actions)
 
 
 class Labels:
@@ -137,29 +54,9 @@ class Labels:
             self.labels.append(label)
 
 
-def denied(operation: str, code: str = "AccessDeniedException") -> Any:
-    def handler(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": code, "Message": f"not authorized: {operation}"}},
-                          operation)
-    return handler
-
-
 @pytest.fixture
 def account(aws: None) -> dict[str, Any]:
     return build_account()
-
-
-@pytest.fixture
-def session() -> boto3.session.Session:
-    return boto3.session.Session(region_name=REGION)
-
-
-@pytest.fixture
-def calls(session: boto3.session.Session) -> Calls:
-    return Calls(session)
-
-
-PROD = Scope(clusters=("prod",))
 
 
 def test_every_collection_present_and_valid(account: dict[str, Any],

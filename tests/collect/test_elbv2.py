@@ -9,8 +9,6 @@ reads the services it stored).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -19,51 +17,21 @@ from botocore.stub import Stubber
 
 import checker.collect
 from checker.bundle import validate
-from checker.collect import Context, Scope, collect, ecs, elbv2
+from checker.collect import Context, collect, ecs, elbv2
 from checker.collect._aws import batched
 from tests.builders import service, shaped
-from tests.collect.test_ecs_moto import ACCOUNT, REGION, Calls, denied
+from tests.collect._support import (
+    ACCOUNT,
+    PROD,
+    REGION,
+    Calls,
+    build_lb_account,
+    denied,
+    stub_fixtures,
+)
 
-PROD = Scope(clusters=("prod",))
 LB_PREFIX = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}"
 ELB_COLLECTIONS = ("load_balancers", "target_groups", "target_health")
-
-
-def build_lb_account() -> dict[str, str]:
-    """Cluster `prod` (Container Insights on) with services `web` → ALB target group `web`
-    (two ip targets), `tcp` → NLB target group `tcp`, `api` → target group `idle` (on no load
-    balancer, no targets) and `worker` (no load balancer); target group `unused` is no
-    service's. Returns the ARNs by name."""
-    ec2, elb, ecs_api = (boto3.client(s, region_name=REGION) for s in ("ec2", "elbv2", "ecs"))
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24",
-                                 AvailabilityZone=f"{REGION}{az}")["Subnet"]["SubnetId"]
-               for i, az in ((1, "a"), (2, "b"))]
-    arns: dict[str, str] = {}
-    for name, lb_type in (("web", "application"), ("tcp", "network")):
-        arns[f"lb-{name}"] = elb.create_load_balancer(
-            Name=name, Subnets=subnets, Type=lb_type)["LoadBalancers"][0]["LoadBalancerArn"]
-    for name, protocol, port in (("web", "HTTP", 8080), ("tcp", "TCP", 9000),
-                                 ("idle", "HTTP", 80), ("unused", "HTTP", 80)):
-        arns[name] = elb.create_target_group(
-            Name=name, Protocol=protocol, Port=port, VpcId=vpc, TargetType="ip",
-        )["TargetGroups"][0]["TargetGroupArn"]
-    for lb, tg, protocol, port in (("lb-web", "web", "HTTP", 80), ("lb-tcp", "tcp", "TCP", 9000)):
-        elb.create_listener(LoadBalancerArn=arns[lb], Protocol=protocol, Port=port,
-                            DefaultActions=[{"Type": "forward", "TargetGroupArn": arns[tg]}])
-    elb.register_targets(TargetGroupArn=arns["web"], Targets=[
-        {"Id": "10.0.1.10", "Port": 8080}, {"Id": "10.0.2.11", "Port": 8080}])
-    elb.register_targets(TargetGroupArn=arns["tcp"], Targets=[{"Id": "10.0.1.20", "Port": 9000}])
-    ecs_api.create_cluster(clusterName="prod",
-                           settings=[{"name": "containerInsights", "value": "enabled"}])
-    ecs_api.register_task_definition(family="app", containerDefinitions=[
-        {"name": "app", "image": "app:1", "memory": 128}])
-    for name, tg in (("web", "web"), ("tcp", "tcp"), ("api", "idle"), ("worker", "")):
-        lbs = [{"targetGroupArn": arns[tg], "containerName": "app", "containerPort": 8080}
-               ] if tg else []
-        ecs_api.create_service(cluster="prod", serviceName=name, taskDefinition="app",
-                               desiredCount=1, loadBalancers=lbs)
-    return arns
 
 
 def run(session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch,
@@ -76,16 +44,6 @@ def run(session: boto3.session.Session, monkeypatch: pytest.MonkeyPatch,
 @pytest.fixture
 def arns(aws: None) -> dict[str, str]:
     return build_lb_account()
-
-
-@pytest.fixture
-def session() -> boto3.session.Session:
-    return boto3.session.Session(region_name=REGION)
-
-
-@pytest.fixture
-def calls(session: boto3.session.Session) -> Calls:
-    return Calls(session)
 
 
 # -- moto -------------------------------------------------------------------------------
@@ -193,19 +151,7 @@ def test_a_scan_calls_only_declared_operations(
 
 # -- Stubber: limits and paging -----------------------------------------------------------
 
-@pytest.fixture
-def stub() -> Iterator[Stubber]:
-    client = boto3.session.Session(region_name=REGION).client("elbv2")
-    with Stubber(client) as stubber:
-        yield stubber
-        stubber.assert_no_pending_responses()
-
-
-@pytest.fixture
-def ctx(stub: Stubber) -> Iterator[Context]:
-    # one worker: jobs run in the order queued, so the Stubber's queue lines up with them
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield Context(scope=PROD, region=REGION, pool=pool, clients={"elbv2": stub.client})
+stub, ctx = stub_fixtures("elbv2")
 
 
 def tg_arn(i: int) -> str:
