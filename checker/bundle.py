@@ -8,8 +8,10 @@ otherwise trip over a string where a list was promised.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -100,12 +102,29 @@ def validate(bundle: Any, source: str = "bundle") -> dict[str, Any]:
             f"{source}: format",
             f"expected {FORMAT!r}, got {bundle.get('format')!r} (is this an ecsdoctor bundle?)",
         )
-    if bundle.get("version") != VERSION:
+    version = bundle.get("version")
+    if version != VERSION or isinstance(version, bool):
         raise _where(
             f"{source}: version",
-            f"expected {VERSION}, got {bundle.get('version')!r}; this ecsdoctor reads v{VERSION}",
+            f"expected {VERSION}, got {version!r}; this ecsdoctor reads v{VERSION}",
         )
-    resources = bundle.get("resources", {})
+    for key in ("account", "region", "collected_at"):  # the report's header: string or null
+        if not isinstance(bundle.get(key), str | None):
+            raise _where(f"{source}: {key}", f"expected a string or null, "
+                                             f"got {type(bundle[key]).__name__}")
+    _validate_resources(bundle.get("resources", {}), source)
+    _validate_metrics(bundle.get("metrics", []), source)
+    for key in ("errors", "retries"):  # retries: additive, written by scans since issue 7
+        entries = bundle.get(key, [])
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise _where(f"{source}: {key}", "expected a list of objects")
+    scope = bundle.get("scope", {})
+    if not isinstance(scope, dict):
+        raise _where(f"{source}: scope", "expected an object")
+    return bundle
+
+
+def _validate_resources(resources: Any, source: str) -> None:
     if not isinstance(resources, dict):
         raise _where(f"{source}: resources", "expected an object of collection lists")
     for name, items in resources.items():
@@ -119,14 +138,15 @@ def validate(bundle: Any, source: str = "bundle") -> dict[str, Any]:
                     f"{source}: resources.{name}[{i}]",
                     f"expected an object, got {type(item).__name__}",
                 )
-    _validate_metrics(bundle.get("metrics", []), source)
-    errors = bundle.get("errors", [])
-    if not isinstance(errors, list) or not all(isinstance(e, dict) for e in errors):
-        raise _where(f"{source}: errors", "expected a list of objects")
-    scope = bundle.get("scope", {})
-    if not isinstance(scope, dict):
-        raise _where(f"{source}: scope", "expected an object")
-    return bundle
+    for i, svc in enumerate(resources.get("services", [])):
+        # a service is known by its ARN everywhere (tasks, metrics, findings, ranking)
+        if not isinstance(svc.get("serviceArn"), str):
+            raise _where(f"{source}: resources.services[{i}].serviceArn",
+                         "expected a string (every DescribeServices item has one)")
+        count = svc.get("desiredCount")
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool)):
+            raise _where(f"{source}: resources.services[{i}].desiredCount",
+                         f"expected an integer, got {type(count).__name__}")
 
 
 def _validate_metrics(metrics: Any, source: str) -> None:
@@ -146,14 +166,15 @@ def _validate_metrics(metrics: Any, source: str) -> None:
             raise _where(where, "timestamps and values must be lists")
         if len(stamps) != len(values):
             raise _where(where, f"{len(stamps)} timestamps but {len(values)} values")
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-            raise _where(f"{where}.values", "expected numbers")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+                   for v in values):
+            raise _where(f"{where}.values", "expected numbers (no NaN or Infinity)")
 
 
 def load(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = p.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not an error
     except FileNotFoundError:
         raise BundleError(f"{p}: no such file") from None
     except IsADirectoryError:
@@ -163,13 +184,21 @@ def load(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise BundleError(f"{p}: cannot read: {exc.strerror}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        data = json.loads(text, parse_constant=_not_json)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):  # NaN, Infinity: Python-only JSON
+            raise BundleError(f"{p}: not valid JSON ({exc})") from None
         raise BundleError(
             f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "expected a bundle written by `ecsdoctor scan --save-bundle`"
         ) from None
+    except RecursionError:
+        raise BundleError(f"{p}: not valid JSON (nested too deeply)") from None
     return validate(data, str(p))
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def dumps(bundle: Mapping[str, Any]) -> str:
@@ -180,5 +209,10 @@ def save(bundle: Mapping[str, Any], path: str | Path) -> None:
     """Write atomically: a half-written bundle is worse than none."""
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(dumps(bundle), encoding="utf-8")
-    tmp.replace(p)
+    try:
+        tmp.write_text(dumps(bundle), encoding="utf-8")
+        tmp.replace(p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)  # nor a half-written .tmp beside it (disk full, ^C)
+        raise

@@ -8,6 +8,7 @@ Errors a user can cause print one line on stderr and exit 2; nothing prints a tr
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -82,15 +83,21 @@ def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool) -> N
         try:
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(output)
-        except OSError as exc:
-            raise InputError(f"--output {output}: cannot write: {exc.strerror}") from None
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)  # no half-written report left beside the output
+            if isinstance(exc, OSError):
+                raise InputError(f"--output {output}: cannot write: {exc.strerror}") from None
+            raise
         err.print(f"report written to {output}", markup=False)
         return
     tty = sys.stdout.isatty()
     color = tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
     width = Console().width if tty else 100
-    sys.stdout.write(render(report, fmt.value, RenderOptions(color=color, width=width,
-                                                             verbose=verbose)))
+    text = render(report, fmt.value, RenderOptions(color=color, width=width, verbose=verbose))
+    # a stdout that cannot encode a name (non-UTF-8 console): "?" rather than no report
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    sys.stdout.write(text.encode(encoding, "replace").decode(encoding))
     sys.stdout.flush()
 
 
@@ -181,7 +188,24 @@ def _finish(bundle: dict[str, Any], fmt: Format, output: Path | None, save_bundl
         err.print(f"bundle saved to {save_bundle}", markup=False)
     report = _analyze(bundle, progress=err.is_terminal)
     _emit(report, fmt, output, verbose)
+    _note_retries(bundle)
     raise typer.Exit(exit_code(report, fail_on, strict))
+
+
+def _note_retries(bundle: dict[str, Any]) -> None:
+    """One stderr line naming the operations botocore had to retry (throttling, 5xx): the
+    data came back, but the account was under pressure, and the user should know which
+    collections nearly failed; those that did fail are also in the report's errors."""
+    retries = [r for r in bundle.get("retries") or [] if isinstance(r, dict)]
+    if not retries:
+        return
+    failed = {str(e.get("operation")): str(e.get("code"))
+              for e in bundle.get("errors") or [] if isinstance(e, dict)}
+    parts = [f"{op} {r.get('count')}× ("
+             + (f"failed: {failed[op]}" if op in failed else "recovered") + ")"
+             for r in retries for op in [str(r.get("operation"))]]
+    err.print("ecsdoctor: retried after throttling or transient errors: " + ", ".join(parts),
+              markup=False)
 
 
 @app.command()

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from checker.bundle import COLLECTIONS, METRICS
 from checker.errors import MissingFacts
 
 Item = Mapping[str, Any]
+
+#: Error codes AWS uses for "the caller lacks the IAM permission" (ECS, EC2, ELB, STS, …):
+#: the unknown finding then names the action to grant.
+DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
+                    "UnauthorizedException", "AuthorizationError"})
+T = TypeVar("T")
 
 
 def parse_time(value: Any) -> dt.datetime | None:
@@ -78,7 +84,8 @@ class Facts:
         if err is not None:
             code = err.get("code") or "error"
             op = err.get("operation") or COLLECTIONS.get(collection, collection)
-            return f"collection failed: {op} {code}"
+            grant = f"; needs permission {op}" if code in DENIED else ""
+            return f"collection failed: {op} {code}{grant}"
         if collection == METRICS:
             return None if METRICS in self.bundle else "not collected (no metrics in bundle)"
         if collection not in self.resources:
@@ -115,6 +122,32 @@ class Facts:
 
     @cached_property
     def _indexes(self) -> dict[tuple[str, str], dict[str, Item]]:
+        return {}
+
+    def memo(self, key: Hashable, build: Callable[[], T]) -> T:
+        """A value derived from the facts alone, built once per analysis and shared by
+        every check asking with the same ``key`` (a module-qualified tuple, e.g.
+        ``("capacity", "hosts")``). For groupings that many checks need per service or
+        per instance: rebuilding one per question makes the analysis quadratic in the
+        cluster's size. The value is shared, so callers must not mutate it; a build that
+        raises (MissingFacts) is not cached."""
+        cache = self._memo
+        if key in cache:
+            value: T = cache[key]
+            return value
+        value = build()
+        cache[key] = value
+        return value
+
+    def memo_of(self, item: object, name: str, build: Callable[[], T]) -> T:
+        """:meth:`memo` per object (a service, a metric series of the bundle), by identity.
+        The item is kept with its value, so its ``id`` cannot be reused by another object
+        while this Facts lives."""
+        pair: tuple[object, T] = self.memo((name, id(item)), lambda: (item, build()))
+        return pair[1]
+
+    @cached_property
+    def _memo(self) -> dict[Hashable, Any]:
         return {}
 
     # -- EC2 hosts ------------------------------------------------------------------
@@ -217,8 +250,18 @@ class Facts:
 
     def instances_of_cluster(self, cluster_arn: str) -> list[Item]:
         """Container instances whose ARN sits under the cluster (ARN carries its name)."""
-        name = arn_name(cluster_arn)
-        return [ci for arn, ci in self._container_instances.items() if f"/{name}/" in arn]
+        return list(self._instances_by_cluster.get(arn_name(cluster_arn), ()))
+
+    @cached_property
+    def _instances_by_cluster(self) -> dict[str, list[Item]]:
+        """Container instances under each name that sits between two slashes of their ARN
+        (``container-instance/<cluster>/<id>``), in bundle order: a cluster's instances
+        are asked for per service, so they are grouped once."""
+        out: dict[str, list[Item]] = defaultdict(list)
+        for arn, ci in self._container_instances.items():
+            for segment in dict.fromkeys(arn.split("/")[1:-1]):
+                out[segment].append(ci)
+        return out
 
     # -- metrics --------------------------------------------------------------------
     def metric(
@@ -232,12 +275,48 @@ class Facts:
         if not self.has(METRICS):
             raise MissingFacts(METRICS, self.missing_reason(METRICS) or "not collected")
         want = dict(dimensions)
-        return [
-            s for s in self.bundle.get(METRICS, [])
-            if s.get("namespace") == namespace and s.get("name") == name
-            and dict(s.get("dimensions", {})) == want
-            and (stat is None or s.get("stat") == stat)
-        ]
+        key = _metric_key(namespace, name, want)
+        index = self._metrics_by_key
+        if index is None or key is None:  # odd series or dimensions: compare one by one
+            return [
+                s for s in self.bundle.get(METRICS, [])
+                if s.get("namespace") == namespace and s.get("name") == name
+                and dict(s.get("dimensions", {})) == want
+                and (stat is None or s.get("stat") == stat)
+            ]
+        return [s for s in index.get(key, ()) if stat is None or s.get("stat") == stat]
+
+    @cached_property
+    def _metrics_by_key(self) -> dict[MetricKey, list[Item]] | None:
+        """Series by (namespace, name, dimensions), built once: checks ask for a series per
+        service, instance and target group, so a scan per question would be quadratic.
+        None when some series is not a plain object with hashable dimension values."""
+        index: dict[MetricKey, list[Item]] = defaultdict(list)
+        for series in self.bundle.get(METRICS, []) or []:
+            if not isinstance(series, Mapping):
+                return None
+            dims = series.get("dimensions", {})
+            key = _metric_key(series.get("namespace"), series.get("name"),
+                              dict(dims) if isinstance(dims, Mapping) else None)
+            if key is None:
+                return None
+            index[key].append(series)
+        return index
+
+
+MetricKey = tuple[Any, Any, frozenset[tuple[Any, Any]]]
+
+
+def _metric_key(namespace: Any, name: Any, dimensions: dict[Any, Any] | None) -> MetricKey | None:
+    """The index key of a series; None when a part of it is unhashable."""
+    if dimensions is None:
+        return None
+    try:
+        key = (namespace, name, frozenset(dimensions.items()))
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def _objects(value: Any) -> list[Item]:

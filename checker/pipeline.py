@@ -29,7 +29,7 @@ class Engine:
         facts = Facts(bundle)
         findings = graph.run(self.registry, facts, on_check)
         candidates = walk.walk(self.playbooks, findings)
-        desired = {str(s.get("serviceArn")): int(s.get("desiredCount", 0) or 0)
+        desired = {str(s.get("serviceArn")): _count(s.get("desiredCount"))
                    for s in (facts.services if facts.has("services") else [])}
         return Report(
             generated_at=generated_at or now_iso(),
@@ -38,3 +38,8 @@ class Engine:
             findings=tuple(findings),
             errors=tuple(dict(e) for e in facts.errors),
         )
+
+
+def _count(value: Any) -> int:
+    """desiredCount as an int; anything odd in a hand-written bundle counts as 0."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

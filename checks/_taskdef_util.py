@@ -184,7 +184,8 @@ def hard_limit(container: Item, td: Item) -> tuple[int | None, str]:
 def env(container: Item) -> list[tuple[str, str]]:
     """(name, value) of the container's `environment`, skipping malformed entries."""
     out: list[tuple[str, str]] = []
-    for pair in container.get("environment", []) or []:
+    pairs = container.get("environment")
+    for pair in pairs if isinstance(pairs, list) else []:
         if isinstance(pair, dict) and isinstance(pair.get("name"), str):
             value = pair.get("value")
             out.append((pair["name"], "" if value is None else str(value)))

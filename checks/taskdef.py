@@ -235,7 +235,8 @@ def _nofile_result(use: Use, ctr: Item) -> Result:
     if is_windows(use.td, ctr):
         return skipped(use.arn, f"{where}: ulimits do not apply to Windows{use.suffix}",
                        service=svc, container=name)
-    limits = [u for u in ctr.get("ulimits", []) or []
+    ulimits = ctr.get("ulimits")
+    limits = [u for u in (ulimits if isinstance(ulimits, list) else [])
               if isinstance(u, dict) and u.get("name") == "nofile"]
     soft = int_or_none(limits[-1].get("softLimit")) if limits else None
     minimum = int(th["nofile_min_soft"])

@@ -53,9 +53,12 @@ OPERATIONS: frozenset[str] = (frozenset({"sts:GetCallerIdentity", "ecs:ListClust
                                | ec2.OPERATIONS | autoscaling.OPERATIONS | elbv2.OPERATIONS
                                | cloudwatch.OPERATIONS)
 
-#: The first call is retried less: an unreachable endpoint should be a quick, clear error,
-#: not ten attempts with backoff.
-_FIRST_CALL_ATTEMPTS = 2
+#: The first call is retried less and waits less: an unreachable or silent endpoint should
+#: be a quick, clear error (2 attempts of at most 5 s plus one backoff ≤ 1 s), not eleven
+#: attempts of 30 s each. GetCallerIdentity answers in milliseconds when the endpoint is
+#: alive. (botocore's ``max_attempts`` counts retries: 1 retry = 2 attempts.)
+_FIRST_CALL_RETRIES = 1
+_FIRST_CALL_READ_TIMEOUT = 5
 
 
 def collect(
@@ -92,12 +95,16 @@ def collect(
 def caller_account(ctx: Context) -> str | None:
     """The account id, from the scan's very first call (which also proves that credentials
     exist and the endpoint answers). Denied or failed → None and an error entry."""
-    sts = ctx.client("sts", max_attempts=_FIRST_CALL_ATTEMPTS)
+    sts = ctx.client("sts", max_attempts=_FIRST_CALL_RETRIES,
+                     read_timeout=_FIRST_CALL_READ_TIMEOUT)
     action = iam_action(sts, "get_caller_identity")
     try:
         identity = sts.get_caller_identity()
     except Exception as exc:
-        fatal = unreachable(exc) or input_error(exc)
+        gone = unreachable(exc)
+        if gone is not None:
+            raise InputError(f"{gone}{region_hint(ctx.session, ctx.region)}") from exc
+        fatal = input_error(exc)
         if fatal is not None:
             raise fatal from exc
         ctx.fail("account", action, exc)
@@ -105,6 +112,19 @@ def caller_account(ctx: Context) -> str | None:
     ctx.step(action)
     account = identity.get("Account")
     return str(account) if account else None
+
+
+def region_hint(session: Any, region: str) -> str:
+    """When the endpoint cannot be reached, say so if the Region itself is unknown
+    (``--region mars-1``): a hint, never a refusal, as a new Region may postdate botocore."""
+    try:
+        known = {r for p in session.get_available_partitions()
+                 for r in session.get_available_regions("ecs", partition_name=p)}
+    except Exception:
+        return ""
+    if not known or region in known:
+        return ""
+    return f"; {region!r} is not an ECS Region this botocore knows (e.g. us-east-1)"
 
 
 def assemble(ctx: Context) -> dict[str, Any]:
@@ -119,4 +139,5 @@ def assemble(ctx: Context) -> dict[str, Any]:
     else:
         bundle["metrics"] = ctx.metrics
     bundle["errors"] = ctx.recorder.errors()
+    bundle["retries"] = ctx.recorder.retries()  # additive to bundle v1: [] when none
     return bundle

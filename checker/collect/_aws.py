@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     NoRegionError,
     PartialCredentialsError,
+    ReadTimeoutError,
 )
 
 from checker.errors import InputError
@@ -122,7 +124,7 @@ def paginate(client: Any, op: str, key: str, **kw: Any) -> list[Any]:
 
 def client(
     session: Any, service: str, endpoint_url: str | None, max_workers: int,
-    *, max_attempts: int = 10,
+    *, max_attempts: int = 10, read_timeout: int = 30,
 ) -> Any:
     """A client built for a shared, throttled, parallel scan.
 
@@ -133,7 +135,7 @@ def client(
     config = Config(
         retries={"mode": "adaptive", "max_attempts": max_attempts},
         connect_timeout=5,
-        read_timeout=30,
+        read_timeout=read_timeout,
         max_pool_connections=max_workers,
         user_agent_extra=USER_AGENT,
     )
@@ -165,21 +167,46 @@ def input_error(exc: BaseException) -> InputError | None:
 
 def unreachable(exc: BaseException) -> InputError | None:
     """An InputError naming the endpoint when ``exc`` means AWS could not be reached at all
-    (refused, no route or DNS: EndpointConnectionError; no answer: ConnectTimeoutError)."""
-    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError):
+    (refused, no route or DNS: EndpointConnectionError; no answer: ConnectTimeoutError, or
+    ReadTimeoutError: connected, but nothing ever came back)."""
+    if isinstance(exc, EndpointConnectionError | ConnectTimeoutError | ReadTimeoutError):
         endpoint = exc.kwargs.get("endpoint_url", "the AWS endpoint")
+        what = "no answer from" if isinstance(exc, ReadTimeoutError) else "cannot reach"
         return InputError(
-            f"cannot reach {endpoint}: check the network, proxy, --region and --endpoint-url"
+            f"{what} {endpoint}: check the network, proxy, --region and AWS_ENDPOINT_URL"
         )
     return None
 
 
 class Recorder:
-    """``bundle.errors``, appended to from many threads."""
+    """``bundle.errors`` and ``bundle.retries``, appended to from many threads."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._errors: list[dict[str, str]] = []
+        self._retries: Counter[str] = Counter()
+        self._retried_calls: Counter[str] = Counter()
+
+    def after_call(self, model: Any = None, parsed: Any = None, **_: Any) -> None:
+        """botocore ``after-call`` hook (every response, success or error): count the
+        retries botocore made before it (throttling, 5xx, dropped connections), so the
+        report can say which collections only came back after retrying."""
+        meta = parsed.get("ResponseMetadata") if isinstance(parsed, dict) else None
+        attempts = meta.get("RetryAttempts") if isinstance(meta, dict) else None
+        if not isinstance(attempts, int) or attempts <= 0 or model is None:
+            return
+        service_id = model.service_model.service_id.hyphenize()
+        action = f"{iam_prefix(service_id)}:{model.name}"
+        with self._lock:
+            self._retries[action] += attempts
+            self._retried_calls[action] += 1
+
+    def retries(self) -> list[dict[str, Any]]:
+        """``bundle.retries``: per operation, the retries made (``count``) and the calls that
+        needed them (``calls``), sorted by operation."""
+        with self._lock:
+            return [{"operation": op, "count": n, "calls": self._retried_calls[op]}
+                    for op, n in sorted(self._retries.items())]
 
     def record(self, collection: str, operation: str, exc: BaseException) -> None:
         self.add(error_entry(collection, operation, exc))
@@ -228,9 +255,9 @@ class Context:
         """The one shared client for ``service``; built under a lock (Session isn't thread-safe)."""
         with self._lock:
             if service not in self.clients:
-                self.clients[service] = client(
-                    self.session, service, self.endpoint_url, self.max_workers, **kw
-                )
+                api = client(self.session, service, self.endpoint_url, self.max_workers, **kw)
+                api.meta.events.register("after-call", self.recorder.after_call)
+                self.clients[service] = api
             return self.clients[service]
 
     def step(self, label: str) -> None:

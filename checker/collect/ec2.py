@@ -5,7 +5,8 @@ instances, the subnets and security groups of the services' awsvpc configuration
 their deployments and task sets) and of the tasks' ENIs, plus the instances' own subnet and
 groups (and the load balancers' subnets and groups, when the ELB collector ran before).
 Everything else is reached from those: the VPCs of the subnets, their route tables
-(explicitly associated, and each VPC's main table), the NAT gateways those tables route to,
+(explicitly associated, and the VPC's main table when a scanned subnet has no explicit one),
+the NAT gateways those tables route to,
 the VPCs' endpoints, the subnets' network ACLs, and the groups the scoped groups reference.
 An unrelated VPC or instance in the same account is never described.
 
@@ -22,8 +23,9 @@ per API, so parallel describes do not drain one bucket):
 
 1. instances;
 2. instance types, subnets, security groups, route tables by subnet, network ACLs;
-3. credit specifications, VPCs and their two DNS attributes, main route tables, endpoints,
-   referenced security groups (one round, not transitive);
+3. credit specifications, VPCs and their two DNS attributes, main route tables (of the
+   VPCs where a scanned subnet has no explicit association), endpoints, referenced security
+   groups (one round, not transitive);
 4. NAT gateways named by the route tables' routes.
 """
 
@@ -128,11 +130,13 @@ def collect_ec2(ctx: Context) -> None:
     groups = second.get("security_groups", [])
     # the instances' VPCs are their subnets' VPCs; named again in case DescribeSubnets failed
     vpc_ids = {str(x.get("VpcId") or "") for x in (*subnets, *instances)}
+    main_vpcs = main_table_vpcs(refs.subnet_ids, subnets, second.get("route_tables", []),
+                                vpc_ids, ctx.recorder.failed("route_tables"))
     third = ctx.gather([
         *credit_jobs(ctx, burstable_ids(instances, types)),
         *filter_jobs(ctx, VPCS, vpc_ids),
         *attribute_jobs(ctx, vpc_ids),
-        *filter_jobs(ctx, MAIN_ROUTE_TABLES, vpc_ids),
+        *filter_jobs(ctx, MAIN_ROUTE_TABLES, main_vpcs),
         *filter_jobs(ctx, VPC_ENDPOINTS, vpc_ids),
         *filter_jobs(ctx, SECURITY_GROUPS,
                      referenced_groups(groups, ctx.account) - refs.group_ids),
@@ -169,6 +173,22 @@ def scope_refs(resources: dict[str, list[Item]]) -> Refs:
         refs.subnet_ids.update(str(z.get("SubnetId") or "") for z in zones)
         refs.group_ids.update(lb.get("SecurityGroups", []))
     return refs
+
+
+def main_table_vpcs(subnet_ids: Iterable[str], subnets: Iterable[Item],
+                    tables: Iterable[Item], vpc_ids: set[str], failed: bool) -> set[str]:
+    """The VPCs whose main route table a scanned subnet uses: the VPCs of the subnets with
+    no explicit association among ``tables`` (a subnet's explicit table overrides the main
+    one, so asking for a main table no scanned subnet uses is a wasted call). Every VPC when
+    that cannot be told: the by-subnet call failed, or such a subnet was not described."""
+    if failed:
+        return vpc_ids
+    associated = {a.get("SubnetId") for table in tables for a in table.get("Associations", [])}
+    loose = {s for s in subnet_ids if s} - associated
+    vpc_of = {s.get("SubnetId"): s.get("VpcId") for s in subnets}
+    if any(not vpc_of.get(s) for s in loose):
+        return vpc_ids
+    return {str(vpc_of[s]) for s in loose}
 
 
 def awsvpc_configurations(services: Iterable[Item]) -> Iterator[Item]:

@@ -23,6 +23,7 @@ from typing import Any
 
 from checker.collect._aws import Context, Item, batched, iam_action, input_error, unreachable
 from checker.errors import InputError
+from checker.redact import redact_task, redact_task_definition
 
 #: Every ECS action this module calls; deploy/iam-policy.json is checked against it.
 OPERATIONS: frozenset[str] = frozenset({
@@ -104,7 +105,8 @@ def collect_ecs(ctx: Context) -> None:
     described = ctx.gather(jobs)
     ctx.store("services", scoped if scoped is not None else described.get("services", []),
               "serviceArn")
-    ctx.store("tasks", tasks_of(described.get("tasks", []), names), "taskArn")
+    ctx.store("tasks", [redact_task(t) for t in tasks_of(described.get("tasks", []), names)],
+              "taskArn")
     ctx.store("container_instances", described.get("container_instances", []),
               "containerInstanceArn")
     if clusters is not None:
@@ -299,4 +301,4 @@ def describe_task_definition(ctx: Context, arn: str) -> list[Item]:
                         arn.rsplit("/", 1)[-1], taskDefinition=arn)
     if response is None or "taskDefinition" not in response:
         return []
-    return [response["taskDefinition"]]
+    return [redact_task_definition(response["taskDefinition"])]  # before it enters the bundle
