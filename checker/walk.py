@@ -72,6 +72,11 @@ class _Index:
             self.by.setdefault((f.check, f.service or f.resource), []).append(f)
             if f.status is Status.UNKNOWN and f.service is None:
                 self.global_unknown.setdefault(f.check, f)
+        #: per check, its subjects' findings in subject order (what `fired` reads: sorting
+        #: every finding again for each symptom made the walk O(symptoms × n log n))
+        self.by_check: dict[str, list[list[Finding]]] = {}
+        for (check, _), fs in sorted(self.by.items()):
+            self.by_check.setdefault(check, []).append(fs)
 
     def status(self, ref: Ref, subject: str) -> tuple[Status, list[Finding]]:
         found = self.by.get((ref.check, subject), [])
@@ -86,7 +91,7 @@ class _Index:
         return Status.PASS, []
 
     def fired(self, ref: Ref) -> list[Finding]:
-        return [f for (c, _), fs in sorted(self.by.items()) if c == ref.check for f in fs
+        return [f for fs in self.by_check.get(ref.check, ()) for f in fs
                 if f.status is Status.FAIL and ref.matches(f.data)]
 
 

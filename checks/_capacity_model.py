@@ -112,7 +112,10 @@ def host(facts: Facts, ci: Item) -> Host:
 
 
 def hosts(facts: Facts) -> list[Host]:
-    return sorted((host(facts, ci) for ci in facts.container_instances), key=lambda h: h.arn)
+    """Every container instance as a Host, by ARN; built once per analysis (checks ask
+    for them per service)."""
+    return list(facts.memo(("capacity_model", "hosts"), lambda: tuple(sorted(
+        (host(facts, ci) for ci in facts.container_instances), key=lambda h: h.arn))))
 
 
 def hosts_by_cluster(facts: Facts) -> dict[str, list[Host]]:
@@ -123,8 +126,19 @@ def hosts_by_cluster(facts: Facts) -> dict[str, list[Host]]:
 
 
 def tasks_on(facts: Facts, ci_arn: str, states: frozenset[str] = HOLDING_STATES) -> list[Item]:
-    return [t for t in facts.tasks
-            if t.get("containerInstanceArn") == ci_arn and t.get("lastStatus") in states]
+    by_instance = facts.memo(("capacity_model", "tasks_by_instance"),
+                             lambda: _tasks_by_instance(facts))
+    return [t for t in by_instance.get(ci_arn, ()) if t.get("lastStatus") in states]
+
+
+def _tasks_by_instance(facts: Facts) -> dict[str, list[Item]]:
+    """Tasks grouped by container instance ARN, in bundle order (asked per instance)."""
+    out: dict[str, list[Item]] = {}
+    for task in facts.tasks:
+        arn = task.get("containerInstanceArn")
+        if isinstance(arn, str):
+            out.setdefault(arn, []).append(task)
+    return out
 
 
 def majority(values: list[str]) -> str | None:

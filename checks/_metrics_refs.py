@@ -31,24 +31,30 @@ def find(facts: Facts, namespace: str, name: str, dims: Mapping[str, str],
     empty: Series | None = None
     for stat in stats:
         for raw in facts.metric(namespace, name, dims, stat):
-            got = parse(raw)
+            got = parsed(facts, raw)
             if len(got):
                 return got
             empty = empty or got
     return empty
 
 
+def parsed(facts: Facts, raw: Mapping[str, Any]) -> Series:
+    """`parse(raw)`, once per analysis: several checks read the same series (a service's
+    CPU feeds saturation, scaling and rollout checks), and parsing its timestamps is most
+    of their cost."""
+    return facts.memo_of(raw, "metrics_refs.series", lambda: parse(raw))
+
+
 def find_under(facts: Facts, namespace: str, name: str, must: Mapping[str, str],
                stats: tuple[str, ...]) -> Series | None:
     """Like `find`, but any series whose dimensions include `must` (minus per-AZ copies):
     a hand-written bundle may name a target group without its load balancer."""
-    if not facts.has(METRICS):
+    if not facts.has(METRICS) or not must:
         return find(facts, namespace, name, must, stats)  # raises MissingFacts
+    first = next(iter(must.items()))
     dims_seen: list[dict[str, str]] = []
-    for raw in facts.bundle.get(METRICS, []) or []:
-        dims = {str(k): str(v) for k, v in dict(raw.get("dimensions") or {}).items()}
-        if (raw.get("namespace") == namespace and raw.get("name") == name
-                and all(dims.get(k) == v for k, v in must.items())
+    for dims in _by_dimension(facts).get((namespace, name, *first), []):
+        if (all(dims.get(k) == v for k, v in must.items())
                 and not _SPLIT_DIMS & set(dims) and dims not in dims_seen):
             dims_seen.append(dims)
     for dims in dims_seen:
@@ -56,6 +62,24 @@ def find_under(facts: Facts, namespace: str, name: str, must: Mapping[str, str],
         if got is not None and len(got):
             return got
     return find(facts, namespace, name, dims_seen[0], stats) if dims_seen else None
+
+
+def _by_dimension(facts: Facts) -> dict[tuple[str, str, str, str], list[dict[str, str]]]:
+    """The dimensions of every series, under (namespace, name, dimension, value) for each of
+    its dimensions, in bundle order: `find_under` runs for every idle target group (an
+    idle ALB publishes nothing), and scanning all series each time is quadratic."""
+    def build() -> dict[tuple[str, str, str, str], list[dict[str, str]]]:
+        out: dict[tuple[str, str, str, str], list[dict[str, str]]] = {}
+        for raw in facts.bundle.get(METRICS, []) or []:
+            namespace, name = raw.get("namespace"), raw.get("name")
+            if not (isinstance(namespace, str) and isinstance(name, str)):
+                continue  # never equal to the names asked for
+            dims = {str(k): str(v) for k, v in dict(raw.get("dimensions") or {}).items()}
+            for key, value in dims.items():
+                out.setdefault((namespace, name, key, value), []).append(dims)
+        return out
+
+    return facts.memo(("metrics_refs", "by_dimension"), build)
 
 
 def sustained_cfg() -> Mapping[str, Any]:

@@ -148,6 +148,12 @@ def _host_origins(facts: Facts, svc: Item) -> list[Origin] | str:
 
 
 def topology(facts: Facts, svc: Item) -> Topology:
+    """Where the service's traffic leaves from; built once per service and analysis (eight
+    network checks ask for it). Shared: callers must not change it."""
+    return facts.memo_of(svc, "net_paths.topology", lambda: _topology(facts, svc))
+
+
+def _topology(facts: Facts, svc: Item) -> Topology:
     on_fargate = fargate(facts, svc)
     topo = Topology()
     if network_mode(facts, svc) == "awsvpc":

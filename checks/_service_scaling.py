@@ -32,14 +32,25 @@ def resource_id(svc: Item) -> str:
 
 
 def target_of(facts: Facts, svc: Item) -> Item | None:
-    rid = resource_id(svc)
-    return next((t for t in facts.items("scalable_targets") if t.get("ResourceId") == rid
-                 and t.get("ScalableDimension", DIMENSION) == DIMENSION), None)
+    return next((t for t in _by_resource(facts, "scalable_targets").get(resource_id(svc), ())
+                 if t.get("ScalableDimension", DIMENSION) == DIMENSION), None)
 
 
 def policies_of(facts: Facts, svc: Item) -> list[Item]:
-    rid = resource_id(svc)
-    return [p for p in facts.items("scaling_policies") if p.get("ResourceId") == rid]
+    return list(_by_resource(facts, "scaling_policies").get(resource_id(svc), ()))
+
+
+def _by_resource(facts: Facts, collection: str) -> dict[str, list[Item]]:
+    """``collection`` grouped by ResourceId, in bundle order: asked once per service."""
+    def build() -> dict[str, list[Item]]:
+        out: dict[str, list[Item]] = {}
+        for item in facts.items(collection):
+            rid = item.get("ResourceId")
+            if isinstance(rid, str):
+                out.setdefault(rid, []).append(item)
+        return out
+
+    return facts.memo(("service_scaling", collection), build)
 
 
 def _hot_run(values: list[Any]) -> int:

@@ -132,6 +132,7 @@ def pending_tasks_insufficient_capacity(facts: Facts, prior: Prior) -> Iterator[
     across instances (fragmentation: bin-pack, smaller tasks, bigger instances). A pass
     rules capacity out for a service stuck below its desired count."""
     by_cluster = hosts_by_cluster(facts)
+    fits: dict[tuple[Any, ...], Fit] = {}  # services of one size share the answer
     for d in ec2_demands(facts):
         need = d.need
         if need is None or _unmatched(by_cluster, d):
@@ -139,7 +140,10 @@ def pending_tasks_insufficient_capacity(facts: Facts, prior: Prior) -> Iterator[
                    "container instances with old-format ARNs cannot be matched to its cluster")
             yield unknown(d.resource, f"{d.label}: {why}", service=d.service)
             continue
-        f = fit(need, _candidates(by_cluster, d), d.one_per_instance)
+        key = (d.cluster, need, d.one_per_instance, d.busy)
+        f = fits.get(key)
+        if f is None:
+            f = fits[key] = fit(need, _candidates(by_cluster, d), d.one_per_instance)
         data: dict[str, Any] = {
             "waiting": d.waiting, "cluster": d.cluster, "task_definition": d.td_name,
             **f.data(d.waiting), "one_per_instance": d.one_per_instance}

@@ -14,6 +14,7 @@ from checker.registry import Prior, check
 from checks._capacity_model import Host, hosts, hosts_by_cluster, obj, tasks_on
 from checks._common import burstable, int_or_none, table
 from checks._instances_age import (
+    Version,
     agent_problems,
     host_image,
     reference_ami,
@@ -62,6 +63,10 @@ def instance_agent_disconnected(facts: Facts, prior: Prior) -> Iterator[Result]:
                      services=services, **data)
 
 
+def _agent_version(h: Host) -> Version | None:
+    return version(obj(h.ci.get("versionInfo")).get("agentVersion"))
+
+
 @check(id="instance-agent-outdated", area="instances", severity=Severity.LOW,
        title="Container instance runs an old ECS agent or Docker",
        needs=("container_instances",),
@@ -71,13 +76,12 @@ def instance_agent_outdated(facts: Facts, prior: Prior) -> Iterator[Result]:
     cited floors (ECS Exec 1.50.2; Docker 20.10.13 for reliable metrics) and the date a newer
     agent first shipped in an ECS-optimized AMI (checks/data/agent_versions.yaml): an agent
     superseded over a year before collection means the host has not been refreshed."""
-    by_cluster = hosts_by_cluster(facts)
+    newest_in = {cluster: max((v for o in members if (v := _agent_version(o))), default=None)
+                 for cluster, members in hosts_by_cluster(facts).items()}  # once per cluster
     for h in _judged(facts):
         info = obj(h.ci.get("versionInfo"))
         agent, docker = info.get("agentVersion"), info.get("dockerVersion")
-        newest = max((v for o in by_cluster.get(h.cluster, [])
-                      if (v := version(obj(o.ci.get("versionInfo")).get("agentVersion")))),
-                     default=None)
+        newest = newest_in.get(h.cluster)
         data: dict[str, Any] = {
             "agent_version": agent, "docker_version": docker, "cluster": h.cluster,
             "newest_agent_in_cluster": ".".join(map(str, newest)) if newest else None}

@@ -1,0 +1,216 @@
+"""AWS calls of one scan against the fewest the API limits allow, per operation.
+
+The account is bench/_account.py's (default: 1 cluster, 200 services, 2,000 running and 500
+stopped tasks, 50 container instances, two ALBs with 40 target groups, 50 services with
+target-tracking scaling), in-process under moto's ``mock_aws``. ``checker.collect.collect``
+scans it with the default pool; a botocore ``before-call.*.*`` hook on the session counts
+every API call (one per request the collectors make, whatever retries happen below it).
+
+The lower bound is computed from what the account holds and the batch and page limits of
+AWS-FACTS.md §1 and §9, for a scan of this cluster (resources outside it are not read):
+
+- lists page at 100 on AWS, but moto ignores page sizes and answers in one page, so every
+  list counts 1 call per chain here; the AWS-paged bound is shown beside it;
+- describes batch at their limits (DescribeServices 10, DescribeTasks 100, ...), one
+  DescribeTaskDefinition per revision, one DescribeTargetHealth per target group, one
+  DescribeVpcAttribute per VPC and attribute, ⌈queries/500⌉ GetMetricData;
+- a second round only where the data makes one necessary: security groups referenced by
+  the scanned groups but not among them, main route tables when a scanned subnet has no
+  explicit route table association;
+- Application Auto Scaling in scope: DescribeScalableTargets by 50 of the scanned services,
+  DescribeScalingPolicies per scalable target found (it takes one ResourceId). §9 counts
+  both namespace-wide instead (every ECS target and policy in the account and region); that
+  figure is printed too.
+
+The last line is the summary: ``API calls: N actual vs M lower bound — ratio X.XX``.
+
+Run from the repository root: ``python bench/api_calls.py [--tiny]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _account as acct  # bench/ is not a package
+
+from checker.collect import Scope, cloudwatch, collect, ec2
+from checker.collect._aws import iam_prefix
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The fewest calls of one operation: as moto pages (one page per list) and on AWS."""
+
+    moto: int
+    aws: int
+    formula: str
+    section_9: int | None = None  # the namespace-wide §9 figure (moto pages), when it differs
+
+
+class CallCounter:
+    """Counts API calls per IAM action through the session's ``before-call`` event, which
+    every client made from the session afterwards inherits; thread-safe (the scan's pool)."""
+
+    def __init__(self, session: Any) -> None:
+        self.counts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        session.events.register("before-call.*.*", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        action = f"{iam_prefix(model.service_model.service_id.hyphenize())}:{model.name}"
+        with self._lock:
+            self.counts[action] += 1
+
+
+def _pages(n: int, page: int) -> int:
+    """List calls for n items: at least one (an empty list is one call too)."""
+    return max(1, math.ceil(n / page))
+
+
+def _batches(n: int, batch: int) -> int:
+    """Describe calls for n ids: none without ids."""
+    return math.ceil(n / batch)
+
+
+def bounds(account: acct.Account, bundle: dict[str, Any]) -> dict[str, Bound]:
+    """The lower bound per operation for ``account`` (module docstring)."""
+    size, res = account.size, bundle["resources"]
+    s, t, x, i = len(account.services), size.running, size.stopped, size.instances
+    tg, targets = len(account.target_groups), size.scaled
+    queries = len(cloudwatch.plan_queries(res, cloudwatch.FINE_PERIOD))
+    vpcs = 1
+    return {
+        "sts:GetCallerIdentity": Bound(1, 1, "1 (the account id)"),
+        "ecs:DescribeClusters": Bound(1, 1, "⌈C/100⌉"),
+        "ecs:ListServices": Bound(1, _pages(s, 100), f"⌈S/100⌉ = ⌈{s}/100⌉"),
+        "ecs:DescribeServices": Bound(_batches(s, 10), _batches(s, 10), f"⌈S/10⌉ = ⌈{s}/10⌉"),
+        "ecs:ListTasks": Bound(2, _pages(t, 100) + _pages(x, 100),
+                               f"⌈T/100⌉ + ⌈X/100⌉ = ⌈{t}/100⌉ + ⌈{x}/100⌉ (per status)"),
+        "ecs:DescribeTasks": Bound(_batches(t + x, 100), _batches(t + x, 100),
+                                   f"⌈(T+X)/100⌉ = ⌈{t + x}/100⌉"),
+        "ecs:ListContainerInstances": Bound(1, _pages(i, 100), f"⌈I/100⌉ = ⌈{i}/100⌉"),
+        "ecs:DescribeContainerInstances": Bound(_batches(i, 100), _batches(i, 100),
+                                                f"⌈I/100⌉ = ⌈{i}/100⌉"),
+        "ecs:DescribeTaskDefinition": Bound(s, s, f"D = {s} revisions (no batch API)"),
+        "ecs:DescribeCapacityProviders": Bound(1, 1, "⌈CP/10⌉ = ⌈3/10⌉ (2 FARGATE + 1 ASG)"),
+        "ecs:ListAccountSettings": Bound(1, 2, "1 page on moto (empty); ~15 settings / 10"),
+        "elasticloadbalancing:DescribeTargetGroups": Bound(_batches(tg, 20), _batches(tg, 20),
+                                                           f"⌈TG/20⌉ = ⌈{tg}/20⌉ (ARN filter)"),
+        "elasticloadbalancing:DescribeLoadBalancers": Bound(
+            _batches(size.albs, 20), _batches(size.albs, 20), f"⌈LB/20⌉ = ⌈{size.albs}/20⌉"),
+        "elasticloadbalancing:DescribeTargetHealth": Bound(tg, tg, f"TG = {tg} (one per call)"),
+        **_ec2_bounds(account, res, vpcs),
+        "autoscaling:DescribeAutoScalingGroups": Bound(1, 1, "⌈ASG/100⌉ = ⌈1/100⌉"),
+        "application-autoscaling:DescribeScalableTargets": Bound(
+            _batches(s, 50), _batches(s, 50), f"⌈S/50⌉ = ⌈{s}/50⌉ (ResourceIds ≤ 50)",
+            section_9=_pages(targets, 50)),
+        "application-autoscaling:DescribeScalingPolicies": Bound(
+            targets, targets, f"targets = {targets} (one ResourceId per call)",
+            section_9=1),
+        "cloudwatch:GetMetricData": Bound(_batches(queries, 500), _batches(queries, 500),
+                                          f"⌈queries/500⌉ = ⌈{queries}/500⌉"),
+    }
+
+
+def _ec2_bounds(account: acct.Account, res: dict[str, Any], vpcs: int) -> dict[str, Bound]:
+    """One filtered call per collection (≤ 200 ids a filter, ≤ 1000 a page), plus the
+    rounds this account's data requires."""
+    scoped = ec2.scope_refs(res)
+    for instance in res.get("ec2_instances", []):
+        scoped.group_ids.update(g["GroupId"] for g in instance.get("SecurityGroups", []))
+    referenced = ec2.referenced_groups(res.get("security_groups", []), None)
+    sg_rounds = 1 + bool(referenced - scoped.group_ids)
+    associated = {a.get("SubnetId") for rt in res.get("route_tables", [])
+                  for a in rt.get("Associations", [])}
+    rt_rounds = 1 + bool({s["SubnetId"] for s in res.get("subnets", [])} - associated)
+    burstable = len(res.get("credit_specifications", []))
+    one = Bound(1, 1, "1 (≤ 200 ids in the filter)")
+    return {
+        "ec2:DescribeInstances": Bound(_batches(account.size.instances, 200),
+                                       _batches(account.size.instances, 200),
+                                       f"⌈I/200⌉ = ⌈{account.size.instances}/200⌉"),
+        "ec2:DescribeInstanceTypes": Bound(1, 1, "⌈types/100⌉ = ⌈1/100⌉"),
+        "ec2:DescribeInstanceCreditSpecifications": Bound(
+            _batches(burstable, 1000), _batches(burstable, 1000),
+            f"⌈burstable/1000⌉ = ⌈{burstable}/1000⌉"),
+        "ec2:DescribeSubnets": one,
+        "ec2:DescribeSecurityGroups": Bound(sg_rounds, sg_rounds,
+                                            f"{sg_rounds} round(s): referenced groups"),
+        "ec2:DescribeRouteTables": Bound(rt_rounds, rt_rounds,
+                                         f"{rt_rounds} round(s): by subnet (+ main if used)"),
+        "ec2:DescribeNetworkAcls": one,
+        "ec2:DescribeVpcs": one,
+        "ec2:DescribeVpcAttribute": Bound(2 * vpcs, 2 * vpcs, "2 × VPC (one attribute a call)"),
+        "ec2:DescribeVpcEndpoints": one,
+        "ec2:DescribeNatGateways": one,
+    }
+
+
+def table(counts: Counter[str], expected: dict[str, Bound]) -> list[str]:
+    ops = sorted(set(counts) | {op for op, b in expected.items() if b.moto or counts[op]})
+    width = max(len(op) for op in ops)
+    lines = [f"{'operation':<{width}}  actual  bound  AWS-paged  formula",
+             f"{'-' * width}  ------  -----  ---------  -------"]
+    for op in ops:
+        b = expected.get(op, Bound(0, 0, "not expected"))
+        mark = "  ▲ above the bound" if counts[op] > b.moto else ""
+        lines.append(f"{op:<{width}}  {counts[op]:6d}  {b.moto:5d}  {b.aws:9d}  "
+                     f"{b.formula}{mark}")
+    return lines
+
+
+def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dict[str, float]:
+    """Build, scan, compare, print; returns the totals (the smoke test runs it tiny)."""
+    started = time.perf_counter()
+    with acct.in_process(size) as account:
+        built = time.perf_counter() - started
+        session = account.session()
+        counter = CallCounter(session)
+        start = time.perf_counter()
+        bundle = collect(session, Scope(clusters=(acct.CLUSTER,)))
+        scanned = time.perf_counter() - start
+    res = bundle["resources"]
+    show(f"account: {len(res['services'])} services, {len(res['tasks'])} tasks, "
+         f"{len(res['container_instances'])} container instances, "
+         f"{len(res['target_groups'])} target groups, {len(res['scalable_targets'])} "
+         f"scalable targets, {len(bundle['metrics'])} metric series "
+         f"(built in {built:.1f} s, scanned in {scanned:.1f} s, {len(bundle['errors'])} errors)")
+    expected = bounds(account, bundle)
+    for line in table(counter.counts, expected):
+        show(line)
+    actual = sum(counter.counts.values())
+    bound = sum(b.moto for b in expected.values())
+    aws = sum(b.aws for b in expected.values())
+    section_9 = sum(b.moto if b.section_9 is None else b.section_9 for b in expected.values())
+    show(f"on AWS (lists paged at their maximum) the lower bound is {aws} calls")
+    show(f"§9 counts Application Auto Scaling namespace-wide (every ECS target and policy "
+         f"in the account): {section_9} calls on moto; the collector stays in scope "
+         f"(checker/collect/autoscaling.py) — ratio against that figure "
+         f"{actual / section_9:.2f}")
+    ratio = actual / bound
+    show(f"API calls: {actual} actual vs {bound} lower bound — ratio {ratio:.2f}")
+    return {"actual": actual, "bound": bound, "ratio": ratio, "aws": aws,
+            "section_9": section_9}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tiny", action="store_true", help="a 6-service account (seconds)")
+    args = parser.parse_args()
+    run(acct.TINY if args.tiny else acct.FULL)
+
+
+if __name__ == "__main__":
+    main()
