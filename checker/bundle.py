@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from checker.errors import BundleError
+from checker.errors import BundleError, InputError
 
 FORMAT = "ecsdoctor-bundle"
 VERSION = 1
@@ -171,18 +171,25 @@ def _validate_metrics(metrics: Any, source: str) -> None:
             raise _where(f"{where}.values", "expected numbers (no NaN or Infinity)")
 
 
+def read_text(path: Path, shown: str, expected: str,
+              error: type[InputError] = BundleError) -> str:
+    """A user-given file as text, or one line saying why not (bundles and the gate's task
+    definition files both come through here). A BOM (Windows editors) is not an error."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise error(f"{shown}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{shown}: is a directory, expected {expected}") from None
+    except UnicodeDecodeError:
+        raise error(f"{shown}: not UTF-8 text; expected {expected}") from None
+    except OSError as exc:
+        raise error(f"{shown}: cannot read: {exc.strerror}") from None
+
+
 def load(path: str | Path) -> dict[str, Any]:
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")  # a BOM (Windows editors) is not an error
-    except FileNotFoundError:
-        raise BundleError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise BundleError(f"{p}: is a directory, expected a bundle JSON file") from None
-    except UnicodeDecodeError:
-        raise BundleError(f"{p}: not UTF-8 text; expected a bundle JSON file") from None
-    except OSError as exc:
-        raise BundleError(f"{p}: cannot read: {exc.strerror}") from None
+    text = read_text(p, str(p), "a bundle JSON file")
     try:
         data = json.loads(text, parse_constant=_not_json)
     except ValueError as exc:

@@ -27,6 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from checker.bundle import read_text
 from checker.errors import InputError
 
 WRAPPER = "taskDefinition"
@@ -140,16 +141,7 @@ def load_candidate(path: str | Path) -> Candidate:
 
 
 def _read(p: Path, shown: str) -> str:
-    try:
-        return p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{shown}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{shown}: is a directory, expected a task definition JSON file") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{shown}: not UTF-8 text; expected a task definition JSON file") from None
-    except OSError as exc:
-        raise InputError(f"{shown}: cannot read: {exc.strerror}") from None
+    return read_text(p, shown, "a task definition JSON file", InputError)
 
 
 def _unwrap(data: dict[str, Any], shown: str) -> tuple[str, dict[str, Any]]:
