@@ -13,7 +13,7 @@ family (one revision), as in most real clusters.
 
 Everything moto's API can express is created through boto3, as a user would; what it cannot
 (stopped tasks with a stop code, frozen task status, real container-instance resources,
-service counts) is written with :mod:`checker.moto_seed`, which needs the moto backends in
+service counts) is written with :mod:`checker.demo.moto_seed`, which needs the moto backends in
 this process: :func:`in_process` (``mock_aws``) or :func:`served` (``ThreadedMotoServer``
 on 127.0.0.1, like ``ecsdoctor demo``). No metric data is written: CloudWatch answers every
 query with an empty series, which costs the scan the same calls.
@@ -95,7 +95,7 @@ class Account:
         if self.endpoint_url is None:
             return boto3.session.Session(aws_access_key_id=_FAKE_KEY,
                                          aws_secret_access_key=_FAKE_KEY, region_name=REGION)
-        from checker.demo import DemoAccount
+        from checker.demo.run import DemoAccount
 
         return DemoAccount(self.endpoint_url, REGION, CLUSTER).session()
 
@@ -127,7 +127,7 @@ def in_process(size: Size = FULL) -> Iterator[Account]:
     """The account inside ``mock_aws`` (in this process); task status frozen throughout."""
     from moto import mock_aws
 
-    from checker import moto_seed
+    from checker.demo import moto_seed
 
     with mock_aws():
         moto_seed.freeze_tasks_running()
@@ -145,7 +145,7 @@ def served(size: Size = FULL) -> Iterator[Account]:
     ``ecsdoctor demo`` runs it); reset, unfrozen and stopped on exit."""
     from moto.server import ThreadedMotoServer
 
-    from checker import moto_seed
+    from checker.demo import moto_seed
 
     werkzeug = logging.getLogger("werkzeug")
     level = werkzeug.level
@@ -327,7 +327,7 @@ def _task_definition(name: str, fargate: bool) -> dict[str, Any]:
 def _service(aws: _Clients, account: Account, i: int, now: dt.datetime) -> None:
     """One service: its task definition, the service, its running and stopped tasks, its
     targets and its scaling."""
-    from checker import moto_seed
+    from checker.demo import moto_seed
 
     name, size = service_name(i), account.size
     fargate = _is_fargate(size, i)
@@ -399,7 +399,7 @@ def _scaling(aws: _Clients, name: str, running: int) -> None:
 def _seed_instances(account: Account) -> None:
     """What an m5.large agent registers, less what its RUNNING tasks reserve (moto
     registers 4096 CPU / 7482 MiB whatever the type, and start_task reserves nothing)."""
-    from checker import moto_seed
+    from checker.demo import moto_seed
 
     size = account.size
     held = [0] * size.instances

@@ -5,7 +5,7 @@
   fresh process running the same ``main(["--help"])``, which heavy modules got imported:
   boto3, botocore and moto must not be (the CLI imports them only for the commands that
   talk to AWS or run the demo).
-- ``import checker.lambda_handler``: ``python -X importtime`` — the sum of the self times
+- ``import checker.audit.handler``: ``python -X importtime`` — the sum of the self times
   of every module it imports (what a Lambda cold start pays before the first line of the
   handler) — and the wall time of that ``python -c``, medians of ``--runs``.
 
@@ -106,10 +106,10 @@ def run(runs: int = 5, show: Callable[[str], None] = print) -> dict[str, float]:
     bad = [m for m in MUST_NOT if imported.get(m)]
     if bad:
         show(f"ERROR: ecsdoctor --help imported {', '.join(bad)}")
-    samples = [import_time("checker.lambda_handler") for _ in range(runs)]
+    samples = [import_time("checker.audit.handler") for _ in range(runs)]
     self_ms = statistics.median(s[0] for s in samples)
-    lambda_wall = wall([sys.executable, "-c", "import checker.lambda_handler"], runs)
-    show(f"import checker.lambda_handler: {self_ms:.0f} ms (sum of self times, "
+    lambda_wall = wall([sys.executable, "-c", "import checker.audit.handler"], runs)
+    show(f"import checker.audit.handler: {self_ms:.0f} ms (sum of self times, "
          f"{samples[0][1]} modules), {lambda_wall:.3f} s wall (median of {runs})")
     show("  heaviest imports (cumulative): " + ", ".join(
         f"{name} {us / 1000:.0f} ms" for us, name in samples[0][2][:6]))

@@ -235,7 +235,7 @@ def demo(
     """Run the whole pipeline against an embedded demo account (moto on 127.0.0.1)."""
     with user_errors():
         from checker.collect import Scope, collect
-        from checker.demo import demo_account
+        from checker.demo.run import demo_account
         from checker.progress import collect_progress
 
         with ExitStack() as stack:
@@ -287,7 +287,7 @@ def gate(
 ) -> None:
     """Check a task definition before it is registered and deployed (CI gate)."""
     with user_errors():
-        from checker.gate import GateOptions, run_gate
+        from checker.gate.run import GateOptions, run_gate
 
         opts = GateOptions(task_definition=task_definition, cluster=cluster, service=service,
                            region=region, profile=profile, fail_on=Severity(fail_on.value),

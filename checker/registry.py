@@ -131,12 +131,26 @@ def specs_in(module: ModuleType) -> list[CheckSpec]:
     return out
 
 
-def load(package: str = "checks") -> Registry:
-    """Import every module of `package` and collect the checks they declare."""
+#: Subpackages of `checks` that hold helpers, never checks: not searched.
+LIBRARY = "lib"
+
+
+def check_modules(package: str = "checks") -> list[str]:
+    """Every module of `package` (subpackages included, `lib` and `_private` ones left out)
+    that may declare checks, in a fixed order."""
     pkg = importlib.import_module(package)
-    specs: list[CheckSpec] = []
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+    names: list[str] = []
+    for info in pkgutil.walk_packages(pkg.__path__, prefix=f"{package}."):
+        parts = info.name.split(".")[1:]
+        if parts[0] == LIBRARY or any(p.startswith("_") for p in parts):
             continue
-        specs.extend(specs_in(importlib.import_module(f"{package}.{info.name}")))
+        names.append(info.name)
+    return sorted(names)
+
+
+def load(package: str = "checks") -> Registry:
+    """Import every check module of `package` and collect the checks they declare."""
+    specs: list[CheckSpec] = []
+    for name in check_modules(package):
+        specs.extend(specs_in(importlib.import_module(name)))
     return Registry(specs)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from checks._capacity_model import Host, Need
+from checks.lib.hosts import Host, Need
 
 #: Stand-in for "no limit" when a task needs none of a resource.
 UNBOUNDED = 10**9

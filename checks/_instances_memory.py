@@ -13,9 +13,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from checker.facts import Facts, Item
-from checks._capacity_model import HOLDING_STATES, Host, obj, objs, tasks_on
-from checks._common import int_or_none, task_id, td_label
-from checks._taskdef_util import memory_mib
+from checks.lib.hosts import HOLDING_STATES, Host, obj, objs, tasks_on
+from checks.lib.labels import task_id, td_label
+from checks.lib.taskdefs import memory_mib
+from checks.lib.values import int_or_none
 
 
 @dataclass(slots=True)

@@ -15,9 +15,10 @@ from typing import Any
 
 from checker.facts import Facts, Item
 from checker.model import Result, failed, passed, skipped, unknown
-from checks._common import burstable, human_duration, service_label, table
-from checks._metrics_refs import find, instance_type_name, sustained_cfg, tasks_by_instance
-from checks._series import Run, Series, clock, runs
+from checks.lib.knowledge import burstable, table
+from checks.lib.labels import human_duration, service_label
+from checks.lib.metric_refs import find, instance_type_name, sustained_cfg, tasks_by_instance
+from checks.lib.series import Run, Series, clock, runs
 
 
 def config() -> Mapping[str, Any]:

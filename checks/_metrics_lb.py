@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker.facts import Facts, Item
-from checks._common import table
-from checks._metrics_refs import TargetGroupRef, elb_series, holds, target_groups_of
-from checks._series import Series, Sustained, rises, runs, sustained_above
+from checks.lib.knowledge import table
+from checks.lib.metric_refs import TargetGroupRef, elb_series, holds, target_groups_of
+from checks.lib.series import Series, Sustained, rises, runs, sustained_above
 
 
 def config() -> Mapping[str, Any]:

@@ -15,9 +15,10 @@ from typing import Any
 
 from checker.facts import Item, parse_time, task_definition_label
 from checker.model import Result, failed, passed, unknown
-from checks._common import human_duration, service_label, table
-from checks._metrics_refs import data_of
-from checks._series import Fit, Series, clock, fit, iso, split_at_resets
+from checks.lib.knowledge import table
+from checks.lib.labels import human_duration, service_label
+from checks.lib.metric_refs import data_of
+from checks.lib.series import Fit, Series, clock, fit, iso, split_at_resets
 
 
 def config() -> Mapping[str, Any]:

@@ -14,9 +14,10 @@ from typing import Any
 
 from checker.facts import Facts, Item
 from checker.model import Result, failed, passed, skipped, unknown
-from checks._common import service_label, table
-from checks._metrics_refs import find, nat_addresses, nats, services_behind_nats
-from checks._series import Series, clock
+from checks.lib.knowledge import table
+from checks.lib.labels import service_label
+from checks.lib.metric_refs import find, nat_addresses, nats, services_behind_nats
+from checks.lib.series import Series, clock
 
 NS = "AWS/NATGateway"
 

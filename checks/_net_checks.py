@@ -7,7 +7,6 @@ from typing import Any
 
 from checker.facts import Facts, Item
 from checker.model import Result, failed, passed, skipped, unknown
-from checks._common import service_label, table
 from checks._net_flows import ANYWHERE, HTTPS
 from checks._net_lb import security_groups, subnet_cidr, target_security_groups
 from checks._net_paths import (
@@ -32,6 +31,8 @@ from checks._net_rules import (
     sg_rule_ports,
     strs,
 )
+from checks.lib.knowledge import table
+from checks.lib.labels import service_label
 
 # -- image registry / secrets / logs reachability --------------------------------------------
 

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from checker.facts import Facts, Item
-from checks._common import int_or_none, table
 from checks._net_paths import (
     Topology,
     awsvpc_config,
@@ -22,6 +21,8 @@ from checks._net_paths import (
     task_definition_of,
 )
 from checks._net_rules import Network, Ports, dicts, network, obj, port_text, strs
+from checks.lib.knowledge import table
+from checks.lib.values import int_or_none
 
 
 def ephemeral(name: str) -> Ports:

@@ -8,7 +8,6 @@ from typing import Any
 
 from checker.facts import Facts, Item
 from checker.model import Result, Severity, failed, passed, skipped, unknown
-from checks._common import int_or_none, service_label
 from checks._net_flows import evaluate, lb_flows
 from checks._net_lb import (
     Gap,
@@ -31,6 +30,8 @@ from checks._net_rules import (
     sg_missing,
     strs,
 )
+from checks.lib.labels import service_label
+from checks.lib.values import int_or_none
 
 
 def _label(svc: Item) -> str:

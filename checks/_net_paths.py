@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checker.facts import Facts, Item
-from checks._common import table
 from checks._net_rules import dicts, obj, strs
+from checks.lib.knowledge import table
 
 LIVE = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING")
 _ECR = re.compile(r"^\d{12}\.dkr\.ecr(?:-fips)?\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/")

@@ -12,7 +12,6 @@ from typing import Any
 
 from checker.facts import Facts, Item
 from checker.model import Result, skipped, unknown
-from checks._common import service_label
 from checks._net_paths import (
     Egress,
     Origin,
@@ -21,6 +20,7 @@ from checks._net_paths import (
     subnet_item,
     topology,
 )
+from checks.lib.labels import service_label
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 from checker.facts import Facts, Item, arn_name
 from checker.model import Result, failed, passed, skipped, unknown
-from checks._common import service_label
-from checks._placement import Verdict, attr, match_instances, parse, subjects
 from checks._service_rollout import count, dicts, dig, services, td_of
+from checks.lib.labels import service_label
+from checks.lib.placement_expr import Verdict, attr, match_instances, parse, subjects
 
 RUNNING = "RUNNING"
 #: binpack hot spot: one instance holds more than this share of the service's tasks…

@@ -12,8 +12,9 @@ from typing import Any
 
 from checker.facts import Facts, Item, arn_name, parse_time, task_definition_label
 from checker.model import Result, Severity, failed, passed, skipped, unknown
-from checks._common import human_duration, int_or_none, service_label, task_id
-from checks._stops import match_reason
+from checks.lib.labels import human_duration, service_label, task_id
+from checks.lib.stop_reasons import match_reason
+from checks.lib.values import int_or_none
 
 CI_NAMESPACE = "ECS/ContainerInsights"
 #: A task PENDING longer than this is stuck, not starting: image pulls and ENI attachment

@@ -12,8 +12,8 @@ from typing import Any
 
 from checker.facts import Facts, Item, arn_name
 from checker.model import Result, Severity, failed, passed, skipped, unknown
-from checks._common import service_label
 from checks._service_rollout import PENDING_STATES, count, dicts, dig, obj, services
+from checks.lib.labels import service_label
 
 DIMENSION = "ecs:service:DesiredCount"
 #: "Runs hot": CPU (or memory) utilisation at or above this percentage …

@@ -13,8 +13,10 @@ from typing import Any
 
 from checker.facts import Facts, Item, arn_name, parse_time
 from checker.model import Result, failed, passed, skipped, unknown
-from checks._common import human_duration, int_or_none, service_label, table, td_label
-from checks._taskdef_util import containers, memory_mib
+from checks.lib.knowledge import table
+from checks.lib.labels import human_duration, service_label, td_label
+from checks.lib.taskdefs import containers, memory_mib
+from checks.lib.values import int_or_none
 
 NEEDS = "needs AWS/ECS MemoryUtilization (Maximum) for the service (collected by scan)"
 

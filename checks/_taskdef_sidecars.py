@@ -12,8 +12,9 @@ from typing import Any
 
 from checker.facts import Item
 from checker.model import Severity
-from checks._common import int_or_none, table
-from checks._taskdef_util import container_name, containers, env, essential, image_repo
+from checks.lib.knowledge import table
+from checks.lib.taskdefs import container_name, containers, env, essential, image_repo
+from checks.lib.values import int_or_none
 
 Problem = tuple[Severity, str]
 

@@ -2,7 +2,7 @@
 
 Every check here reasons from `registeredResources`/`remainingResources` of ACTIVE container
 instances whose agent is connected (the only ones ECS places on), and from the demand model
-in checks/_capacity_model.py (tasks waiting for placement, not tasks already placed).
+in checks/lib/hosts.py (tasks waiting for placement, not tasks already placed).
 Service results carry `service=`; instance results use the container instance ARN.
 """
 
@@ -14,9 +14,9 @@ from typing import Any
 from checker.facts import Facts, arn_name
 from checker.model import Result, Severity, Status, failed, passed, skipped, unknown
 from checker.registry import Prior, check
-from checks._capacity_eni import slots, trunking_note, trunking_setting
 from checks._capacity_fit import UNBOUNDED, Fit, fit
-from checks._capacity_model import (
+from checks.lib.eni import slots, trunking_note, trunking_setting
+from checks.lib.hosts import (
     Demand,
     Host,
     Need,

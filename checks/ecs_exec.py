@@ -13,11 +13,12 @@ from typing import Any
 from checker.facts import Facts, Item, arn_name
 from checker.model import Result, Severity, failed, passed, unknown
 from checker.registry import Prior, check
-from checks._capacity_model import hosts, obj, objs
-from checks._common import service_label, table
-from checks._instances_age import dotted, is_windows, version
-from checks._taskdef_util import EC2, FARGATE, containers, platform
-from checks._taskdef_util import is_windows as td_is_windows
+from checks.lib.agent_versions import dotted, is_windows, version
+from checks.lib.hosts import hosts, obj, objs
+from checks.lib.knowledge import table
+from checks.lib.labels import service_label
+from checks.lib.taskdefs import EC2, FARGATE, containers, platform
+from checks.lib.taskdefs import is_windows as td_is_windows
 
 EXEC_DOCS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html"
 FARGATE_LINUX_MINIMUM = (1, 4, 0)

@@ -11,9 +11,8 @@ from typing import Any
 from checker.facts import Facts
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
-from checks._capacity_model import Host, hosts, hosts_by_cluster, obj, tasks_on
-from checks._common import burstable, int_or_none, table
-from checks._instances_age import (
+from checks._instances_memory import host_memory, overcommit
+from checks.lib.agent_versions import (
     Version,
     agent_problems,
     host_image,
@@ -21,7 +20,9 @@ from checks._instances_age import (
     version,
     version_text,
 )
-from checks._instances_memory import host_memory, overcommit
+from checks.lib.hosts import Host, hosts, hosts_by_cluster, obj, tasks_on
+from checks.lib.knowledge import burstable, table
+from checks.lib.values import int_or_none
 
 JUDGED = ("ACTIVE", "DRAINING")
 

@@ -17,8 +17,9 @@ from checks import _metrics_hosts as hosts
 from checks import _metrics_lb as lb
 from checks import _metrics_memory as memory
 from checks import _metrics_nat as nat
-from checks._common import human_duration, service_label, table
-from checks._metrics_refs import (
+from checks.lib.knowledge import table
+from checks.lib.labels import human_duration, service_label
+from checks.lib.metric_refs import (
     desired_count,
     elb_series,
     find,
@@ -29,7 +30,7 @@ from checks._metrics_refs import (
     sorted_services,
     target_groups_of,
 )
-from checks._series import Series, Sustained, clock, sustained_above
+from checks.lib.series import Series, Sustained, clock, sustained_above
 
 ECS_METRICS_DOCS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/cloudwatch-metrics.html"
 ELB_DOCS = ("https://docs.aws.amazon.com/elasticloadbalancing/latest/application/"

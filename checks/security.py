@@ -14,8 +14,8 @@ from functools import cache
 from checker.facts import Facts, Item
 from checker.model import Result, Severity, failed, passed, skipped
 from checker.registry import Prior, check
-from checks._common import table
-from checks._taskdef_util import container_name, each_container, env, is_windows
+from checks.lib.knowledge import table
+from checks.lib.taskdefs import container_name, each_container, env, is_windows
 
 PARAMS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html"
 

@@ -15,7 +15,7 @@ from checker.registry import Prior, check
 from checks import _service_placement as placement
 from checks import _service_rollout as rollout
 from checks import _service_scaling as scaling
-from checks._events import event_results
+from checks.lib.service_events import event_results
 
 _GUIDE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
 _EVENTS_DOCS = _GUIDE + "service-event-messages-list.html"
@@ -163,7 +163,7 @@ def service_placement_member_of(facts: Facts, prior: Prior) -> Iterator[Result]:
     container instance satisfies makes every placement fail with "MemberOf placement
     constraint unsatisfied" — typically an instance type or AZ that the ASG no longer
     launches, or a custom attribute nobody set. The expression is evaluated with the
-    cluster query language (checks/_placement.py); one it cannot parse is `unknown`."""
+    cluster query language (checks/lib/placement_expr.py); one it cannot parse is `unknown`."""
     return placement.member_of(facts)
 
 

@@ -2,7 +2,7 @@
 
 ECS keeps stopped tasks visible for about an hour (AWS-FACTS.md §5), so "the window" of
 these checks is what the bundle shows: roughly the last hour before collection. Every
-task is classified once by checks/_stops.py; each check below reads one problem category.
+task is classified once by checks/lib/stop_reasons.py; each check below reads one problem category.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 from checker.facts import Facts, Item, arn_name, task_definition_label
 from checker.model import Result, Severity, failed, passed, unknown
 from checker.registry import Prior, check
-from checks._common import human_duration, int_or_none, span, task_id, uptime_seconds
-from checks._stops import (
+from checks.lib.labels import human_duration, span, task_id, uptime_seconds
+from checks.lib.stop_reasons import (
     Stop,
     Subject,
     hint,
@@ -28,6 +28,7 @@ from checks._stops import (
     tally,
     task_definition_of,
 )
+from checks.lib.values import int_or_none
 
 ERRORS_DOCS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html"
 

@@ -2,7 +2,7 @@
 
 Every collected task definition is judged once per service that runs it (results carry
 `service=`), and once with no service when nothing in scope uses it. Helpers live in
-checks/_taskdef_util.py, checks/_heap.py and checks/_taskdef_sidecars.py.
+checks/lib/taskdefs.py, checks/lib/heap.py and checks/_taskdef_sidecars.py.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 from checker.facts import Facts, Item
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
-from checks._common import int_or_none, table
-from checks._heap import Heap, Verdict, heap_settings, judge
 from checks._taskdef_metrics import memory_peak_results
 from checks._taskdef_sidecars import Problem, dotnet_monitor_problems, sidecars, xray_problems
-from checks._taskdef_util import (
+from checks.lib.heap import Heap, Verdict, heap_settings, judge
+from checks.lib.knowledge import table
+from checks.lib.taskdefs import (
     FARGATE,
     Use,
     compatibilities,
@@ -33,6 +33,7 @@ from checks._taskdef_util import (
     memory_mib,
     uses,
 )
+from checks.lib.values import int_or_none
 
 PARAMS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html"
 

@@ -1,9 +1,9 @@
-"""Service events and API failure reasons (checks/_events.py) against real ECS wording.
+"""Service events and API failure reasons (checks/lib/service_events.py) against real ECS wording.
 
 The corpus (shared/corpus/messages/ecs-messages.tsv) holds the documented messages; every
 `service-event` and `api-failure-reason` row must get a known kind (or, for a message not
 worth one, "unknown" with its text kept verbatim), and the same kind when cut at 255
-characters. The rows of kind `stopped-reason` belong to checks/_stops.py.
+characters. The rows of kind `stopped-reason` belong to checks/lib/stop_reasons.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks._events import UNKNOWN, current, kinds, parse
+from checks.lib.service_events import UNKNOWN, current, kinds, parse
 from tests import builders as b
 
 MINE = ("service-event", "api-failure-reason")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from checks._stops import REASON_LIMIT, Stop, classify
+from checks.lib.stop_reasons import REASON_LIMIT, Stop, classify
 from tests import builders as b
 
 # n → (expected category[/cause], also realistic as a container's `reason`)

@@ -1,4 +1,5 @@
-"""The embedded demo account (checker.demo) and the moto seeding helpers (checker.moto_seed).
+"""The embedded demo account (checker.demo.run) and the moto seeding helpers
+(checker.demo.moto_seed).
 
 Three parts, in this order on purpose:
 
@@ -28,9 +29,9 @@ from typing import Any
 import boto3
 import pytest
 
-from checker import demo_scenario as sc
-from checker import moto_seed
-from checker.demo import DemoAccount, demo_account
+from checker.demo import moto_seed
+from checker.demo import scenario as sc
+from checker.demo.run import DemoAccount, demo_account
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 SERVICES = {s.name: s for s in sc.SERVICES}
@@ -337,8 +338,8 @@ def test_import_does_not_load_moto() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, checker.demo, checker.moto_seed, checker.demo_scenario, "
-            "checker.demo_build, checker.demo_metrics, checker.moto_patches; "
+    code = ("import sys, checker.demo.run, checker.demo.moto_seed, checker.demo.scenario, "
+            "checker.demo.build, checker.demo.metrics, checker.demo.moto_patches; "
             "print(any(m == 'moto' or m.startswith('moto.') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent)

@@ -128,7 +128,7 @@ def test_facts_generic_index_and_host_lookups() -> None:
 
 
 def test_burstable_baseline_table() -> None:
-    from checks._common import burstable
+    from checks.lib.knowledge import burstable
 
     t3 = burstable("t3.large")
     assert t3 == {"family": "t3", "credits_per_hour": 36, "max_credits": 864, "vcpus": 2,

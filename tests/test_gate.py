@@ -17,21 +17,21 @@ from typer.testing import CliRunner
 from checker.cli import app, main
 from checker.collect import gate_refs
 from checker.facts import Facts
-from checker.gate import GateOptions, run_gate
-from checker.gate_checks import (
+from checker.gate.candidate import Candidate, value_lines
+from checker.gate.checks import (
     gate_capacity_fit,
     gate_load_balancer_container,
     gate_network_configuration,
 )
-from checker.gate_input import Candidate, value_lines
-from checker.gate_names import (
+from checker.gate.names import (
     ecr_image,
     manifest_platforms,
     secret_ref,
     target_platform,
     trusts_ecs_tasks,
 )
-from checker.gate_target import Target
+from checker.gate.run import GateOptions, run_gate
+from checker.gate.target import Target
 from checker.model import Finding, Severity, Status
 from tests import builders as b
 from tests import builders_hosts as h
@@ -636,7 +636,7 @@ def test_unknown_cluster_is_exit_2(tmp_path: Path, account: dict[str, str],
 
 
 def test_docs_name_every_gate_check() -> None:
-    from checker.gate_catalog import GATE_RULES
+    from checker.gate.catalog import GATE_RULES
 
     text = (Path(__file__).parents[1] / "docs" / "gate.md").read_text()
     assert [check for check in GATE_RULES if f"`{check}`" not in text] == []
@@ -655,7 +655,7 @@ def test_live_cluster_without_service(tmp_path: Path, account: dict[str, str]) -
 
 
 def test_diff_names_environment_changes_but_never_values() -> None:
-    from checker.gate_diff import diff
+    from checker.gate.diff import diff
 
     running = request(container(environment=[{"name": "TOKEN", "value": "old-s3cret"},
                                              {"name": "GONE", "value": "x"}],

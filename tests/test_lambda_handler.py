@@ -1,4 +1,4 @@
-"""The scheduled audit (checker.lambda_handler) end to end against moto: one account with an
+"""The scheduled audit (checker.audit.handler) end to end against moto: one account with an
 OOM incident, the real collectors and engine, and every sink read back through its own API.
 
 moto 5.2 does not implement securityhub:BatchUpdateFindings; :class:`WorkflowUpdates` answers
@@ -23,11 +23,11 @@ from typing import Any
 import boto3
 import pytest
 
-from checker import moto_seed
+from checker.audit.handler import handler, run, scope_key
+from checker.audit.sinks import SUBJECT_MAX, Audit, Config, s3_keys, subject
+from checker.demo import moto_seed
 from checker.errors import InputError
-from checker.lambda_handler import handler, run, scope_key
 from checker.model import Diagnosis, Report, Severity
-from checker.sinks import SUBJECT_MAX, Audit, Config, s3_keys, subject
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 BUCKET, NAMESPACE = "audit-reports", "ECSDoctorTest"
@@ -321,7 +321,7 @@ def test_s3_keys() -> None:
 
 LAMBDA_IMPORTS = """
 import resource, sys
-import checker.lambda_handler
+import checker.audit.handler
 loaded = sorted(m for m in ("rich", "typer", "moto") if m in sys.modules)
 assert not loaded, f"the Lambda path imports {loaded}"
 """
@@ -342,7 +342,7 @@ with mock_aws():
                                  transition={"progression": "manual", "times": 10**9})
     boto3.client("ecs", region_name="us-east-1").create_cluster(clusterName="prod")
     base = peak_mib()
-    summary = checker.lambda_handler.handler({}, None)
+    summary = checker.audit.handler.handler({}, None)
 after = {m for m in set(sys.modules) - before if not m.startswith(("moto", "flask", "werkzeug"))}
 assert summary["status"] == "ok", summary
 loaded = sorted(m for m in after if m.split(".")[0] in ("rich", "typer"))

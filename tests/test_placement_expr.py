@@ -1,4 +1,4 @@
-"""The cluster query language evaluator (checks/_placement.py) on the documented forms."""
+"""The cluster query language evaluator (checks/lib/placement_expr.py) on the documented forms."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks._placement import (
+from checks.lib.placement_expr import (
     BoolOp,
     Comparison,
     Not,

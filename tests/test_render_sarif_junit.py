@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from checker.gate import GateOptions, run_gate
+from checker.gate.run import GateOptions, run_gate
 from checker.model import Finding, Report, Severity, Status
 from checker.pipeline import Engine
 from checker.render import RENDERERS, render

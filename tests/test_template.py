@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from checker.lambda_handler import LIST_CLUSTERS
-from checker.sinks import ENV_VARS
+from checker.audit.handler import LIST_CLUSTERS
+from checker.audit.sinks import ENV_VARS
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 TEMPLATE = DEPLOY / "template.yaml"
@@ -85,7 +85,7 @@ def _actions(statement: dict[str, Any]) -> set[str]:
 def test_the_function(template: dict[str, Any]) -> None:
     assert template["Transform"] == "AWS::Serverless-2016-10-31"
     props = _resource(template, "AuditFunction", "AWS::Serverless::Function")["Properties"]
-    assert props["Handler"] == "checker.lambda_handler.handler"
+    assert props["Handler"] == "checker.audit.handler.handler"
     assert (props["Runtime"], props["MemorySize"], props["Timeout"]) == ("python3.11", 512, 300)
     assert props["Role"] == {"Fn::GetAtt": ["AuditRole", "Arn"]}
     (event,) = props["Events"].values()

@@ -7,7 +7,7 @@ parameters listed by name (DescribeParameters), never fetched. Each failure name
 resource and what is wrong with it; a call the gate's own credentials may not make is
 `unknown` with the permission that would answer it — never a pass.
 
-The checks are gate checks (checker.gate_target): `(Target) -> Results`, built by
+The checks are gate checks (checker.gate.target): `(Target) -> Results`, built by
 :func:`checks` around one :class:`Refs`, which holds the clients (one per service and
 Region: images, secrets and log groups may live in other Regions) and what an earlier probe
 learned that a later one needs (the KMS key of each secret, for the permission simulation).
@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from checker.collect._aws import USER_AGENT
 from checker.facts import attribute
-from checker.gate_names import (
+from checker.gate.names import (
     ACCEPTED_MANIFESTS,
     EcrImage,
     SecretRef,
@@ -40,10 +40,10 @@ from checker.gate_names import (
     target_platform,
     trusts_ecs_tasks,
 )
-from checker.gate_permissions import Ask, plan
-from checker.gate_target import GateCheck, Target
+from checker.gate.permissions import Ask, plan
+from checker.gate.target import GateCheck, Target
 from checker.model import Result, failed, passed, skipped, unknown
-from checks._taskdef_util import container_name, containers, platform
+from checks.lib.taskdefs import container_name, containers, platform
 
 #: Every IAM action the gate's reference checks may call (read-only).
 OPERATIONS: frozenset[str] = frozenset({

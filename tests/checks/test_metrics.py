@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks import _series
+from checks.lib import series as _series
 from tests import builders as b
 from tests import builders_metrics as m
 from tests.checks._run import run_check, statuses

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from checks._common import table
-from checks._stops import classify, shorten
+from checks.lib.knowledge import table
+from checks.lib.stop_reasons import classify, shorten
 from tests import builders as b
 from tests.checks._run import run_check, statuses
 
@@ -86,7 +86,7 @@ def test_standalone_tasks_are_grouped_by_their_group() -> None:
     assert f.status.value == "fail" and f.service is None and f.resource == "family:batch-job"
 
 
-# --- the classifier (checks/_stops.py) ------------------------------------------------
+# --- the classifier (checks/lib/stop_reasons.py) ------------------------------------------------
 
 ECR_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:2.1"
 # Fargate (containerd) form, as ECS delivers it: cut at 255 characters, "i/o timeout" lost.

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from checks._heap import heap_settings
+from checks.lib.heap import heap_settings
 from tests import builders as b
 from tests import builders_taskdef as t
 from tests.checks._run import run_check

@@ -186,7 +186,7 @@ def scan_with(monkeypatch: pytest.MonkeyPatch, session: Any) -> None:
 @contextmanager
 def demo() -> Iterator[Any]:
     """The demo account (moto on 127.0.0.1, every collector has something to collect)."""
-    from checker.demo import demo_account
+    from checker.demo.run import demo_account
 
     with demo_account() as acct:
         yield acct

@@ -101,7 +101,7 @@ def test_audit_denied_list_clusters_fails_loudly_before_any_sink(
     instead of reporting an empty, healthy-looking account."""
     from botocore.exceptions import ClientError
 
-    from checker import lambda_handler
+    from checker.audit import handler as lambda_handler
 
     session = acct.session()
     deny(session, "ecs:ListClusters")
@@ -116,7 +116,7 @@ def test_audit_denied_list_clusters_fails_loudly_before_any_sink(
 def test_audit_with_named_clusters_does_not_need_list_clusters(
     acct: Any,
 ) -> None:
-    from checker import lambda_handler
+    from checker.audit import handler as lambda_handler
 
     session = acct.session()
     deny(session, "ecs:ListClusters")

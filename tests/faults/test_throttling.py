@@ -159,7 +159,7 @@ def test_audit_list_clusters_throttled_then_answered(
 ) -> None:
     """The scheduled audit's one extra call (ecs:ListClusters, standard retries) recovers
     from throttling and the audit scans the cluster it found."""
-    from checker import lambda_handler
+    from checker.audit import handler as lambda_handler
 
     fast_retries(monkeypatch)
     session = acct.session()

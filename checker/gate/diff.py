@@ -1,0 +1,338 @@
+"""The candidate against the revision the service runs now.
+
+A deployment changes more than the author remembers: the diff (field path, running →
+candidate) is the reviewer's view, and four of its kinds of change are checks of their own
+because they cause incidents: a memory limit below what the service actually used
+(AWS/ECS MemoryUtilization Maximum × the running limit), CPU or memory going down, and a
+health check or log configuration that disappears. Containers are paired by name, as ECS
+pairs them. Environment values and commands may hold secrets: the diff says that they
+changed, never what they are.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from checker.facts import Facts, Item, arn_name
+from checker.gate.target import Target
+from checker.model import Result, Severity, failed, passed, skipped, unknown
+from checks._taskdef_metrics import memory_bound
+from checks.lib.labels import human_duration, td_label
+from checks.lib.series import parse
+from checks.lib.taskdefs import container_name, containers, cpu_units, mapping, memory_mib
+from checks.lib.values import int_or_none
+
+#: A new limit within this share above the observed peak is too tight to call safe.
+HEADROOM = 0.10
+HIDDEN = "(changed)"
+
+
+@dataclass(frozen=True)
+class Change:
+    path: str
+    running: Any
+    candidate: Any
+
+    def text(self) -> str:
+        return f"{self.path}: {_show(self.running)} → {_show(self.candidate)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "running": self.running, "candidate": self.candidate}
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def pairs(running: Item, candidate: Item) -> Iterator[tuple[int | None, Item | None, Item]]:
+    """(candidate index or None, candidate container or None, running container)."""
+    new = {container_name(c): (i, c) for i, c in enumerate(containers(candidate))}
+    for old in containers(running):
+        index, ctr = new.get(container_name(old), (None, None))
+        yield index, ctr, old
+
+
+def _ports(ctr: Item) -> list[str]:
+    out = []
+    for pm in ctr.get("portMappings", []) or []:
+        if isinstance(pm, dict):
+            host = pm.get("hostPort")
+            out.append(f"{pm.get('containerPort')}/{pm.get('protocol', 'tcp')}"
+                       + (f" (host {host})" if host not in (None, 0) else ""))
+    return sorted(out)
+
+
+def _health(ctr: Item) -> str | None:
+    command = mapping(ctr.get("healthCheck")).get("command")
+    if not command:
+        return None
+    return " ".join(str(c) for c in command) if isinstance(command, list) else str(command)
+
+
+def _logs(ctr: Item) -> str | None:
+    log = mapping(ctr.get("logConfiguration"))
+    driver = log.get("logDriver")
+    if not driver:
+        return None
+    group = mapping(log.get("options")).get("awslogs-group")
+    return f"{driver} ({group})" if group else str(driver)
+
+
+def _named(ctr: Item, key: str, field: str) -> dict[str, str]:
+    return {str(e.get("name")): str(e.get(field)) for e in ctr.get(key, []) or []
+            if isinstance(e, dict) and e.get("name")}
+
+
+_TOP = ("cpu", "memory", "networkMode", "taskRoleArn", "executionRoleArn",
+        "requiresCompatibilities", "runtimePlatform", "pidMode", "ipcMode")
+_PLAIN = ("image", "cpu", "memory", "memoryReservation", "essential")
+
+
+#: What ECS fills in when a field is left out: not a change.
+_TOP_DEFAULTS: dict[str, Any] = {"networkMode": "bridge"}
+_CONTAINER_DEFAULTS: dict[str, Any] = {"essential": True, "cpu": 0}
+
+
+def _value(item: Item, key: str, defaults: dict[str, Any]) -> Any:
+    value = item.get(key)
+    return defaults.get(key) if value in (None, [], {}) else value
+
+
+def diff(running: Item, candidate: Item) -> list[Change]:
+    out = [Change(k, _value(running, k, _TOP_DEFAULTS), _value(candidate, k, _TOP_DEFAULTS))
+           for k in _TOP
+           if _value(running, k, _TOP_DEFAULTS) != _value(candidate, k, _TOP_DEFAULTS)]
+    for index, ctr, old in pairs(running, candidate):
+        if ctr is None:
+            out.append(Change("containerDefinitions", container_name(old), None))
+            continue
+        out += _container_diff(f"containerDefinitions[{index}]", old, ctr)
+    old_names = {container_name(c) for c in containers(running)}
+    out += [Change(f"containerDefinitions[{i}]", None, container_name(c))
+            for i, c in enumerate(containers(candidate)) if container_name(c) not in old_names]
+    return out
+
+
+def _container_diff(base: str, old: Item, new: Item) -> list[Change]:
+    out = [Change(f"{base}.{k}", _value(old, k, _CONTAINER_DEFAULTS),
+                  _value(new, k, _CONTAINER_DEFAULTS)) for k in _PLAIN
+           if _value(old, k, _CONTAINER_DEFAULTS) != _value(new, k, _CONTAINER_DEFAULTS)]
+    for key, get in (("portMappings", _ports), ("healthCheck", _health),
+                     ("logConfiguration", _logs)):
+        if get(old) != get(new):
+            out.append(Change(f"{base}.{key}", get(old), get(new)))
+    for key in ("command", "entryPoint"):
+        if (old.get(key) or None) != (new.get(key) or None):
+            out.append(Change(f"{base}.{key}", HIDDEN if old.get(key) else None,
+                              HIDDEN if new.get(key) else None))
+    for key, field in (("environment", "value"), ("secrets", "valueFrom")):
+        before, after = _named(old, key, field), _named(new, key, field)
+        for name in sorted(set(before) | set(after)):
+            if before.get(name) != after.get(name):
+                shown = key == "secrets"  # valueFrom is an ARN, not the secret
+                out.append(Change(f"{base}.{key}.{name}",
+                                  (before.get(name) if shown else HIDDEN) if name in before
+                                  else None,
+                                  (after.get(name) if shown else HIDDEN) if name in after
+                                  else None))
+    return out
+
+
+# -- checks --------------------------------------------------------------------------------
+
+def _nothing_to_compare(t: Target) -> Result | None:
+    """Why there is no running revision to compare with, or None when there is one."""
+    if t.service is None:
+        return skipped(t.arn, "needs --service (the revision it runs now)")
+    if t.running is None:
+        return unknown(t.arn, f"service {t.service_label}: running task definition "
+                       f"{t.service.get('taskDefinition')} was not collected",
+                       service=t.service_arn)
+    return None
+
+
+def gate_revision_diff(t: Target) -> Iterator[Result]:
+    why, running = _nothing_to_compare(t), t.running
+    if why is not None or running is None:
+        yield why or skipped(t.arn, "nothing to compare")
+        return
+    changes = diff(running, t.td)
+    head = f"{t.label} vs running {td_label(running)} (service {t.service_label})"
+    if not changes:
+        yield passed(t.arn, f"{head}: no change in the compared fields", service=t.service_arn,
+                     diff=[])
+        return
+    shown = "; ".join(c.text() for c in changes[:8])
+    more = f"; and {len(changes) - 8} more" if len(changes) > 8 else ""
+    yield passed(t.arn, f"{head}: {len(changes)} change(s): {shown}{more}",
+                 service=t.service_arn, running=td_label(running),
+                 diff=[c.to_dict() for c in changes])
+
+
+def _peak(facts: Facts, svc: Item, metric: str) -> tuple[float | None, str]:
+    """Highest AWS/ECS `metric` Maximum of the service, and the window it covers."""
+    dims = {"ClusterName": arn_name(str(svc.get("clusterArn", ""))),
+            "ServiceName": str(svc.get("serviceName", ""))}
+    times: list[float] = []
+    values: list[float] = []
+    for raw in facts.metric("AWS/ECS", metric, dims, "Maximum"):
+        series = parse(raw)
+        times += series.times
+        values += series.values
+    if not values:
+        return None, ""
+    return max(values), human_duration(max(times) - min(times)) if len(times) > 1 else ""
+
+
+def _memory_path(td: Item) -> str:
+    if memory_mib(td.get("memory")):
+        return "memory"
+    for i, ctr in enumerate(containers(td)):
+        if int_or_none(ctr.get("memory")):
+            return f"containerDefinitions[{i}].memory"
+    return "memory"
+
+
+def gate_memory_below_peak(t: Target) -> Iterator[Result]:
+    why, running = _nothing_to_compare(t), t.running
+    if why is not None or running is None or t.facts is None or t.service is None:
+        yield why or skipped(t.arn, "needs --service")
+        return
+    old, _ = memory_bound(running)
+    new, new_kind = memory_bound(t.td)
+    svc = t.service_arn
+    if old is None or new is None:
+        which = "running revision" if old is None else "candidate"
+        yield skipped(t.arn, f"{which} is sized by soft limits (memoryReservation) only: "
+                      "utilisation is relative to them", service=svc)
+        return
+    pct, window = _peak(t.facts, t.service, "MemoryUtilization")
+    if pct is None:
+        yield unknown(t.arn, f"service {t.service_label}: needs AWS/ECS MemoryUtilization "
+                      "(Maximum); no datapoint in the window (no task running?)", service=svc)
+        return
+    used = pct / 100 * old
+    span = f" over {window}" if window else ""
+    text = (f"{t.label}: {new_kind} {new} MiB vs {used:.0f} MiB the running "
+            f"{td_label(running)} peaked at (MemoryUtilization Maximum {pct:.0f}% of {old} MiB"
+            f"{span})")
+    data: dict[str, Any] = {"json_path": _memory_path(t.td), "candidate_mib": new,
+                            "running_mib": old,
+            "peak_pct": round(pct, 1), "peak_mib": round(used)}
+    if new < used:
+        yield failed(t.arn, text + " — below what a task already used: an OOM kill (exit 137) "
+                     "at the next busy hour", service=svc, **data)
+    elif new < used * (1 + HEADROOM):
+        yield failed(t.arn, text + f" — less than {HEADROOM:.0%} headroom", service=svc,
+                     severity=Severity.MEDIUM, **data)
+    else:
+        yield passed(t.arn, text, service=svc, **data)
+
+
+def _reductions(running: Item, td: Item) -> list[Change]:
+    out = []
+    for key, parse_size in (("cpu", cpu_units), ("memory", memory_mib)):
+        before, after = parse_size(running.get(key)), parse_size(td.get(key))
+        if before and after is not None and after < before:
+            out.append(Change(key, before, after))
+    for index, ctr, old in pairs(running, td):
+        for key in ("cpu", "memory", "memoryReservation"):
+            before = int_or_none(old.get(key))
+            after = int_or_none(ctr.get(key)) if ctr is not None else None
+            if ctr is not None and before and after is not None and after < before:
+                out.append(Change(f"containerDefinitions[{index}].{key}", before, after))
+    return out
+
+
+def gate_resources_reduced(t: Target) -> Iterator[Result]:
+    why, running = _nothing_to_compare(t), t.running
+    if why is not None or running is None or t.service is None:
+        yield why or skipped(t.arn, "needs --service")
+        return
+    svc, changes = t.service_arn, _reductions(running, t.td)
+    head = f"{t.label} vs running {td_label(running)}"
+    if not changes:
+        yield passed(t.arn, f"{head}: no CPU or memory reduction", service=svc)
+        return
+    note, severity = _cpu_note(t, running, changes)
+    yield failed(t.arn, f"{head}: reduces " + "; ".join(c.text() for c in changes) + note,
+                 service=svc, severity=severity, json_path=changes[0].path,
+                 diff=[c.to_dict() for c in changes])
+
+
+def _cpu_note(t: Target, running: Item, changes: list[Change]) -> tuple[str, Severity | None]:
+    """With the CPU peak known, a task CPU below it is worse than a plain reduction."""
+    cut = next((c for c in changes if c.path == "cpu"), None)
+    if cut is None or t.facts is None or t.service is None or not t.facts.has("metrics"):
+        return "", None
+    pct, window = _peak(t.facts, t.service, "CPUUtilization")
+    if pct is None:
+        return "", None
+    used = pct / 100 * cut.running
+    span = f" over {window}" if window else ""
+    note = f" (CPU peaked at {pct:.0f}% of {cut.running} units = {used:.0f} units{span})"
+    return note, Severity.HIGH if cut.candidate < used else None
+
+
+def _healthy_dependents(td: Item, name: str) -> list[str]:
+    return sorted(container_name(c) for c in containers(td)
+                  for dep in c.get("dependsOn", []) or []
+                  if isinstance(dep, dict) and dep.get("containerName") == name
+                  and dep.get("condition") == "HEALTHY")
+
+
+def gate_health_check_removed(t: Target) -> Iterator[Result]:
+    why, running = _nothing_to_compare(t), t.running
+    if why is not None or running is None:
+        yield why or skipped(t.arn, "nothing to compare")
+        return
+    had = False
+    for index, ctr, old in pairs(running, t.td):
+        if _health(old) is None or ctr is None:
+            continue
+        had = True
+        path, name = f"containerDefinitions[{index}].healthCheck", container_name(old)
+        change = Change(path, _health(old), _health(ctr))
+        if change.candidate is not None:
+            yield passed(t.arn, f"{t.label} container {name}: health check kept",
+                         service=t.service_arn, json_path=path, container=name)
+            continue
+        waiting = _healthy_dependents(t.td, name)
+        tail = (f"; {', '.join(waiting)} wait(s) for it to be HEALTHY and will never start"
+                if waiting else "; ECS no longer replaces it when it hangs")
+        yield failed(t.arn, f"{t.label} container {name}: health check removed ({change.text()})"
+                     + tail, service=t.service_arn, severity=Severity.HIGH if waiting else None,
+                     json_path=path, container=name, diff=[change.to_dict()])
+    if not had:
+        yield skipped(t.arn, f"running {td_label(running)} has no container health check",
+                      service=t.service_arn)
+
+
+def gate_log_configuration_removed(t: Target) -> Iterator[Result]:
+    why, running = _nothing_to_compare(t), t.running
+    if why is not None or running is None:
+        yield why or skipped(t.arn, "nothing to compare")
+        return
+    had = False
+    for index, ctr, old in pairs(running, t.td):
+        if _logs(old) is None or ctr is None:
+            continue
+        had = True
+        path, name = f"containerDefinitions[{index}].logConfiguration", container_name(old)
+        change = Change(path, _logs(old), _logs(ctr))
+        if change.candidate is None:
+            yield failed(t.arn, f"{t.label} container {name}: log configuration removed "
+                         f"({change.text()}): its output will be lost", service=t.service_arn,
+                         json_path=path, container=name, diff=[change.to_dict()])
+        else:
+            yield passed(t.arn, f"{t.label} container {name}: logs kept ({change.text()})",
+                         service=t.service_arn, json_path=path, container=name)
+    if not had:
+        yield skipped(t.arn, f"running {td_label(running)} has no log configuration",
+                      service=t.service_arn)
