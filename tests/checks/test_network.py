@@ -11,7 +11,7 @@ import pytest
 from checker import graph
 from checker.facts import Facts
 from checker.model import Finding
-from checks._net_rules import Peer, denied, nacl_evaluate, network, sg_missing, subtract
+from checks.lib.network.rules import Peer, denied, nacl_evaluate, network, sg_missing, subtract
 from tests import builders as b
 from tests import builders_network as n
 from tests.checks._run import REGISTRY, run_check

@@ -16,11 +16,12 @@ reported as partial, never taken as the verdict for the whole flow.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-Item = Mapping[str, Any]
+from checker.facts import Item, obj, objs
+
 Ports = tuple[int, int]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -44,6 +45,11 @@ def network(value: Any) -> Network | None:
         return None
 
 
+#: Every IPv4 address: the internet as a peer.
+ANYWHERE = network("0.0.0.0/0")
+HTTPS: Ports = (443, 443)
+
+
 def covers(outer: Network | None, inner: Network | None) -> bool:
     if outer is None or inner is None or outer.version != inner.version:
         return False
@@ -54,20 +60,6 @@ def overlaps(a: Network | None, b: Network | None) -> bool:
     if a is None or b is None or a.version != b.version:
         return False
     return a.overlaps(b)
-
-
-def dicts(value: Any) -> list[Item]:
-    """The objects of a list; anything else (a hand-written string, None) gives nothing."""
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
-
-
-def strs(value: Any) -> list[str]:
-    """The strings of a list of ids; anything else gives nothing."""
-    return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
-
-
-def obj(value: Any) -> Item:
-    return value if isinstance(value, Mapping) else {}
 
 
 # -- port intervals -----------------------------------------------------------------------
@@ -135,12 +127,12 @@ class Peer:
 
 def _rule_matches_peer(rule: Item, peer: Peer) -> bool:
     if peer.groups and any(str(p.get("GroupId")) in peer.groups
-                           for p in dicts(rule.get("UserIdGroupPairs"))):
+                           for p in objs(rule.get("UserIdGroupPairs"))):
         return True
-    if peer.prefix_list and dicts(rule.get("PrefixListIds")):
+    if peer.prefix_list and objs(rule.get("PrefixListIds")):
         return True
-    ranges = [network(r.get("CidrIp")) for r in dicts(rule.get("IpRanges"))]
-    ranges += [network(r.get("CidrIpv6")) for r in dicts(rule.get("Ipv6Ranges"))]
+    ranges = [network(r.get("CidrIp")) for r in objs(rule.get("IpRanges"))]
+    ranges += [network(r.get("CidrIpv6")) for r in objs(rule.get("Ipv6Ranges"))]
     target = peer.cidr
     if target is None:  # unknown peer address: only "anywhere" is sure to include it
         return any(n is not None and n.prefixlen == 0 and n.version == 4 for n in ranges)
@@ -151,7 +143,7 @@ def sg_missing(groups: Iterable[Item], *, egress: bool, proto: str, ports: Ports
                peer: Peer) -> list[Ports]:
     """Ports of `ports` that no rule of `groups` admits for `peer` (empty = all admitted)."""
     key = "IpPermissionsEgress" if egress else "IpPermissions"
-    admitted = [sg_rule_ports(rule) for sg in groups for rule in dicts(sg.get(key))
+    admitted = [sg_rule_ports(rule) for sg in groups for rule in objs(sg.get(key))
                 if _proto_ok(protocol(rule.get("IpProtocol")), proto)
                 and _rule_matches_peer(rule, peer)]
     return subtract([ports], admitted)
@@ -162,15 +154,15 @@ def sg_admits_any(groups: Iterable[Item], *, egress: bool, proto: str, ports: Po
     "open to someone else")."""
     key = "IpPermissionsEgress" if egress else "IpPermissions"
     return any(intersect(sg_rule_ports(rule), ports) is not None
-               for sg in groups for rule in dicts(sg.get(key))
+               for sg in groups for rule in objs(sg.get(key))
                if _proto_ok(protocol(rule.get("IpProtocol")), proto))
 
 
 def open_to_world(rule: Item) -> list[str]:
     """The "anywhere" sources (0.0.0.0/0, ::/0) of an ingress rule."""
-    out = [str(r.get("CidrIp")) for r in dicts(rule.get("IpRanges"))
+    out = [str(r.get("CidrIp")) for r in objs(rule.get("IpRanges"))
            if (n := network(r.get("CidrIp"))) is not None and n.prefixlen == 0]
-    out += [str(r.get("CidrIpv6")) for r in dicts(rule.get("Ipv6Ranges"))
+    out += [str(r.get("CidrIpv6")) for r in objs(rule.get("Ipv6Ranges"))
             if (n := network(r.get("CidrIpv6"))) is not None and n.prefixlen == 0]
     return out
 
@@ -197,7 +189,7 @@ def _entry_ports(entry: Item) -> Ports:
 
 
 def nacl_entries(acl: Item, *, egress: bool) -> list[Item]:
-    entries = [e for e in dicts(acl.get("Entries")) if bool(e.get("Egress")) == egress]
+    entries = [e for e in objs(acl.get("Entries")) if bool(e.get("Egress")) == egress]
     return sorted(entries, key=lambda e: _int(e.get("RuleNumber"), NACL_DEFAULT_RULE))
 
 

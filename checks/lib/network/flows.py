@@ -11,22 +11,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from checker.facts import Facts, Item
-from checks._net_lb import LbPath, ephemeral, lb_subnets, subnet_cidr
-from checks._net_paths import Egress, Origin, subnet_item
-from checks._net_rules import (
+from checker.facts import Facts, Item, obj, objs
+from checks.lib.knowledge import table
+from checks.lib.network.egress import Egress
+from checks.lib.network.lb_paths import LbPath, lb_subnets
+from checks.lib.network.rules import (
+    ANYWHERE,
+    HTTPS,
     Network,
     Ports,
     denied,
-    dicts,
     nacl_evaluate,
-    network,
     port_text,
     rule_label,
 )
-
-ANYWHERE = network("0.0.0.0/0")
-HTTPS: Ports = (443, 443)
+from checks.lib.network.topology import Origin, subnet_cidr, subnet_item, task_definition_of
 
 
 @dataclass(frozen=True)
@@ -39,12 +38,27 @@ class Flow:
     why: str
 
 
+def ephemeral(name: str) -> Ports:
+    """The source ports a client of kind `name` (linux, windows, elb, nat_gateway) picks:
+    replies come back to them, so a stateless ACL must allow them the other way."""
+    lo, hi = table("network_ports")["ephemeral"][name]
+    return int(lo), int(hi)
+
+
+def client_ephemeral(facts: Facts, svc: Item) -> tuple[Ports, str]:
+    """Where replies to the tasks' own connections arrive, by the task's OS family."""
+    td = task_definition_of(facts, svc) or {}
+    family = str(obj(td.get("runtimePlatform")).get("operatingSystemFamily", ""))
+    return (ephemeral("windows"), "Windows") if family.startswith("WINDOWS") else (
+        ephemeral("linux"), "Linux")
+
+
 def nacl_of(facts: Facts, subnet: Item) -> Item | None:
     """The subnet's associated ACL, else its VPC's default ACL."""
     sid = subnet.get("SubnetId")
     acls = facts.items("network_acls")
     for acl in acls:
-        if any(a.get("SubnetId") == sid for a in dicts(acl.get("Associations"))):
+        if any(a.get("SubnetId") == sid for a in objs(acl.get("Associations"))):
             return acl
     return next((a for a in acls if a.get("VpcId") == subnet.get("VpcId") and a.get("IsDefault")),
                 None)

@@ -11,36 +11,26 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from checker.facts import Facts, Item
-from checks._net_paths import (
+from checker.facts import Facts, Item, objs, strs
+from checker.model import Result, skipped, unknown
+from checks.lib.knowledge import table
+from checks.lib.network.rules import Ports, port_text
+from checks.lib.network.topology import (
     Topology,
     awsvpc_config,
+    live_tasks,
     network_mode,
-    subnet_item,
+    service_text,
     task_definition_of,
 )
-from checks._net_rules import Network, Ports, dicts, network, obj, port_text, strs
-from checks.lib.knowledge import table
 from checks.lib.values import int_or_none
-
-
-def ephemeral(name: str) -> Ports:
-    lo, hi = table("network_ports")["ephemeral"][name]
-    return int(lo), int(hi)
 
 
 def dynamic_host_ports() -> Ports:
     lo, hi = table("network_ports")["dynamic_host_ports"]
     return int(lo), int(hi)
-
-
-def client_ephemeral(facts: Facts, svc: Item) -> tuple[Ports, str]:
-    """Where replies to the tasks' own connections arrive, by the task's OS family."""
-    td = task_definition_of(facts, svc) or {}
-    family = str(obj(td.get("runtimePlatform")).get("operatingSystemFamily", ""))
-    return (ephemeral("windows"), "Windows") if family.startswith("WINDOWS") else (
-        ephemeral("linux"), "Linux")
 
 
 @dataclass(frozen=True)
@@ -69,10 +59,10 @@ class LbPath:
 
 def _host_port(facts: Facts, svc: Item, container: str, port: int) -> int | None:
     td = task_definition_of(facts, svc) or {}
-    for ctr in dicts(td.get("containerDefinitions")):
+    for ctr in objs(td.get("containerDefinitions")):
         if ctr.get("name") != container:
             continue
-        for pm in dicts(ctr.get("portMappings")):
+        for pm in objs(ctr.get("portMappings")):
             if int_or_none(pm.get("containerPort")) == port:
                 return int_or_none(pm.get("hostPort")) or 0
     return None
@@ -112,10 +102,24 @@ class Gap:
     missing: bool = True
 
 
+def gap_result(tg_arn: str, svc: Item, gap: Gap) -> Result:
+    """The result for a load-balancer entry with nothing to evaluate."""
+    arn = str(svc.get("serviceArn"))
+    make = unknown if gap.missing else skipped
+    return make(tg_arn, f"{service_text(svc)}: {gap.text}", service=arn)
+
+
+def path_data(facts: Facts, path: LbPath, **extra: Any) -> dict[str, Any]:
+    """The data every result about one load-balancer path carries."""
+    return {"target_group": path.tg_arn, "load_balancer": path.lb.get("LoadBalancerArn"),
+            "ports": [list(p) for p in path.ports],
+            "affected_tasks": len(live_tasks(facts, path.service)), **extra}
+
+
 def lb_paths(facts: Facts, svc: Item) -> Iterator[tuple[str, LbPath | Gap]]:
     """(target group ARN, path) per load balancer behind each of the service's target
     groups, or a Gap saying why there is nothing to evaluate."""
-    for entry in dicts(svc.get("loadBalancers")):
+    for entry in objs(svc.get("loadBalancers")):
         arn = str(entry.get("targetGroupArn") or "")
         if not arn:
             yield (str(entry.get("loadBalancerName", "?")),
@@ -153,18 +157,7 @@ def target_subnets(facts: Facts, svc: Item, topo: Topology) -> list[str]:
     return sorted({o.subnet_id for o in topo.origins if (o.via.startswith("task")) == awsvpc})
 
 
-def security_groups(facts: Facts, ids: list[str]) -> tuple[list[Item], list[str]]:
-    """The group items for `ids`, and the ids not in the bundle."""
-    found = [sg for i in ids if (sg := facts.lookup("security_groups", "GroupId", i))]
-    return found, [i for i in ids if not facts.lookup("security_groups", "GroupId", i)]
-
-
-def subnet_cidr(facts: Facts, subnet_id: str | None) -> Network | None:
-    item = subnet_item(facts, subnet_id) if subnet_id else None
-    return network(item.get("CidrBlock")) if item else None
-
-
 def lb_subnets(lb: Item) -> list[tuple[str, str]]:
     """(SubnetId, ZoneName) for each zone the load balancer is enabled in."""
     return [(str(z.get("SubnetId", "")), str(z.get("ZoneName", "")))
-            for z in dicts(lb.get("AvailabilityZones"))]
+            for z in objs(lb.get("AvailabilityZones"))]

@@ -1,0 +1,151 @@
+"""Can the tasks get out of their subnets to what they need before their containers start?
+Default routes, NAT gateways and VPC endpoints, per (service, subnet), read from the VPC
+configuration alone so a failure is predicted before a task tries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from checker.facts import Facts
+from checker.model import Result, Severity, failed, passed, skipped, unknown
+from checker.registry import Prior, check
+from checks.lib.network import ROUTES
+from checks.lib.network.egress import Placed, placed, reaches_internet
+from checks.lib.network.endpoints import Need, endpoint_gaps, gap_text, task_needs
+
+FARGATE_NET = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-networking.html"
+
+
+@check(id="task-subnet-default-route", area="network", severity=Severity.CRITICAL,
+       title="Task subnets have no working default route", needs=ROUTES, docs=FARGATE_NET)
+def task_subnet_default_route(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """A task subnet's 0.0.0.0/0 route decides whether image pulls, secrets and logs get
+    out: the route table is the subnet's explicit association else the VPC main table, a
+    NAT gateway must exist and be `available` (public), an internet gateway only carries
+    ENIs with a public IP (assignPublicIp on Fargate; never awsvpc tasks on EC2), and a
+    blackhole route drops everything. A subnet with no internet path passes only when VPC
+    endpoints serve everything its tasks need."""
+    for item in placed(facts):
+        yield item if isinstance(item, Result) else _route_result(facts, item)
+
+
+def _route_result(facts: Facts, p: Placed) -> Result:
+    if p.egress.kind == "broken":
+        return failed(p.subnet_id, f"{p.label}: {p.where}: {p.egress.detail}{p.tasks_text}",
+                      service=p.arn, **p.data())
+    if reaches_internet(p.egress, p.origin):
+        return passed(p.subnet_id, f"{p.label}: {p.where}: {p.egress.detail}", service=p.arn,
+                      **p.data())
+    if not p.origin.pulls:
+        if p.egress.kind == "igw":
+            return failed(p.subnet_id, f"{p.label}: {p.where}: awsvpc tasks on EC2 never get a "
+                          f"public IP, so the internet gateway route gives them no internet "
+                          f"access{p.tasks_text}", service=p.arn, severity=Severity.MEDIUM,
+                          **p.data())
+        return passed(p.subnet_id, f"{p.label}: {p.where}: no internet route for application "
+                      "traffic (images, secrets and logs go through the container instance)",
+                      service=p.arn, **p.data())
+    needs = task_needs(facts, p.origin.service)
+    if needs is None:
+        return unknown(p.subnet_id, f"{p.label}: {p.where} {p.no_path_text}; whether VPC "
+                       "endpoints make up for it needs the task definition, not in the bundle",
+                       service=p.arn, **p.data())
+    gaps = endpoint_gaps(facts, needs, p.vpc, p.egress.route_table)
+    if not gaps:
+        served = ", ".join(sorted({n.endpoint for n in needs})) or "nothing to reach"
+        return passed(p.subnet_id, f"{p.label}: {p.where}: no internet route; VPC endpoints "
+                      f"serve what the tasks need ({served})", service=p.arn,
+                      **p.data(endpoints=sorted({n.service_name for n in needs})))
+    missing = gap_text(gaps)
+    return failed(p.subnet_id, f"{p.label}: {p.where} {p.no_path_text}, and no VPC endpoint "
+                  f"makes up for it: {missing}{p.tasks_text}", service=p.arn,
+                  **p.data(missing_endpoints=sorted({n.service_name for n, _ in gaps})))
+
+
+@check(id="image-registry-unreachable", area="network", severity=Severity.HIGH,
+       title="Tasks have no network path to their image registry", needs=ROUTES,
+       docs="https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html")
+def image_registry_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """Predicts CannotPullContainerError before a deployment hits it: without internet
+    egress, an ECR image needs the ecr.api and ecr.dkr interface endpoints (private DNS on)
+    and S3 (layers live there: a gateway endpoint on the subnet's route table); Docker Hub,
+    public.ecr.aws or any other registry needs internet, no endpoint helps."""
+    yield from _reachability(facts, {"image-pull-failure"}, "image registry",
+                             "image pulls will fail (CannotPullContainerError)")
+
+
+@check(id="secrets-logs-unreachable", area="network", severity=Severity.HIGH,
+       title="Tasks have no path to Secrets Manager, SSM or CloudWatch Logs", needs=ROUTES,
+       docs="https://repost.aws/knowledge-center/ecs-fargate-docker-timeout-error")
+def secrets_logs_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """`secrets` valueFrom (Secrets Manager or SSM), repositoryCredentials and the awslogs
+    driver are resolved before the containers start; without internet egress each needs
+    its interface endpoint, or the task stops with ResourceInitializationError."""
+    yield from _reachability(facts, {"secrets-pull-failure"}, "Secrets Manager / SSM / Logs",
+                             "tasks will stop with ResourceInitializationError before starting")
+
+
+def _reachability(facts: Facts, kinds: set[str], what: str,
+                  consequence: str) -> Iterator[Result]:
+    """Per (service, subnet): can the tasks reach the `kinds` of things they need?"""
+    said: set[str] = set()
+    for item in placed(facts, pulls_only=True):
+        if isinstance(item, Result):
+            yield item
+            continue
+        needs = task_needs(facts, item.origin.service)
+        mine = [n for n in needs or [] if n.predicts in kinds]
+        if mine:
+            yield _reach_result(facts, item, mine, what, consequence)
+        elif item.arn not in said:
+            said.add(item.arn)
+            yield (unknown(item.arn, f"{item.label}: task definition "
+                           f"{item.origin.service.get('taskDefinition')} is not in the bundle",
+                           service=item.arn) if needs is None else
+                   skipped(item.arn, f"{item.label}: the tasks use no {what}", service=item.arn))
+
+
+def _reach_result(facts: Facts, p: Placed, needs: list[Need], what: str,
+                  consequence: str) -> Result:
+    names = sorted({n.service_name if n.endpoint != "internet" else n.why for n in needs})
+    if reaches_internet(p.egress, p.origin):
+        return passed(p.subnet_id, f"{p.label}: {p.where}: {what} reachable ({p.egress.detail})",
+                      service=p.arn, **p.data(needs=names))
+    gaps = endpoint_gaps(facts, needs, p.vpc, p.egress.route_table)
+    if not gaps:
+        return passed(p.subnet_id, f"{p.label}: {p.where}: no internet route; VPC endpoints "
+                      f"serve {', '.join(names)}", service=p.arn, **p.data(needs=names))
+    reasons = gap_text(gaps)
+    return failed(p.subnet_id, f"{p.label}: {p.where} {p.no_path_text}, and {reasons}: "
+                  f"{consequence}{p.tasks_text}", service=p.arn,
+                  **p.data(needs=names, missing=sorted({n.service_name for n, _ in gaps}),
+                           predicts=sorted({n.predicts for n, _ in gaps})))
+
+
+@check(id="vpc-endpoints-behind-nat", area="network", severity=Severity.LOW,
+       title="Private tasks reach ECR, S3 and Logs only through NAT", needs=ROUTES,
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/vpc-endpoints.html")
+def vpc_endpoints_behind_nat(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """Through a NAT gateway every image layer and log line is billed as NAT data processing
+    and depends on that one gateway; ECR/S3/Logs endpoints take that traffic off it. Cost
+    and resilience, not an outage."""
+    for item in placed(facts, pulls_only=True):
+        if isinstance(item, Result):
+            yield item
+            continue
+        p, needs = item, task_needs(facts, item.origin.service) or []
+        wanted = [n for n in needs if n.endpoint != "internet"]
+        if p.egress.kind != "nat" or not wanted:
+            why = "no AWS service traffic" if not wanted else f"egress is {p.egress.kind}"
+            yield skipped(p.subnet_id, f"{p.label}: {p.where}: {why}", service=p.arn)
+            continue
+        gaps = endpoint_gaps(facts, wanted, p.vpc, p.egress.route_table)
+        names = sorted({n.service_name for n, _ in gaps})
+        if gaps:
+            short = ", ".join(sorted({n.endpoint for n, _ in gaps}))
+            yield failed(p.subnet_id, f"{p.label}: {p.where} sends {short} traffic through NAT "
+                         f"gateway {p.egress.target} ({gap_text(gaps)})",
+                         service=p.arn, **p.data(missing_endpoints=names))
+        else:
+            yield passed(p.subnet_id, f"{p.label}: {p.where}: VPC endpoints serve ECR/S3/Logs/"
+                         "secrets traffic", service=p.arn, **p.data())
