@@ -234,6 +234,9 @@ def demo(
 ) -> None:
     """Run the whole pipeline against an embedded demo account (moto on 127.0.0.1)."""
     with user_errors():
+        from checker.demo import require_moto
+
+        require_moto()
         from checker.collect import Scope, collect
         from checker.demo.run import demo_account
         from checker.progress import collect_progress

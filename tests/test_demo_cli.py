@@ -136,3 +136,30 @@ def test_demo_bundle_is_real_collector_output(demo_run: tuple[dict[str, Any], Pa
     gaps = [f for f in report["findings"] if f["status"] == "unknown"
             and f["message"].startswith("could not check: needs ")]
     assert gaps == []
+
+
+def test_base_install_leaves_moto_to_the_demo_extra() -> None:
+    """`pip install .` must not pull moto (and its ~300 MB); the demo extra does."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    base = project["project"]["dependencies"]
+    assert not [d for d in base if d.lower().startswith("moto")]
+    assert any(d.startswith("moto[server]") for d in project["project"][
+        "optional-dependencies"]["demo"])
+
+
+def test_demo_without_moto_says_what_to_install() -> None:
+    """A base install: one line naming the extra, exit 2, no traceback."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['moto'] = None; from checker.cli import main; "
+            "sys.exit(main(['demo']))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).parents[1], timeout=60)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "pip install 'ecsdoctor[demo]'" in lines[0] and "Traceback" not in proc.stderr
