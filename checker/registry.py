@@ -19,6 +19,11 @@ from checker.bundle import COLLECTIONS, METRICS
 from checker.errors import RegistryError
 from checker.model import Finding, Result, Severity, Status
 
+#: A value a finding's data may hold that a playbook `where:` can match.
+Scalar = str | int | float | bool
+#: What `emits=` accepts: data keys, or data key → the values it can take (None: any).
+EmitsArg = Iterable[str] | Mapping[str, Iterable[Scalar] | None]
+
 if TYPE_CHECKING:
     from checker.facts import Facts
 
@@ -60,6 +65,12 @@ class CheckSpec:
     docs: str
     func: CheckFunc = field(repr=False, compare=False)
     module: str = ""
+    #: data key → the values it can take (None: any value); None: not declared.
+    #: Playbooks are validated against it at load: a template placeholder or a `where:`
+    #: naming a key (or value) no referenced check emits is an error, not a blank in front
+    #: of a user.
+    emits: Mapping[str, frozenset[Scalar] | None] | None = field(
+        default=None, repr=False, compare=False)
 
     @property
     def description(self) -> str:
@@ -76,6 +87,7 @@ def check(
     needs: tuple[str, ...],
     docs: str,
     after: tuple[str, ...] = (),
+    emits: EmitsArg | None = None,
 ) -> Callable[[Callable[..., Iterator[Result]]], Callable[..., Iterator[Result]]]:
     """Declare a check. Validation of the metadata happens here, at import."""
 
@@ -91,11 +103,27 @@ def check(
         spec = CheckSpec(
             id=id, area=area, severity=severity, title=title, needs=tuple(needs),
             after=tuple(after), docs=docs, func=func, module=func.__module__,
+            emits=_emits(where, emits),
         )
         setattr(func, _ATTR, spec)
         return func
 
     return wrap
+
+
+def _emits(where: str, emits: EmitsArg | None) -> dict[str, frozenset[Scalar] | None] | None:
+    if emits is None:
+        return None
+    if isinstance(emits, str):
+        raise RegistryError(f"{where}: emits must be a list of data keys, not one string")
+    if not isinstance(emits, Mapping):
+        return {str(key): None for key in emits}
+    out: dict[str, frozenset[Scalar] | None] = {}
+    for key, values in emits.items():
+        if isinstance(values, str):
+            raise RegistryError(f"{where}: emits[{key!r}] must list values, not one string")
+        out[str(key)] = None if values is None else frozenset(values)
+    return out
 
 
 class Registry:
