@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker.bundle import METRICS
-from checker.facts import Facts, Item, arn_name, attribute
+from checker.facts import Facts, Item, arn_name, dig, obj, objs
 from checks.lib.knowledge import table
 from checks.lib.series import Series, Sustained, parse
 from checks.lib.values import int_or_none
@@ -83,20 +83,21 @@ def _by_dimension(facts: Facts) -> dict[tuple[str, str, str, str], list[dict[str
     return facts.memo(("metrics_refs", "by_dimension"), build)
 
 
-def sustained_cfg() -> Mapping[str, Any]:
-    section: Mapping[str, Any] = table("metric_thresholds")["sustained"]
-    return section
+def thresholds(section: str) -> Mapping[str, Any]:
+    """One section of checks/data/metric_thresholds.yaml (`sustained`, `cpu_credits`, ...)."""
+    out: Mapping[str, Any] = table("metric_thresholds")[section]
+    return out
 
 
 def holds(s: Sustained) -> bool:
     """Sustained in the sense of metric_thresholds.yaml `sustained:`."""
-    cfg = sustained_cfg()
+    cfg = thresholds("sustained")
     return s.holds(float(cfg["min_fraction"]), float(cfg["min_run_minutes"]) * 60)
 
 
 def min_data_s() -> float:
     """Below this much data (seconds with a datapoint) no verdict is given."""
-    return float(sustained_cfg()["min_data_minutes"]) * 60
+    return float(thresholds("sustained")["min_data_minutes"]) * 60
 
 
 # -- ECS services --------------------------------------------------------------------------
@@ -136,15 +137,15 @@ def _resource_part(arn: str) -> str:
 
 
 def target_groups_of(facts: Facts, svc: Item) -> list[TargetGroupRef]:
-    arns = sorted({str(lb["targetGroupArn"]) for lb in svc.get("loadBalancers") or []
-                   if isinstance(lb, Mapping) and lb.get("targetGroupArn")})
+    arns = sorted({str(lb["targetGroupArn"]) for lb in objs(svc.get("loadBalancers"))
+                   if lb.get("targetGroupArn")})
     out: list[TargetGroupRef] = []
     for arn in arns:
         tg = facts.lookup("target_groups", "TargetGroupArn", arn) if facts.has(
             "target_groups") else None
         lbs = tuple(_resource_part(str(a)).removeprefix("loadbalancer/")
-                    for a in (tg or {}).get("LoadBalancerArns") or [])
-        out.append(TargetGroupRef(arn, _resource_part(arn), lbs, (tg or {}).get("Protocol")))
+                    for a in obj(tg).get("LoadBalancerArns") or [])
+        out.append(TargetGroupRef(arn, _resource_part(arn), lbs, obj(tg).get("Protocol")))
     return out
 
 
@@ -162,12 +163,6 @@ def elb_series(facts: Facts, tg: TargetGroupRef, name: str,
 
 
 # -- EC2 hosts -----------------------------------------------------------------------------
-def instance_type_name(facts: Facts, ci: Item) -> str | None:
-    inst = facts.ec2_instance_of(ci) if facts.has("ec2_instances") else None
-    name = (inst or {}).get("InstanceType") or attribute(ci, "ecs.instance-type")
-    return str(name) if name else None
-
-
 def tasks_by_instance(facts: Facts) -> dict[str, dict[str, list[Item]]]:
     """container instance ARN → service ARN → its RUNNING tasks there."""
     out: dict[str, dict[str, list[Item]]] = defaultdict(lambda: defaultdict(list))
@@ -185,8 +180,7 @@ def tasks_by_instance(facts: Facts) -> dict[str, dict[str, list[Item]]]:
 def nat_addresses(nat: Item) -> int:
     """Usable IPv4 addresses; each adds 55,000 connections per destination."""
     bad = {"failed", "disassociating", "unassigning"}
-    good = [a for a in nat.get("NatGatewayAddresses") or []
-            if isinstance(a, Mapping) and a.get("Status") not in bad]
+    good = [a for a in objs(nat.get("NatGatewayAddresses")) if a.get("Status") not in bad]
     return max(1, len(good))
 
 
@@ -195,11 +189,9 @@ def _service_subnets(facts: Facts, svc: Item) -> set[str]:
     subnets of the instances running its tasks."""
     out: set[str] = set()
     configs = [svc.get("networkConfiguration")] + [
-        d.get("networkConfiguration") for d in svc.get("deployments") or []
-        if isinstance(d, Mapping)]
+        d.get("networkConfiguration") for d in objs(svc.get("deployments"))]
     for conf in configs:
-        vpc_conf = (conf or {}).get("awsvpcConfiguration") or {}
-        out.update(str(s) for s in vpc_conf.get("subnets") or [])
+        out.update(str(s) for s in dig(conf, "awsvpcConfiguration", "subnets") or [])
     if out or not all(facts.has(c) for c in ("tasks", "container_instances", "ec2_instances")):
         return out
     for task in facts.tasks_of_service(svc, "RUNNING"):
@@ -214,19 +206,18 @@ def _route_table(facts: Facts, subnet: str) -> Item | None:
     """Explicit association first, else the main table of the subnet's VPC."""
     tables = facts.items("route_tables")
     for rt in tables:
-        if any(a.get("SubnetId") == subnet for a in rt.get("Associations") or []):
+        if any(a.get("SubnetId") == subnet for a in objs(rt.get("Associations"))):
             return rt
     sub = facts.lookup("subnets", "SubnetId", subnet) if facts.has("subnets") else None
-    vpc = (sub or {}).get("VpcId")
+    vpc = obj(sub).get("VpcId")
     for rt in tables:
-        if rt.get("VpcId") == vpc and any(a.get("Main") for a in rt.get(
-                "Associations") or []):
+        if rt.get("VpcId") == vpc and any(a.get("Main") for a in objs(rt.get("Associations"))):
             return rt
     return None
 
 
 def _default_nat(rt: Item) -> str | None:
-    for route in rt.get("Routes") or []:
+    for route in objs(rt.get("Routes")):
         if route.get("DestinationCidrBlock") == "0.0.0.0/0" and route.get("NatGatewayId"):
             return str(route["NatGatewayId"]) if route.get("State") != "blackhole" else None
     return None

@@ -195,12 +195,6 @@ def rises(s: Series, pred: Callable[[float], bool]) -> list[float]:
             if s.consecutive(i) and pred(s.values[i]) and not pred(s.values[i - 1])]
 
 
-def aligned(a: Series, b: Series) -> list[tuple[float, float, float]]:
-    """(time, a, b) at the timestamps both series have."""
-    other = dict(zip(b.times, b.values, strict=True))
-    return [(t, v, other[t]) for t, v in zip(a.times, a.values, strict=True) if t in other]
-
-
 def clock(t: float) -> str:
     """`09:10` (UTC): how an incident timeline is read."""
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%H:%M")

@@ -1,4 +1,4 @@
-"""Burstable container instances: credit mode, credit balance and the baseline plateau.
+"""Burstable container instances: out of CPU credits (throttled) or paying for surplus.
 
 A T2/T3/T4g host in standard mode that has spent its CPU credits is held at its baseline
 (20% per vCPU for a t3.medium): CPUCreditBalance sits at ~0 and CPUUtilization flattens at
@@ -14,16 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker.facts import Facts, Item
-from checker.model import Result, failed, passed, skipped, unknown
-from checks.lib.knowledge import burstable, table
+from checker.model import Result, Severity, failed, passed, skipped, unknown
+from checker.registry import Prior, check
+from checks.lib.hosts import instance_type_name
+from checks.lib.knowledge import burstable
 from checks.lib.labels import human_duration, service_label
-from checks.lib.metric_refs import find, instance_type_name, sustained_cfg, tasks_by_instance
-from checks.lib.series import Run, Series, clock, runs
+from checks.lib.metric_refs import find, tasks_by_instance, thresholds
+from checks.lib.series import Run, Series, clock, near, runs
 
 
 def config() -> Mapping[str, Any]:
-    section: Mapping[str, Any] = table("metric_thresholds")["cpu_credits"]
-    return section
+    return thresholds("cpu_credits")
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +92,7 @@ class Credits:
     def flat_share(self, baseline: float) -> float | None:
         if self.cpu_during is None or not len(self.cpu_during):
             return None
-        tol = self.tolerance(baseline)
-        vals = self.cpu_during.values
-        return sum(1 for v in vals if abs(v - baseline) <= tol) / len(vals)
+        return near(self.cpu_during, baseline, self.tolerance(baseline))
 
     def cpu_median_during(self) -> float | None:
         if self.cpu_during is None or not len(self.cpu_during):
@@ -141,7 +140,7 @@ def host_result(facts: Facts, host: Host) -> tuple[Result, bool]:
     baseline = float(host.facts["baseline_pct"])
     extra.update(baseline_pct=baseline, min_balance=min(got.balance.values),
                  exhausted_s=got.exhausted_s)
-    if got.exhausted_s < float(sustained_cfg()["min_run_minutes"]) * 60:
+    if got.exhausted_s < float(thresholds("sustained")["min_run_minutes"]) * 60:
         return passed(host.instance_id, f"{host.label}: CPUCreditBalance min "
                       f"{min(got.balance.values):.0f} of max {host.facts['max_credits']}, never "
                       "~0 for long", **extra), False
@@ -164,7 +163,7 @@ def host_result(facts: Facts, host: Host) -> tuple[Result, bool]:
 
 
 def by_service(facts: Facts, throttled: dict[str, Host],
-                       judged: set[str]) -> Iterator[Result]:
+               judged: set[str]) -> Iterator[Result]:
     """One result per service with tasks on judged hosts, so playbooks can correlate."""
     per_service: dict[str, tuple[int, int, list[str]]] = {}
     for ci_arn, services in tasks_by_instance(facts).items():
@@ -188,3 +187,66 @@ def by_service(facts: Facts, throttled: dict[str, Host],
             yield passed(svc_arn, f"service {label}: the hosts of its {total} running "
                          f"task{'s' if total > 1 else ''} on burstable instances have CPU credits",
                          service=svc_arn)
+
+
+@check(id="cpu-credits-exhausted", area="metrics", severity=Severity.HIGH,
+       title="Burstable container instances out of CPU credits, held at baseline",
+       needs=("container_instances", "metrics"),
+       docs="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-credits-baseline-concepts.html")
+def cpu_credits_exhausted(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """A T2/T3/T4g host in standard mode with no credits left runs at its baseline
+    (CPUUtilization flattens at e.g. 20% on a t3.medium), so every task on it slows down
+    although nothing in ECS changes. Needs the instance type (ec2_instances or the
+    ecs.instance-type attribute) and reads the credit mode from credit_specifications,
+    else assumes the family's launch default. Also emits one result per service placed
+    on the judged hosts (from tasks)."""
+    throttled: dict[str, Host] = {}
+    judged: set[str] = set()
+    for host in hosts(facts):
+        if not isinstance(host, Host):
+            yield host
+            continue
+        result, hit = host_result(facts, host)
+        yield result
+        arn = str(host.ci.get("containerInstanceArn"))
+        if result.status.value in ("pass", "fail"):
+            judged.add(arn)
+        if hit:
+            throttled[arn] = host
+    yield from by_service(facts, throttled, judged)
+
+
+@check(id="cpu-surplus-credits-charged", area="metrics", severity=Severity.LOW,
+       title="Unlimited-mode burstable instances accumulate surplus CPU credits (billed)",
+       needs=("container_instances", "metrics"),
+       docs="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances-unlimited-mode-concepts.html")
+def cpu_surplus_credits_charged(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """In unlimited mode a host that keeps running above baseline is never throttled: it
+    borrows surplus credits, which are billed when not paid back. A growing
+    CPUSurplusCreditBalance means the host is undersized for its tasks: a cost finding,
+    and the reason cpu-credits-exhausted does not fire for it."""
+    growth = float(config()["surplus_growth"])
+    for host in hosts(facts):
+        if not isinstance(host, Host):
+            yield host
+            continue
+        if host.mode != "unlimited":
+            yield skipped(host.instance_id, f"{host.label}: no surplus credits in standard mode")
+            continue
+        s = surplus(facts, host)
+        if s is None or not len(s):
+            yield unknown(host.instance_id, f"{host.label}: needs AWS/EC2 "
+                          "CPUSurplusCreditBalance (Maximum)", needs="CPUSurplusCreditBalance")
+            continue
+        grew = s.values[-1] - s.values[0]
+        data = {"surplus_start": s.values[0], "surplus_end": s.values[-1],
+                "baseline_pct": host.facts["baseline_pct"]}
+        if grew >= growth and s.values[-1] > 0:
+            yield failed(host.instance_id, f"{host.label}: CPUSurplusCreditBalance grew from "
+                         f"{s.values[0]:.0f} to {s.values[-1]:.0f} over "
+                         f"{human_duration(s.span_s)}: it runs above its "
+                         f"{host.facts['baseline_pct']}% baseline and pays for surplus credits",
+                         **data)
+        else:
+            yield passed(host.instance_id, f"{host.label}: CPUSurplusCreditBalance "
+                         f"{s.values[-1]:.0f}, not growing", **data)

@@ -9,19 +9,30 @@ mean "no 5xx" (ELB omits zero counts).
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from checker.facts import Facts, Item
-from checks.lib.knowledge import table
-from checks.lib.metric_refs import TargetGroupRef, elb_series, holds, target_groups_of
-from checks.lib.series import Series, Sustained, rises, runs, sustained_above
+from checker.model import Result, Severity, failed, passed, skipped, unknown
+from checker.registry import Prior, check
+from checks.lib.labels import human_duration, service_label
+from checks.lib.metric_refs import (
+    TargetGroupRef,
+    elb_series,
+    holds,
+    sorted_services,
+    target_groups_of,
+    thresholds,
+)
+from checks.lib.series import Series, Sustained, clock, rises, runs, sustained_above
+
+DOCS = ("https://docs.aws.amazon.com/elasticloadbalancing/latest/application/"
+        "load-balancer-cloudwatch-metrics.html")
 
 
 def config() -> Mapping[str, Any]:
-    section: Mapping[str, Any] = table("metric_thresholds")["load_balancer"]
-    return section
+    return thresholds("load_balancer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,3 +131,123 @@ def context(facts: Facts, svc: Item) -> tuple[str, list[dict[str, Any]]]:
             parts.append(f"{tg.dim}: {', '.join(bits)}")
             data.append(entry)
     return "; ".join(parts), data
+
+
+def _tg_series(facts: Facts, svc: Item, name: str,
+               stats: tuple[str, ...]) -> Iterator[tuple[TargetGroupRef, Series | Result]]:
+    """(target group, its non-empty series) per ALB target group of the service, or the
+    Result saying why there is nothing to judge (no traffic; not collected)."""
+    arn, label = str(svc.get("serviceArn")), service_label(svc)
+    for tg in target_groups_of(facts, svc):
+        got = elb_series(facts, tg, name, stats) if not tg.is_network else None
+        head = f"service {label} {tg.dim}"
+        if tg.is_network:
+            yield tg, skipped(tg.arn, f"{head}: {tg.protocol} target group of a Network Load "
+                              "Balancer (AWS/NetworkELB has no such metric)", service=arn)
+        elif got is None:
+            yield tg, unknown(tg.arn, f"{head}: needs AWS/ApplicationELB {name} "
+                              f"({' or '.join(stats)})", service=arn, needs=name)
+        elif not len(got):
+            yield tg, skipped(tg.arn, f"{head}: no {name} datapoint: no requests in the window "
+                              "(ELB publishes nothing without traffic)", service=arn)
+        else:
+            yield tg, got
+
+
+@check(id="target-response-time-high", area="metrics", severity=Severity.MEDIUM,
+       title="Target response time high for a sustained part of the window",
+       needs=("services", "metrics"), docs=DOCS)
+def target_response_time_high(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """What users feel: TargetResponseTime above 1 s, or above three times its own median,
+    for a sustained part of the minutes that had traffic. Minutes without requests have no
+    datapoint and are not counted as fast. Evidence that tasks are saturated or starved."""
+    cfg = config()
+    for svc in sorted_services(facts):
+        arn = str(svc.get("serviceArn"))
+        for tg, got in _tg_series(facts, svc, "TargetResponseTime", ("Average",)):
+            if not isinstance(got, Series):
+                yield got
+                continue
+            lat = latency(got)
+            head = f"service {service_label(svc)} {tg.dim}: TargetResponseTime"
+            data: dict[str, Any] = {
+                "target_group": tg.dim, "median_s": round(lat.median_s, 3),
+                "mean_s": round(lat.mean_s, 3), "peak_s": round(lat.peak_s, 3),
+                "traffic_s": got.covered_s}
+            if not lat.high:
+                yield passed(tg.arn, f"{head} median {lat.median_s:.2f} s, peak "
+                             f"{lat.peak_s:.2f} s over {human_duration(got.covered_s)} with "
+                             "traffic", service=arn, **data)
+                continue
+            by_abs = holds(lat.absolute)
+            s, thr = ((lat.absolute, float(cfg["latency_s"])) if by_abs
+                      else (lat.relative, lat.relative_threshold_s))
+            what = f"{thr:.2f} s" + ("" if by_abs else
+                                     f" ({cfg['latency_vs_median']:g}× its median)")
+            yield failed(tg.arn, f"{head} above {what} for {human_duration(s.seconds_above)} "
+                         f"({s.fraction:.0%} of the minutes with traffic), peak "
+                         f"{lat.peak_s:.2f} s, median {lat.median_s:.2f} s", service=arn,
+                         threshold_s=round(thr, 3), **data)
+
+
+@check(id="target-5xx-rate-high", area="metrics", severity=Severity.HIGH,
+       title="Targets answer 5xx for 5% or more of requests",
+       needs=("services", "metrics"), docs=DOCS)
+def target_5xx_rate_high(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """HTTPCode_Target_5XX_Count is errors the tasks themselves returned (not the load
+    balancer's own 502/503): relative to RequestCount, 5% or more over the window, or for
+    a sustained stretch, means the application is failing requests."""
+    min_requests = config()["min_requests"]
+    for svc in sorted_services(facts):
+        arn = str(svc.get("serviceArn"))
+        for tg, req in _tg_series(facts, svc, "RequestCount", ("Sum",)):
+            if not isinstance(req, Series):
+                yield req
+                continue
+            head = f"service {service_label(svc)} {tg.dim}"
+            err = elb_series(facts, tg, "HTTPCode_Target_5XX_Count", ("Sum",))
+            if err is None:
+                yield unknown(tg.arn, f"{head}: needs AWS/ApplicationELB "
+                              "HTTPCode_Target_5XX_Count (Sum)", service=arn,
+                              needs="HTTPCode_Target_5XX_Count")
+                continue
+            e = errors(req, err)
+            data: dict[str, Any] = {"target_group": tg.dim, "errors": e.errors,
+                                    "requests": e.requests, "error_rate": round(e.rate, 4)}
+            text = f"{head}: 5xx {e.errors:,.0f} of {e.requests:,.0f} requests ({e.rate:.1%})"
+            if e.requests < min_requests:
+                yield skipped(tg.arn, f"{text}: too little traffic for a rate", service=arn,
+                              **data)
+            elif e.high:
+                yield failed(tg.arn, text, service=arn, **data)
+            else:
+                yield passed(tg.arn, text, service=arn, **data)
+
+
+@check(id="target-health-flapping", area="metrics", severity=Severity.MEDIUM,
+       title="Targets flap between healthy and unhealthy",
+       needs=("services", "metrics"), docs=DOCS)
+def target_health_flapping(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """UnHealthyHostCount going from 0 to above 0 again and again means tasks fail health
+    checks and recover (or are replaced): health checks too strict or too early for the
+    start-up time, or tasks that stall under load. Constantly unhealthy is another story
+    (the load balancer cannot reach them) and does not count here."""
+    for svc in sorted_services(facts):
+        arn = str(svc.get("serviceArn"))
+        for tg, got in _tg_series(facts, svc, "UnHealthyHostCount", ("Maximum", "Average")):
+            if not isinstance(got, Series):
+                yield got
+                continue
+            h = health(got)
+            text = (f"service {service_label(svc)} {tg.dim}: UnHealthyHostCount rose from 0 "
+                    f"{len(h.flaps)} times, unhealthy targets for "
+                    f"{human_duration(h.unhealthy_s)} of {human_duration(got.covered_s)}, "
+                    f"peak {h.peak:.0f}")
+            data: dict[str, Any] = {
+                "target_group": tg.dim, "flaps": [clock(t) for t in h.flaps],
+                "unhealthy_s": h.unhealthy_s, "peak_unhealthy": h.peak}
+            if h.flapping:
+                yield failed(tg.arn, f"{text} (at {', '.join(data['flaps'])})", service=arn,
+                             **data)
+            else:
+                yield passed(tg.arn, text, service=arn, **data)

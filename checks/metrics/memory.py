@@ -9,21 +9,21 @@ each tooth is fitted on its own.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Item, parse_time, task_definition_label
-from checker.model import Result, failed, passed, unknown
-from checks.lib.knowledge import table
+from checker.facts import Facts, Item, objs, parse_time, task_definition_label
+from checker.model import Result, Severity, failed, passed, unknown
+from checker.registry import Prior, check
 from checks.lib.labels import human_duration, service_label
-from checks.lib.metric_refs import data_of
+from checks.lib.metric_refs import data_of, sorted_services, thresholds
 from checks.lib.series import Fit, Series, clock, fit, iso, split_at_resets
+from checks.metrics.service_series import service_series
 
 
 def config() -> Mapping[str, Any]:
-    section: Mapping[str, Any] = table("metric_thresholds")["memory_trend"]
-    return section
+    return thresholds("memory_trend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +118,8 @@ def onset(s: Series, service: Item) -> Onset | None:
     margin = config()["min_segment_minutes"] * 60
     deployments = sorted(
         ((when.timestamp(), str(d.get("taskDefinition") or ""))
-         for d in service.get("deployments") or []
-         if isinstance(d, Mapping) and (when := parse_time(d.get("createdAt")))),
+         for d in objs(service.get("deployments"))
+         if (when := parse_time(d.get("createdAt")))),
     )
     for at, td in deployments:
         if not s.times or not s.times[0] + margin <= at <= s.times[-1] - margin:
@@ -177,3 +177,18 @@ def result(svc: Item, s: Series) -> Result:
         hours_to_full=round(hours, 2) if hours is not None else None,
         onset_revision=start.revision if start else None,
         onset_at=iso(start.at) if start else None))
+
+
+@check(id="memory-trend-rising", area="metrics", severity=Severity.HIGH,
+       title="Service memory climbs steadily across task lifetimes (leak)",
+       needs=("services", "metrics"),
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html")
+def memory_trend_rising(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """A leak is memory that grows with time, not with load: MemoryUtilization climbs
+    while a task lives, falls when the OOM killer or a restart replaces it, and climbs
+    again. Each lifetime is fitted separately (least squares on timestamps); most of them
+    rising with a good fit is a leak, and the last one gives the time left. When the climb
+    begins at a deployment, the revision deployed is named."""
+    for svc in sorted_services(facts):
+        got = service_series(facts, svc, "MemoryUtilization", ("Maximum", "Average"))
+        yield result(svc, got) if isinstance(got, Series) else got

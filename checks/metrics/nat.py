@@ -13,13 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checker.facts import Facts, Item
-from checker.model import Result, failed, passed, skipped, unknown
+from checker.model import Result, Severity, failed, passed, skipped, unknown
+from checker.registry import Prior, check
 from checks.lib.knowledge import table
 from checks.lib.labels import service_label
 from checks.lib.metric_refs import find, nat_addresses, nats, services_behind_nats
 from checks.lib.series import Series, clock
 
 NS = "AWS/NATGateway"
+DOCS = "https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway-cloudwatch.html"
 
 
 def limits() -> Mapping[str, Any]:
@@ -139,3 +141,25 @@ def results(facts: Facts, signals: Callable[[Facts, Item], NatSignals],
                 yield unknown(nat_id, f"{who}NAT gateway {nat_id}: cannot judge {what}; needs "
                               f"AWS/NATGateway {', '.join(sig.missing)}", service=arn,
                               needs=sig.missing, **data)
+
+
+@check(id="nat-gateway-port-exhaustion", area="metrics", severity=Severity.HIGH,
+       title="NAT gateway out of source ports or near 55,000 connections per address",
+       needs=("nat_gateways", "metrics"), docs=DOCS)
+def nat_gateway_port_exhaustion(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """A NAT gateway address holds 55,000 simultaneous connections per destination;
+    ErrorPortAllocation > 0 means connections were refused for lack of ports. Tasks
+    behind it see connect timeouts to one endpoint while the rest of the VPC looks fine.
+    Services are found through the route table of their subnets (route_tables, services,
+    subnets for the main-table fallback, when collected)."""
+    yield from results(facts, exhaustion, "port allocation and connection count")
+
+
+@check(id="nat-gateway-dropping-connections", area="metrics", severity=Severity.MEDIUM,
+       title="NAT gateway drops packets or leaves connection attempts unanswered",
+       needs=("nat_gateways", "metrics"), docs=DOCS)
+def nat_gateway_dropping_connections(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """PacketsDropCount above 0.01% of the traffic, or far fewer established connections
+    than attempts, is what a saturated NAT gateway looks like from the other side: it
+    supports port exhaustion, and alone points at the destination or a NAT-side issue."""
+    yield from results(facts, drops, "drops and connection attempts")
