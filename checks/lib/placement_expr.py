@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Item, parse_time
+from checker.facts import Item, dig, objs, parse_time
 
 
 class PlacementSyntaxError(ValueError):
@@ -206,9 +206,8 @@ def subjects(node: Node) -> set[str]:
 def attr(ci: Item, name: str) -> str | None:
     """Value of a container instance attribute ("" when set without a value), None when
     absent — tolerant of odd `attributes` lists in hand-written bundles."""
-    found = ci.get("attributes")
-    for item in found if isinstance(found, list) else []:
-        if isinstance(item, dict) and item.get("name") == name:
+    for item in objs(ci.get("attributes")):
+        if item.get("name") == name:
             value = item.get("value")
             return "" if value is None else str(value)
     return None
@@ -221,7 +220,7 @@ def _subject_value(subject: str, ci: Item) -> tuple[bool, Any]:
     simple: dict[str, Callable[[], Any]] = {
         "agentConnected": lambda: (None if ci.get("agentConnected") is None
                                    else str(bool(ci.get("agentConnected"))).lower()),
-        "agentVersion": lambda: _agent_version(ci),
+        "agentVersion": lambda: dig(ci, "versionInfo", "agentVersion"),
         "ec2InstanceId": lambda: ci.get("ec2InstanceId"),
         "registeredAt": lambda: ci.get("registeredAt"),
         "runningTasksCount": lambda: ci.get("runningTasksCount"),
@@ -232,15 +231,10 @@ def _subject_value(subject: str, ci: Item) -> tuple[bool, Any]:
     return True, getter()
 
 
-def _agent_version(ci: Item) -> Any:
-    info = ci.get("versionInfo")
-    return info.get("agentVersion") if isinstance(info, dict) else None
-
-
 def _ordered(subject: str, value: Any, arg: str) -> tuple[Any, Any] | None:
     """Comparable forms of value and argument: dates, versions or numbers, else None."""
     if subject == "registeredAt":
-        a, b = _time(value), _time(arg if "T" in arg else f"{arg}T00:00:00")
+        a, b = parse_time(value), parse_time(arg if "T" in arg else f"{arg}T00:00:00")
         return (a, b) if a and b else None
     if subject == "agentVersion":
         va, vb = _version(str(value)), _version(arg)
@@ -248,13 +242,6 @@ def _ordered(subject: str, value: Any, arg: str) -> tuple[Any, Any] | None:
     try:
         return float(value), float(arg)
     except (TypeError, ValueError):
-        return None
-
-
-def _time(value: Any) -> Any:
-    try:
-        return parse_time(value)
-    except (ValueError, OverflowError, OSError):  # epoch numbers out of range
         return None
 
 

@@ -6,7 +6,9 @@ container instance met all of its requirements. The closest matching (container-
 insufficient-cluster-capacity from eni-exhaustion, host-port-conflict,
 placement-constraint-unsatisfiable or agent-disconnected. The patterns are data
 (checks/data/event_patterns.yaml, with sources); a message nothing matches is kept
-verbatim with kind "unknown", never dropped.
+verbatim with kind "unknown", never dropped. The checks reading them are in
+checks/service/events.py; the parser is a library of its own because the event corpus
+(tests/test_corpus_events.py) tests it against real ECS wording.
 
 Recency: ECS shows the 100 newest events and omits a duplicate message until the cause is
 resolved or six hours pass (service-event-messages.html), so a failure that is still going
@@ -18,16 +20,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from checker.facts import Facts, Item, parse_time
-from checker.model import Result, failed, passed
+from checker.facts import Item, objs, parse_time
 from checks.lib.knowledge import table
-from checks.lib.labels import human_duration, service_label
 
 RECENT_S = 3600.0
 DEDUP_S = 6 * 3600.0
@@ -162,9 +161,7 @@ def parse(message: Any, created_at: Any = None) -> ServiceEvent:
 
 def events_of(service: Item) -> list[ServiceEvent]:
     """The service's events, parsed, newest first (undated ones last, in API order)."""
-    raw = service.get("events")
-    parsed = [parse(e.get("message"), e.get("createdAt"))
-              for e in (raw if isinstance(raw, list) else []) if isinstance(e, Mapping)]
+    parsed = [parse(e.get("message"), e.get("createdAt")) for e in objs(service.get("events"))]
     epoch = dt.datetime.min.replace(tzinfo=dt.UTC)
     return sorted(parsed, key=lambda e: e.created_at or epoch, reverse=True)
 
@@ -189,49 +186,3 @@ def current(events: Iterable[ServiceEvent], now: dt.datetime,
             out.append(e)
     return out
 
-
-def _affected(service: Item) -> int:
-    desired = _int(service.get("desiredCount"))
-    running = _int(service.get("runningCount"))
-    return max(_int(service.get("pendingCount")), desired - running, 0)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _age(event: ServiceEvent, now: dt.datetime) -> str:
-    if event.created_at is None:
-        return "undated"
-    return f"{human_duration(max((now - event.created_at).total_seconds(), 0))} ago"
-
-
-def event_results(facts: Facts, wanted: frozenset[str], what: str) -> Iterator[Result]:
-    """One result per service: fail when current events of the `wanted` kinds exist."""
-    now = facts.collected_at
-    for svc in sorted(facts.services, key=lambda s: str(s.get("serviceArn"))):
-        arn, label = str(svc.get("serviceArn")), service_label(svc)
-        events = events_of(svc)
-        hits = current(events, now, wanted)
-        if not hits:
-            older = [e for e in events if e.kind in wanted]
-            note = (f"; the last one {_age(older[0], now)} was followed by a steady state"
-                    if older else "")
-            yield passed(arn, f"service {label}: no current {what} event among {len(events)} "
-                         f"service events{note}", service=arn, events=len(events))
-            continue
-        latest = hits[0]
-        reasons = Counter(e.reason or e.kind for e in hits)
-        yield failed(
-            arn,
-            f"service {label}: {len(hits)} current {what} event(s), latest {_age(latest, now)}: "
-            f"{latest.title} — {latest.message[:200]!r}",
-            service=arn, kind=latest.kind, reason=latest.reason,
-            diagnosis=latest.diagnosis, reasons=dict(sorted(reasons.items())),
-            diagnoses=sorted({d for e in hits if (d := e.diagnosis)}),
-            count=len(hits), latest=latest.to_data(),
-            events=[e.to_data() for e in hits[:5]], affected_tasks=_affected(svc),
-        )
