@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from checker.ranking import DEFAULT as _RANKING
+
 # EC2-style ids (i-…, sg-…, subnet-…, nat-…) are unique on their own; drop the type prefix.
 _EC2_ID = re.compile(r"^[a-z]+(?:-[a-z]+)*-[0-9a-f]{8,17}$")
 
@@ -43,7 +45,9 @@ class Severity(StrEnum):
 
     @property
     def weight(self) -> float:
-        return _SEVERITY_WEIGHT[self]
+        """The default table's weight (checker.ranking), kept here for code that ranks
+        without an injected table; the ranking itself reads its own table's."""
+        return _RANKING.severity(self)
 
     @property
     def order(self) -> int:
@@ -52,15 +56,6 @@ class Severity(StrEnum):
 
     def at_least(self, other: Severity) -> bool:
         return self.order <= other.order
-
-
-_SEVERITY_WEIGHT = {
-    Severity.CRITICAL: 10.0,
-    Severity.HIGH: 7.0,
-    Severity.MEDIUM: 4.0,
-    Severity.LOW: 2.0,
-    Severity.INFO: 1.0,
-}
 
 
 class Status(StrEnum):

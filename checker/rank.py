@@ -2,7 +2,9 @@
 
     score = 10 × weight(severity) × confidence × impact
 
-weight: critical 10, high 7, medium 4, low 2, info 1 (checker.model.Severity.weight).
+Every number here is a field of a `checker.ranking.Weights` table passed to `rank`
+(DEFAULT unless a caller injects another); the values below are DEFAULT's.
+weight: critical 10, high 7, medium 4, low 2, info 1.
 confidence: from the playbook walk, in (0, 0.99] (capped when evidence was unknown).
 impact: summed over the services the diagnosis covers, each service's share of its desired
 tasks the evidence says are affected (`affected_tasks` / desiredCount, clamped to
@@ -24,30 +26,24 @@ from typing import Any
 
 from checker.model import Diagnosis, Remediation, short_name
 from checker.playbook import catalog
+from checker.ranking import DEFAULT, Weights
 from checker.walk import Candidate
 
-UNKNOWN_IMPACT = 0.5
-MIN_IMPACT = 0.25
-#: Risks (hardening gaps that break nothing now: single AZ, no logs, plaintext secrets,
-#: stale agents, no endpoints) weigh this much of an incident of the same severity, so a
-#: cluster's standing hygiene never buries what is failing right now.
-RISK_FACTOR = 0.2
-#: How far above the highest diagnosis it explains a cause is placed.
-EXPLAINS_MARGIN = 0.01
 
-
-def service_share(affected: int | None, desired: int) -> float:
+def service_share(affected: int | None, desired: int, weights: Weights = DEFAULT) -> float:
     """None: the evidence does not say how many tasks; 0: it says none (yet)."""
     if affected is None or desired <= 0:
-        return UNKNOWN_IMPACT
-    return max(MIN_IMPACT, min(1.0, affected / desired))
+        return weights.unknown_impact
+    return max(weights.min_impact, min(weights.max_impact, affected / desired))
 
 
-def impact(cand: Candidate, desired: Mapping[str, int]) -> float:
-    factor = RISK_FACTOR if is_risk(cand.diagnosis) else 1.0
+def impact(cand: Candidate, desired: Mapping[str, int], weights: Weights = DEFAULT) -> float:
+    """Summed over services so that one cause behind three services outweighs three
+    separate ones; risks are scaled down so standing hygiene never buries an outage."""
+    factor = weights.risk_factor if is_risk(cand.diagnosis) else 1.0
     if not cand.services:
-        return UNKNOWN_IMPACT * factor
-    return factor * sum(service_share(cand.affected.get(s), desired.get(s, 0))
+        return weights.unknown_impact * factor
+    return factor * sum(service_share(cand.affected.get(s), desired.get(s, 0), weights)
                         for s in cand.services)
 
 
@@ -56,8 +52,10 @@ def is_risk(diagnosis: str) -> bool:
     return entry is not None and entry.kind == "risk"
 
 
-def score(weight: float, confidence: float, impact_: float) -> float:
-    return round(10.0 * weight * confidence * impact_, 2)
+def score(weight: float, confidence: float, impact_: float,
+          weights: Weights = DEFAULT) -> float:
+    """A product, so that each factor can veto (docs/ranking.md, "Why a product")."""
+    return round(weights.score_scale * weight * confidence * impact_, weights.digits)
 
 
 class _Blank(dict[str, Any]):
@@ -96,26 +94,28 @@ def context(cand: Candidate) -> dict[str, Any]:
             "service_name": svc or names[0]}
 
 
-def to_diagnosis(cand: Candidate, desired: Mapping[str, int]) -> Diagnosis:
+def to_diagnosis(cand: Candidate, desired: Mapping[str, int],
+                 weights: Weights = DEFAULT) -> Diagnosis:
     hyp, ctx = cand.hypothesis, context(cand)
-    imp = impact(cand, desired)
+    imp = impact(cand, desired, weights)
     resources = tuple(cand.services) or (cand.subject,)
     if cand.services and cand.subject not in cand.services:
         resources = (*cand.services, cand.subject)  # the shared cause, e.g. a NAT gateway
     return Diagnosis(
         id=hyp.diagnosis, title=hyp.title, scenario=cand.playbook.scenario,
-        severity=hyp.severity, confidence=round(cand.confidence, 2),
-        score=score(hyp.severity.weight, cand.confidence, imp),
+        severity=hyp.severity, confidence=round(cand.confidence, weights.digits),
+        score=score(weights.severity(hyp.severity), cand.confidence, imp, weights),
         resources=resources, summary=fill(hyp.summary, ctx),
         evidence=tuple(cand.evidence), why=tuple(cand.why),
         remediation=tuple(Remediation(fill(r.step, ctx), fill(r.command, ctx, " ") if r.command
                                       else None) for r in hyp.remediation),
-        references=hyp.references, impact=round(imp, 2),
+        references=hyp.references, impact=round(imp, weights.digits),
         explains=tuple(cand.explains), explained_by=tuple(cand.explained_by),
     )
 
 
-def _lift_causes(cands: Sequence[Candidate], diags: list[Diagnosis]) -> list[Diagnosis]:
+def _lift_causes(cands: Sequence[Candidate], diags: list[Diagnosis],
+                 weights: Weights) -> list[Diagnosis]:
     """Place each cause just above the highest diagnosis it explains (repeat for chains)."""
     index = {id(c): i for i, c in enumerate(cands)}
     for _ in range(len(diags)):
@@ -127,7 +127,8 @@ def _lift_causes(cands: Sequence[Candidate], diags: list[Diagnosis]) -> list[Dia
             explained = [diags[index[id(o)]].score for o in cands
                          if cause.diagnosis in o.explained_by
                          and set(o.services) & set(cause.services)]
-            target = round(max(explained, default=0.0) + EXPLAINS_MARGIN, 2)
+            target = round(max(explained, default=0.0) + weights.explains_margin,
+                           weights.digits)
             if diags[me].score < target:
                 diags[me] = replace(diags[me], score=target)
                 changed = True
@@ -136,7 +137,10 @@ def _lift_causes(cands: Sequence[Candidate], diags: list[Diagnosis]) -> list[Dia
     return diags
 
 
-def rank(cands: Sequence[Candidate], desired: Mapping[str, int]) -> list[Diagnosis]:
-    diags = _lift_causes(cands, [to_diagnosis(c, desired) for c in cands])
+def rank(cands: Sequence[Candidate], desired: Mapping[str, int],
+         weights: Weights = DEFAULT) -> list[Diagnosis]:
+    """`weights` is a parameter, not a global, so a variant table (the sensitivity test)
+    cannot leak into other callers."""
+    diags = _lift_causes(cands, [to_diagnosis(c, desired, weights) for c in cands], weights)
     diags.sort(key=lambda d: (-d.score, d.severity.order, d.id, d.resources))
     return [replace(d, rank=i) for i, d in enumerate(diags, 1)]

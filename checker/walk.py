@@ -12,7 +12,8 @@ symptom failed is tried against every hypothesis:
 Then candidates of a hypothesis with `group_by` that share that data value (the same NAT
 gateway, the same subnet) merge into one diagnosis over all their services, and a
 candidate whose hypothesis `explains` other diagnoses is linked to the ones it explains on
-the same services. docs/ranking.md states the numbers and why.
+the same services. The numbers come from a `checker.ranking.Weights` table passed to
+`walk` (DEFAULT unless a caller injects another); docs/ranking.md states them and why.
 """
 
 from __future__ import annotations
@@ -23,13 +24,7 @@ from typing import Any
 
 from checker.model import Evidence, Finding, Status
 from checker.playbook import Hypothesis, Playbook, Ref
-
-UNKNOWN_CONFIRM_CAP = 0.5
-UNKNOWN_RULE_OUT_CAP = 0.75
-SUPPORT_BONUS = 0.05
-CONTRADICT_PENALTY = 0.2
-MIN_CONFIDENCE = 0.05
-MAX_CONFIDENCE = 0.99
+from checker.ranking import DEFAULT, Weights
 
 
 @dataclass(slots=True)
@@ -47,11 +42,12 @@ class Candidate:
     affected: dict[str, int | None] = field(default_factory=dict)
     explains: list[str] = field(default_factory=list)
     explained_by: list[str] = field(default_factory=list)
-    #: ceiling set by unknown evidence; bonuses never lift the confidence above it
-    cap: float = MAX_CONFIDENCE
+    #: ceiling (the table's max_confidence, lowered by unknown evidence); bonuses never
+    #: lift the confidence above it
+    cap: float = DEFAULT.max_confidence
 
     def raise_by(self, bonus: float) -> None:
-        self.confidence = min(self.cap, MAX_CONFIDENCE, self.confidence + bonus)
+        self.confidence = min(self.cap, self.confidence + bonus)
 
     @property
     def diagnosis(self) -> str:
@@ -102,10 +98,13 @@ def _evidence(f: Finding, role: str) -> Evidence:
 class _Trial:
     """One hypothesis tried on one subject; `ok` false once it is rejected."""
 
-    def __init__(self, idx: _Index, book: Playbook, hyp: Hypothesis, subject: str) -> None:
+    def __init__(self, idx: _Index, book: Playbook, hyp: Hypothesis, subject: str,
+                 weights: Weights) -> None:
         self.idx, self.book, self.hyp, self.subject = idx, book, hyp, subject
+        self.w = weights
         self.ok = True
-        self.cand = Candidate(book, hyp, subject, [], hyp.confidence)
+        self.cand = Candidate(book, hyp, subject, [], hyp.confidence,
+                              cap=weights.max_confidence)
         self.seen: set[tuple[str, str, str]] = set()
 
     def add(self, fs: Sequence[Finding], role: str) -> None:
@@ -141,7 +140,7 @@ class _Trial:
                 self.add(fs, "confirm")
                 self.cand.why.append(f"confirmed: {self.title(ref)}")
             else:
-                self._missing(ref, fs, UNKNOWN_CONFIRM_CAP, "could not check")
+                self._missing(ref, fs, self.w.unknown_confirm_cap, "could not check")
 
     def _missing(self, ref: Ref, fs: list[Finding], cap: float, verb: str) -> None:
         if not fs:
@@ -158,27 +157,27 @@ class _Trial:
                 self.ok = False
                 return
             if st is Status.UNKNOWN:
-                self._missing(ref, fs, UNKNOWN_RULE_OUT_CAP, "could not rule out via")
+                self._missing(ref, fs, self.w.unknown_rule_out_cap, "could not rule out via")
             else:
                 self.cand.why.append(f"alternative ruled out: {ref.label()} passed")
         for ref in self.hyp.contradict:
             st, fs = self.idx.status(ref, self.subject)
             if st is Status.FAIL:
-                self.cand.confidence = max(MIN_CONFIDENCE,
-                                           self.cand.confidence - CONTRADICT_PENALTY)
+                self.cand.confidence = max(self.w.min_confidence,
+                                           self.cand.confidence - self.w.contradict_penalty)
                 self.add(fs, "contradict")
                 self.cand.why.append(f"weakened by: {self.title(ref)}")
         for ref in self.hyp.support:
             st, fs = self.idx.status(ref, self.subject)
             if st is Status.FAIL:
-                self.cand.raise_by(SUPPORT_BONUS)
+                self.cand.raise_by(self.w.support_bonus)
                 self.add(fs, "support")
                 self.cand.why.append(f"supported: {self.title(ref)}")
 
 
 def _try(idx: _Index, book: Playbook, hyp: Hypothesis, subject: str,
-         symptoms: Sequence[Finding]) -> Candidate | None:
-    trial = _Trial(idx, book, hyp, subject)
+         symptoms: Sequence[Finding], weights: Weights) -> Candidate | None:
+    trial = _Trial(idx, book, hyp, subject, weights)
     trial.confirm()
     if trial.ok:
         trial.weigh()
@@ -233,7 +232,7 @@ def _group(cands: list[Candidate]) -> list[Candidate]:
     return out
 
 
-def _link(cands: list[Candidate]) -> None:
+def _link(cands: list[Candidate], weights: Weights) -> None:
     """A cause that explains other diagnoses on the same services says so (and is
     corroborated by them); the explained ones point back at it."""
     for cause in cands:
@@ -246,14 +245,17 @@ def _link(cands: list[Candidate]) -> None:
             names = ", ".join(s.split(":service/")[-1] for s in shared)
             cause.explains.append(f"{other.diagnosis} on {names}")
             cause.why.append(f"explains: {other.diagnosis} on {names}")
-            cause.raise_by(SUPPORT_BONUS)
+            cause.raise_by(weights.support_bonus)
             other.explained_by.append(cause.diagnosis)
             other.why.append(f"explained by: {cause.diagnosis} ({cause.subject})")
 
 
-def walk(playbooks: Sequence[Playbook], findings: Sequence[Finding]) -> list[Candidate]:
+def walk(playbooks: Sequence[Playbook], findings: Sequence[Finding],
+         weights: Weights = DEFAULT) -> list[Candidate]:
     """One candidate per (diagnosis, subject or group); when two scenarios reach the same
-    diagnosis for the same subject, the more confident one is kept."""
+    diagnosis for the same subject, the more confident one is kept. `weights` is a
+    parameter, not a global, so a variant table (the sensitivity test) cannot leak into
+    other callers."""
     idx = _Index(findings)
     best: dict[tuple[str, str], Candidate] = {}
     for book in playbooks:
@@ -265,12 +267,12 @@ def walk(playbooks: Sequence[Playbook], findings: Sequence[Finding]) -> list[Can
             if ":task-definition/" in subject:
                 continue  # a revision no service runs cannot be behind an incident
             for hyp in book.hypotheses:
-                cand = _try(idx, book, hyp, subject, by_subject[subject])
+                cand = _try(idx, book, hyp, subject, by_subject[subject], weights)
                 if cand is None:
                     continue
                 key = (hyp.diagnosis, subject)
                 if key not in best or cand.confidence > best[key].confidence:
                     best[key] = cand
     cands = _group([best[k] for k in sorted(best)])
-    _link(cands)
+    _link(cands, weights)
     return cands
