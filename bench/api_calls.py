@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _account as acct  # bench/ is not a package
 
 from checker.collect import Scope, cloudwatch, collect, ec2
-from checker.collect._aws import iam_prefix
+from checker.collect.aws import iam_prefix
 
 
 @dataclass(frozen=True)

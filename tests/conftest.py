@@ -7,6 +7,8 @@ in someone's account.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,41 +55,46 @@ def shared_dir() -> Path:
     return SHARED
 
 
-#: IAM actions called from ecsdoctor's collectors during this test session, with the
-#: collector module that called them. tests/test_zzz_recorded_calls.py checks them against
-#: the shipped IAM policies once every other test has run.
-RECORDED_CALLS: dict[str, set[str]] = {}
+READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|List|Get|BatchGet|Simulate)[A-Za-z0-9]*$")
 
 
-def _caller_module(depth_limit: int = 60) -> str | None:
-    import sys
+def _policy(name: str) -> frozenset[str]:
+    doc = json.loads((REPO / "deploy" / name).read_text())
+    return frozenset(a for st in doc["Statement"] for a in st["Action"])
 
-    frame = sys._getframe(2)
-    for _ in range(depth_limit):
-        if frame is None:
-            return None
-        name = str(frame.f_globals.get("__name__", ""))
-        if name.startswith("checker.collect"):
-            return name
-        frame = frame.f_back  # type: ignore[assignment]
-    return None
+
+#: user agent → the IAM actions that part of ecsdoctor may call (deploy/). The audit's
+#: sinks write (S3, SNS, Security Hub, CloudWatch) under the template's own statements,
+#: which tests/test_template.py checks; they are not read-only by design.
+def _allowed() -> dict[str, frozenset[str]]:
+    from checker.collect.aws import GATE_USER_AGENT, USER_AGENT
+
+    scan = _policy("iam-policy.json")
+    return {USER_AGENT: scan, GATE_USER_AGENT: scan | _policy("gate-iam-policy.json")}
+
+
+#: Calls outside the policy made during the current test (checked after each test).
+VIOLATIONS: list[str] = []
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _record_collector_calls() -> Iterator[None]:
-    """Record every AWS operation that ecsdoctor's own code (not a test's setup) calls."""
+    """Watch every AWS call ecsdoctor's own clients make (told apart from a test's setup
+    calls by the user agent they send) against the IAM policy shipped for that part."""
     from botocore.client import BaseClient
 
-    from checker.collect._aws import iam_prefix
+    from checker.collect.aws import iam_prefix
 
     original = BaseClient._make_api_call
+    allowed = _allowed()
 
     def recording(self: BaseClient, operation_name: str, api_params: dict) -> object:  # type: ignore[type-arg]
-        caller = _caller_module()
-        if caller is not None:
+        agent = (self.meta.config.user_agent_extra or "").strip()
+        if agent in allowed:
             service = self.meta.service_model.service_id.hyphenize()
-            RECORDED_CALLS.setdefault(f"{iam_prefix(service)}:{operation_name}",
-                                      set()).add(caller)
+            action = f"{iam_prefix(service)}:{operation_name}"
+            if action not in allowed[agent] or not READ_ONLY.match(action):
+                VIOLATIONS.append(f"{action} (client {agent!r})")
         return original(self, operation_name, api_params)
 
     BaseClient._make_api_call = recording  # type: ignore[method-assign]
@@ -95,3 +102,13 @@ def _record_collector_calls() -> Iterator[None]:
         yield
     finally:
         BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _calls_within_policy() -> Iterator[None]:
+    """Least privilege, per test and in any order: a test during which ecsdoctor called an
+    operation outside deploy/*iam-policy.json (or not read-only) fails right there."""
+    VIOLATIONS.clear()
+    yield
+    found, VIOLATIONS[:] = sorted(set(VIOLATIONS)), []
+    assert not found, f"called but not in deploy/*iam-policy.json or not read-only: {found}"

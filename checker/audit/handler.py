@@ -35,7 +35,7 @@ from checker.audit.securityhub import import_findings
 from checker.audit.sinks import Audit, Config, notify_sns, put_metrics, split_names, write_s3
 from checker.bundle import now_iso
 from checker.collect import Scope, collect
-from checker.collect._aws import USER_AGENT
+from checker.collect.aws import AUDIT_USER_AGENT
 from checker.errors import InputError
 from checker.model import Report, Severity, Status
 from checker.pipeline import Engine
@@ -139,7 +139,7 @@ def check_info(eng: Engine) -> dict[str, CheckInfo]:
 
 def _client_config() -> BotoConfig:
     return BotoConfig(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5,
-                      read_timeout=30, user_agent_extra=USER_AGENT)
+                      read_timeout=30, user_agent_extra=AUDIT_USER_AGENT)
 
 
 Sink = Callable[[], dict[str, Any]]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from checker.bundle import COLLECTIONS, new_bundle, to_jsonable
 from checker.collect import autoscaling, cloudwatch, ec2, ecs, elbv2
-from checker.collect._aws import (
+from checker.collect.aws import (
     NO_REGION,
     Context,
     Progress,

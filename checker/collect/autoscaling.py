@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from checker.collect._aws import Context, Item, batched
+from checker.collect.aws import Context, Item, batched
 
 #: Every action this module calls; deploy/iam-policy.json is checked against it.
 OPERATIONS: frozenset[str] = frozenset({

@@ -41,6 +41,11 @@ K = TypeVar("K", bound=Hashable)
 Item = dict[str, Any]
 
 USER_AGENT = "ecsdoctor/0.1"
+#: The gate's reference probes and the audit's sinks say who they are too: CloudTrail shows
+#: which part of ecsdoctor made a call, and the test suite checks each part's calls against
+#: its own IAM policy (tests/conftest.py).
+GATE_USER_AGENT = f"{USER_AGENT} gate"
+AUDIT_USER_AGENT = f"{USER_AGENT} audit"
 
 NO_CREDENTIALS = (
     "no AWS credentials found: run `aws configure` or `aws sso login`, set AWS_PROFILE, "

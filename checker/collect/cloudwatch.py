@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from checker.collect._aws import Context, Item, batched, iam_action, pages
+from checker.collect.aws import Context, Item, batched, iam_action, pages
 
 #: The one CloudWatch action this module calls; deploy/iam-policy.json is checked against it.
 OPERATIONS: frozenset[str] = frozenset({"cloudwatch:GetMetricData"})

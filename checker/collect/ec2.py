@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from checker.collect._aws import Context, Item, batched
+from checker.collect.aws import Context, Item, batched
 
 #: Every EC2 action this module calls; deploy/iam-policy.json is checked against it.
 OPERATIONS: frozenset[str] = frozenset({

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from checker.collect._aws import Context, Item, batched, iam_action, input_error, unreachable
+from checker.collect.aws import Context, Item, batched, iam_action, input_error, unreachable
 from checker.errors import InputError
 from checker.redact import redact_task, redact_task_definition
 

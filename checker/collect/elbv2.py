@@ -26,7 +26,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from checker.collect._aws import Context, Item, batched, iam_action
+from checker.collect.aws import Context, Item, batched, iam_action
 
 #: Every ELBv2 action this module calls; deploy/iam-policy.json is checked against it.
 OPERATIONS: frozenset[str] = frozenset({

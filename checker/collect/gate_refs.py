@@ -23,7 +23,7 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from checker.collect._aws import USER_AGENT
+from checker.collect.aws import GATE_USER_AGENT
 from checker.facts import attribute
 from checker.gate.names import (
     ACCEPTED_MANIFESTS,
@@ -93,7 +93,7 @@ class Refs:
         key = (service, region or self.region)
         if key not in self.clients:
             config = Config(retries={"mode": "adaptive", "max_attempts": 5}, connect_timeout=5,
-                            read_timeout=30, user_agent_extra=USER_AGENT)
+                            read_timeout=30, user_agent_extra=GATE_USER_AGENT)
             self.clients[key] = self.session.client(service, region_name=key[1],
                                                     endpoint_url=self.endpoint_url,
                                                     config=config)

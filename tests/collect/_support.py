@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from checker.collect import Context, Scope
-from checker.collect._aws import iam_prefix
+from checker.collect.aws import iam_prefix
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

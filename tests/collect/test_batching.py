@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from checker.collect import Context, ecs
-from checker.collect._aws import batched, paginate
+from checker.collect.aws import batched, paginate
 from tests.collect._support import stub_fixtures
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/prod"

@@ -18,7 +18,7 @@ from botocore.stub import Stubber
 import checker.collect
 from checker.bundle import validate
 from checker.collect import Context, collect, ecs, elbv2
-from checker.collect._aws import batched
+from checker.collect.aws import batched
 from tests.builders import service, shaped
 from tests.collect._support import (
     ACCOUNT,

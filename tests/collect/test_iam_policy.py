@@ -47,3 +47,21 @@ def test_a_scan_calls_only_declared_operations(aws: None) -> None:
     assert called - OPERATIONS == set(), "called but not in OPERATIONS (nor the IAM policy)"
     # and no dead declaration: this account exercises every ECS operation declared
     assert ecs.OPERATIONS - called == set()
+
+
+def test_the_per_test_guard_catches_a_call_outside_the_policy(aws: None) -> None:
+    """The autouse guard in tests/conftest.py is what proves least privilege over the whole
+    suite; this shows it sees an ecsdoctor client making a write call (and a test setup
+    client, without ecsdoctor's user agent, is left alone)."""
+    from botocore.config import Config
+
+    from checker.collect.aws import USER_AGENT
+    from tests import conftest
+
+    session = boto3.session.Session(region_name=REGION)
+    session.client("ecs").create_cluster(clusterName="setup")  # a test's own setup call
+    assert conftest.VIOLATIONS == []
+    ours = session.client("ecs", config=Config(user_agent_extra=USER_AGENT))
+    ours.create_cluster(clusterName="oops")
+    assert conftest.VIOLATIONS == [f"ecs:CreateCluster (client {USER_AGENT!r})"]
+    conftest.VIOLATIONS.clear()

@@ -27,7 +27,7 @@ from tests.faults import Throttle, demo, fast_retries, scan_with, service_of
 SCAN_OPS = sorted(OPERATIONS - {"ecs:ListClusters"})
 #: The first call is made with 2 attempts (checker.collect._FIRST_CALL_RETRIES = 1).
 FIRST = "sts:GetCallerIdentity"
-#: checker.collect._aws.client: adaptive, max_attempts 10, which botocore counts as retries
+#: checker.collect.aws.client: adaptive, max_attempts 10, which botocore counts as retries
 #: (total_max_attempts = max_attempts + 1).
 RETRIES = 10
 
