@@ -23,6 +23,8 @@ Item = Mapping[str, Any]
 #: the unknown finding then names the action to grant.
 DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                     "UnauthorizedException", "AuthorizationError"})
+#: The `level` of a report `errors` entry that is not a failed collection (checker.shapes).
+WARNING = "warning"
 T = TypeVar("T")
 
 
@@ -69,9 +71,12 @@ class Facts:
     # -- availability ---------------------------------------------------------------
     @cached_property
     def _errors_by_collection(self) -> dict[str, list[Item]]:
+        """Failed reads per collection. Entries with ``"level": "warning"`` (shape warnings,
+        checker.shapes) are left out: the collection was read, so its checks still run."""
         out: dict[str, list[Item]] = defaultdict(list)
         for err in self.errors:
-            out[str(err.get("collection", ""))].append(err)
+            if err.get("level") != WARNING:
+                out[str(err.get("collection", ""))].append(err)
         return out
 
     def error_for(self, collection: str) -> Item | None:

@@ -1,50 +1,27 @@
 """Small builders for AWS-shaped fixtures, validated against botocore's output shapes.
 
-Every builder output goes through `shaped()`, which checks each key against the botocore
-model of the API response: a fixture with a typo (`privilege` for `privileged`) fails
-here instead of making a check that can never fire on real data.
+Every builder output goes through `shaped()`, which checks each key and type against the
+botocore model of the API response (checker.shapes): a fixture with a typo (`privilege`
+for `privileged`) fails here instead of making a check that can never fire on real data.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
 from typing import Any
 
-import botocore.session
+from checker import shapes
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 
 
-@cache
-def _model(service: str) -> Any:
-    return botocore.session.get_session().get_service_model(service)
-
-
-def _check(shape: Any, value: Any, path: str) -> None:
-    if shape.type_name == "structure":
-        assert isinstance(value, dict), f"{path}: expected object"
-        for key, sub in value.items():
-            assert key in shape.members, f"{path}.{key}: not in botocore shape {shape.name}"
-            _check(shape.members[key], sub, f"{path}.{key}")
-    elif shape.type_name == "list":
-        assert isinstance(value, list), f"{path}: expected list"
-        for i, sub in enumerate(value):
-            _check(shape.member, sub, f"{path}[{i}]")
-    elif shape.type_name == "map":
-        assert isinstance(value, dict), f"{path}: expected map"
-    elif shape.type_name in ("integer", "long"):
-        assert isinstance(value, int), f"{path}: expected integer, got {value!r}"
-    elif shape.type_name == "boolean":
-        assert isinstance(value, bool), f"{path}: expected boolean"
-    elif shape.type_name == "timestamp":
-        assert isinstance(value, str), f"{path}: timestamps are ISO strings in a bundle"
-
-
 def shaped(service: str, shape_name: str, item: dict[str, Any]) -> dict[str, Any]:
-    _check(_model(service).shape_for(shape_name), item, shape_name)
+    """`item` if it is botocore's `shape_name` of `service` (checker.shapes, the validator
+    the engine runs on every bundle); a fixture that is not fails here."""
+    problems = shapes.problems(service, shape_name, item)
+    assert not problems, "; ".join(problems)
     return item
 
 

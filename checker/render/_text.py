@@ -6,9 +6,33 @@ never imports rich just to word "no diagnoses" or count unexplained findings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from checker.model import Evidence, Finding, Report, Status
 
 COULD_NOT_CHECK = "could not check"
+#: `level` of a report `errors` entry that is a warning about the bundle (an item not in its
+#: AWS shape, checker.shapes), not a collection that failed.
+WARNING = "warning"
+WARNINGS_TITLE = "Bundle warnings"
+WARNINGS_WHY = "items not in their AWS shape; no check read these values"
+
+
+def collection_errors(report: Report) -> list[Mapping[str, Any]]:
+    """Collections that failed: their checks are `unknown`."""
+    return [e for e in report.errors if e.get("level") != WARNING]
+
+
+def bundle_warnings(report: Report) -> list[Mapping[str, Any]]:
+    """Warnings about the bundle's items; every renderer shows them, labelled as warnings,
+    so a typo never reads as a clean pass."""
+    return [e for e in report.errors if e.get("level") == WARNING]
+
+
+def warning_line(entry: Mapping[str, Any]) -> str:
+    """One warning on one line: `warning UnknownKey: task_definitions[0] (web:3): …`."""
+    return f"warning {entry.get('code') or ''}: {entry.get('message') or ''}"
 
 
 def no_diagnoses_line(report: Report) -> str:

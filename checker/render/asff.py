@@ -9,7 +9,8 @@ Why these choices:
 - **What is imported:** every failing check finding at or above ``min_severity`` (default
   low: the info-level summaries would churn every hour), and every diagnosis once per
   resource it names (it carries the remediation). Passes, unknowns and collection errors
-  are not findings in Security Hub's sense; the S3 report keeps them.
+  are not findings in Security Hub's sense; the S3 report keeps them. Warnings about the
+  bundle's items (not in their AWS shape) are one informational finding on the account.
 - **Scope.** ``ProductFields["ecsdoctor/ScopeKey"]`` records which scan produced a finding
   (``all`` clusters, or the cluster names): an audit archives only what *its own* scope
   stopped seeing, never what another schedule with other clusters found.
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from checker.model import Diagnosis, Finding, Report, Severity, Status, short_name
+from checker.render._text import bundle_warnings, warning_line
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -40,6 +42,7 @@ GENERATOR_PREFIX = "ecsdoctor/"
 PRODUCT_NAME = "ecsdoctor"
 SCOPE_FIELD = "ecsdoctor/ScopeKey"
 KIND_FIELD = "ecsdoctor/Kind"
+WARNINGS_GENERATOR = f"{GENERATOR_PREFIX}bundle-validation"
 #: Diagnoses (CONTRACTS §3) about security rather than reliability.
 SECURITY_DIAGNOSES = frozenset({"plaintext-secrets"})
 TITLE_MAX, DESCRIPTION_MAX, RECOMMENDATION_MAX, FIELD_MAX = 256, 1024, 512, 2048
@@ -164,6 +167,9 @@ def to_asff(
     out += [_diagnosis_finding(base, d, resource)
             for d in report.diagnoses if d.severity.at_least(min_severity)
             for resource in dict.fromkeys(d.resources)]
+    warnings = bundle_warnings(report)
+    if warnings:
+        out.append(_warnings_finding(base, warnings))
     return sorted(out, key=lambda f: str(f["Id"]))
 
 
@@ -244,6 +250,22 @@ def _check_finding(base: _Base, group: list[Finding], info: CheckInfo | None) ->
         out["Remediation"] = {"Recommendation": {
             "Text": clip(f"See the AWS documentation for {first.check}.", RECOMMENDATION_MAX),
             "Url": info.docs}}
+    return out
+
+
+def _warnings_finding(base: _Base, warnings: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One informational finding on the account for every warning about the bundle's items:
+    its checks read values that were not in their AWS shape. Whatever ``min_severity``, so
+    a scan that could not read its data right is never a clean account in Security Hub;
+    the next clean run archives it like any finding that is gone."""
+    account = f"AWS::::Account:{base.account}"
+    out = _common(base, WARNINGS_GENERATOR, account, Severity.INFO, _types(False))
+    out["Resources"] = [{"Type": "AwsAccount", "Id": account,
+                         "Partition": partition(base.region), "Region": base.region}]
+    out["Title"] = clip(f"ecsdoctor: {len(warnings)} bundle warning(s): items not in their "
+                        "AWS shape", TITLE_MAX)
+    out["Description"] = clip(" | ".join(warning_line(e) for e in warnings), DESCRIPTION_MAX)
+    out["ProductFields"] = _fields(base, "bundle-validation", Warnings=str(len(warnings)))
     return out
 
 

@@ -7,7 +7,9 @@ its findings go into the case's text. A check fails when any finding fails; it i
 nothing applied or everything was waived; otherwise it passes. One `<testsuite>` inside
 `<testsuites>`, counts on both, deterministic order (by check id) and no wall-clock time, so
 the same report gives the same bytes. Text from AWS is stripped of characters XML 1.0
-cannot carry.
+cannot carry. Warnings about the bundle's items (checker.shapes) go to the suite's
+`<system-err>`, one `warning <code>: <message>` line each: visible in CI, yet not a test
+case, so a typo in a hand-written bundle does not turn a pipeline red by itself.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from checker.model import Finding, Report, Status, short_name
+from checker.render._text import bundle_warnings, warning_line
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -45,6 +48,10 @@ def render_junit(report: Report, options: RenderOptions) -> str:
     for key, value in _properties(report):
         ET.SubElement(props, "property", {"name": key, "value": _clean(value)})
     suite.extend(cases)
+    warnings = bundle_warnings(report)
+    if warnings:  # the suite's stderr: shown by CI, not a test case that could go red
+        ET.SubElement(suite, "system-err").text = _clean("\n".join(
+            warning_line(e) for e in warnings))
     ET.indent(root, space="  ")
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
@@ -69,6 +76,9 @@ def _properties(report: Report) -> list[tuple[str, str]]:
         if isinstance(value, str) and value:
             out.append((key, value))
     out.append(("diagnoses", ", ".join(d.id for d in report.diagnoses)))
+    warnings = bundle_warnings(report)
+    if warnings:
+        out.append(("bundle_warnings", str(len(warnings))))
     return out
 
 

@@ -14,7 +14,16 @@ import re
 from typing import TYPE_CHECKING
 
 from checker.model import Diagnosis, Report, Status, short_name
-from checker.render._text import cited_by, evidence_message, no_diagnoses_line, unexplained_shown
+from checker.render._text import (
+    WARNINGS_TITLE,
+    WARNINGS_WHY,
+    bundle_warnings,
+    cited_by,
+    collection_errors,
+    evidence_message,
+    no_diagnoses_line,
+    unexplained_shown,
+)
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -168,13 +177,23 @@ def _could_not_check(report: Report) -> list[str]:
 
 
 def _errors(report: Report) -> list[str]:
-    if not report.errors:
-        return []
-    keys = ("collection", "operation", "code", "message")
-    lines = [f"## Collection errors ({len(report.errors)})", "",
-             _row(*(k.capitalize() for k in keys)), _row(*("---" for _ in keys))]
-    lines += [_row(*(text(str(e.get(k) or "")) for k in keys)) for e in report.errors]
-    return [*lines, ""]
+    """Failed collections, then warnings about the bundle's items, each in its section."""
+    lines: list[str] = []
+    errors, warnings = collection_errors(report), bundle_warnings(report)
+    if errors:
+        keys: tuple[str, ...] = ("collection", "operation", "code", "message")
+        lines += [f"## Collection errors ({len(errors)})", "",
+                  _row(*(k.capitalize() for k in keys)), _row(*("---" for _ in keys))]
+        lines += [_row(*(text(str(e.get(k) or "")) for k in keys)) for e in errors]
+        lines.append("")
+    if warnings:
+        keys = ("collection", "code", "message")
+        why = WARNINGS_WHY[:1].upper() + WARNINGS_WHY[1:]
+        lines += [f"## {WARNINGS_TITLE} ({len(warnings)})", "", text(why) + ".", "",
+                  _row(*(k.capitalize() for k in keys)), _row(*("---" for _ in keys))]
+        lines += [_row(*(text(str(e.get(k) or "")) for k in keys)) for e in warnings]
+        lines.append("")
+    return lines
 
 
 def _failing(report: Report) -> list[str]:

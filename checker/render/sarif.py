@@ -22,6 +22,7 @@ from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from checker.model import Finding, Report, Severity, Status
+from checker.render._text import bundle_warnings
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -43,7 +44,7 @@ def render_sarif(report: Report, options: RenderOptions) -> str:
     results = [_result(f, index, report.scope) for f in report.findings if _reported(f)]
     run: dict[str, Any] = {
         "tool": {"driver": _driver(report, rules)},
-        "invocations": [{"executionSuccessful": True, "endTimeUtc": report.generated_at}],
+        "invocations": [_invocation(report)],
         "results": results,
         "properties": {"account": report.account, "region": report.region,
                        "findings": report.status_counts(),
@@ -54,6 +55,21 @@ def render_sarif(report: Report, options: RenderOptions) -> str:
         run["artifacts"] = [{"location": {"uri": uri}, "roles": ["analysisTarget"]}]
     doc = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def _invocation(report: Report) -> dict[str, Any]:
+    """The run; warnings about the bundle's items (a typo'd key, a wrong type) are its
+    `toolExecutionNotifications` at level warning: SARIF's place for "the tool ran, but
+    here is what it could not read", shown beside the results, never as a code alert."""
+    invocation: dict[str, Any] = {"executionSuccessful": True,
+                                  "endTimeUtc": report.generated_at}
+    notes = [{"level": "warning", "message": {"text": str(e.get("message") or "")},
+              "descriptor": {"id": str(e.get("code") or "BundleWarning")},
+              "properties": {"collection": e.get("collection"), "count": e.get("count", 1)}}
+             for e in bundle_warnings(report)]
+    if notes:
+        invocation["toolExecutionNotifications"] = notes
+    return invocation
 
 
 def _reported(f: Finding) -> bool:

@@ -4,7 +4,8 @@ Why it looks like this:
 - Evidence and next steps are always shown (no `--verbose` needed): in an incident the
   reader should not have to re-run anything to see why a diagnosis was made or what to do.
 - `unknown` is never folded into "pass": missing evidence reads "could not check: …" and
-  every unknown finding and collection error is listed in its own section.
+  every unknown finding and collection error is listed in its own section, and so is every
+  warning about the bundle's items (a typo'd key would otherwise read as a clean pass).
 - Commands are printed on their own indented line with soft wrapping, so rich never inserts
   a newline into them and they can be copied into a shell as they are.
 - Every piece of report text goes through `rich.text.Text`, never markup, so an AWS message
@@ -25,7 +26,16 @@ from rich.table import Table
 from rich.text import Text
 
 from checker.model import Diagnosis, Evidence, Report, Severity, Status, short_name
-from checker.render._text import cited_by, evidence_message, no_diagnoses_line, unexplained_shown
+from checker.render._text import (
+    WARNINGS_TITLE,
+    WARNINGS_WHY,
+    bundle_warnings,
+    cited_by,
+    collection_errors,
+    evidence_message,
+    no_diagnoses_line,
+    unexplained_shown,
+)
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -200,12 +210,18 @@ def _trailing_sections(report: Report, verbose: bool) -> list[tuple[str, Table]]
             table.add_row(Text(f.check), Text(short_name(f.resource)), Text(f.message))
         sections.append((f"Could not check ({len(unknown)}): not a pass, the data was missing",
                          table))
-    if report.errors:
+    errors, warnings = collection_errors(report), bundle_warnings(report)
+    if errors:
         table = _plain_table("collection", "operation", "code", "message")
-        for e in report.errors:
+        for e in errors:
             table.add_row(*(Text(str(e.get(k) or "")) for k in
                             ("collection", "operation", "code", "message")))
-        sections.append((f"Collection errors ({len(report.errors)})", table))
+        sections.append((f"Collection errors ({len(errors)})", table))
+    if warnings:
+        table = _plain_table("collection", "code", "message")
+        for e in warnings:
+            table.add_row(*(Text(str(e.get(k) or "")) for k in ("collection", "code", "message")))
+        sections.append((f"{WARNINGS_TITLE} ({len(warnings)}): {WARNINGS_WHY}", table))
     if verbose:
         sections.append(("Failing findings", _fail_table(report)))
     return sections

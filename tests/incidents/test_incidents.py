@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from checker import bundle as bundle_v1
+from checker import shapes
 from checker.facts import parse_time
 from checker.model import Finding, Report, Severity, Status
 from checker.pipeline import Engine
 from checker.playbook import catalog
-from tests import builders as b
 from tests.incidents._base import healthy_cluster
 from tests.incidents.scenarios import Expect, Scenario, all_scenarios, explain, service_arn
 
@@ -32,25 +32,6 @@ SINGLE = [s for s in SCENARIOS if not s.mixed]
 MIXED = [s for s in SCENARIOS if s.mixed]
 BY_NAME = {s.name: s for s in SCENARIOS}
 IDS = [s.name for s in SCENARIOS]
-
-#: collection → (botocore service, output shape) of its items (target_health wraps them).
-SHAPES = {
-    "clusters": ("ecs", "Cluster"), "services": ("ecs", "Service"), "tasks": ("ecs", "Task"),
-    "task_definitions": ("ecs", "TaskDefinition"),
-    "container_instances": ("ecs", "ContainerInstance"),
-    "capacity_providers": ("ecs", "CapacityProvider"), "account_settings": ("ecs", "Setting"),
-    "ec2_instances": ("ec2", "Instance"), "instance_types": ("ec2", "InstanceTypeInfo"),
-    "credit_specifications": ("ec2", "InstanceCreditSpecification"), "vpcs": ("ec2", "Vpc"),
-    "subnets": ("ec2", "Subnet"), "route_tables": ("ec2", "RouteTable"),
-    "nat_gateways": ("ec2", "NatGateway"), "vpc_endpoints": ("ec2", "VpcEndpoint"),
-    "security_groups": ("ec2", "SecurityGroup"), "network_acls": ("ec2", "NetworkAcl"),
-    "load_balancers": ("elbv2", "LoadBalancer"), "target_groups": ("elbv2", "TargetGroup"),
-    "target_health": ("elbv2", "TargetHealthDescription"),
-    "scalable_targets": ("application-autoscaling", "ScalableTarget"),
-    "scaling_policies": ("application-autoscaling", "ScalingPolicy"),
-    "auto_scaling_groups": ("autoscaling", "AutoScalingGroup"),
-}
-
 
 @cache
 def _bundle(name: str) -> dict[str, Any]:
@@ -108,16 +89,9 @@ def test_healthy_cluster_stays_healthy_whatever_the_noise(seed: int) -> None:
 # -- fixtures ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["healthy", *IDS])
 def test_fixture_is_bundle_v1_in_botocore_shapes(name: str) -> None:
-    bundle = _bundle(name)
-    bundle_v1.validate(bundle_v1.to_jsonable(bundle))
-    for collection, items in bundle["resources"].items():
-        service, shape = SHAPES[collection]
-        for item in items:
-            if collection == "target_health":
-                for desc in item["TargetHealthDescriptions"]:
-                    b.shaped(service, shape, desc)
-            else:
-                b.shaped(service, shape, {k: v for k, v in item.items() if k != "Attributes"})
+    bundle = bundle_v1.validate(bundle_v1.to_jsonable(_bundle(name)))
+    warnings = shapes.validate_bundle(bundle)
+    assert not warnings, "\n".join(str(w["message"]) for w in warnings)
 
 
 @pytest.mark.parametrize("name", ["healthy", *IDS])
