@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from checker.facts import Facts, Item, arn_name
+from checker.facts import Facts, Item, arn_name, obj, objs
 from checker.model import Result, Severity, failed, passed, unknown
 from checker.registry import Prior, check
 from checks.lib.agent_versions import dotted, is_windows, version
-from checks.lib.hosts import hosts, obj, objs
+from checks.lib.hosts import hosts
 from checks.lib.knowledge import table
 from checks.lib.labels import service_label
 from checks.lib.taskdefs import EC2, FARGATE, containers, platform

@@ -15,15 +15,13 @@ from checker.facts import Facts, Item
 from checker.model import Result, Severity, failed, passed, skipped
 from checker.registry import Prior, check
 from checks.lib.knowledge import table
-from checks.lib.taskdefs import container_name, each_container, env, is_windows
-
-PARAMS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html"
+from checks.lib.taskdefs import PARAMS_DOCS, container_name, each_container, env, is_windows
 
 
 @check(id="container-privileged", area="security", severity=Severity.HIGH,
        title="Container runs privileged",
        needs=("task_definitions",),
-       docs=f"{PARAMS}#container_definition_security")
+       docs=f"{PARAMS_DOCS}#container_definition_security")
 def container_privileged(facts: Facts, prior: Prior) -> Iterator[Result]:
     """`privileged: true` gives the container root on its host: every device, every
     capability, a way out of the container. One compromised process owns the instance and
@@ -41,7 +39,7 @@ def container_privileged(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="container-root-filesystem-writable", area="security", severity=Severity.LOW,
        title="Container root filesystem is writable",
        needs=("task_definitions",),
-       docs=f"{PARAMS}#container_definition_storage")
+       docs=f"{PARAMS_DOCS}#container_definition_storage")
 def container_root_filesystem_writable(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A read-only root filesystem stops an intruder from dropping tools or changing the
     application's files; writes then go to declared volumes only. Not supported for

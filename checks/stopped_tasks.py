@@ -12,7 +12,7 @@ import statistics
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from checker.facts import Facts, Item, arn_name, task_definition_label
+from checker.facts import Facts, Item, arn_name, obj, objs, task_definition_label
 from checker.model import Result, Severity, failed, passed, unknown
 from checker.registry import Prior, check
 from checks.lib.labels import human_duration, span, task_id, uptime_seconds
@@ -323,7 +323,7 @@ _TARGET_GROUP = re.compile(r"\((?:target-group|elb) ([^)\s]+)\)")
 
 def _describe_elb(facts: Facts, sub: Subject, hits: Hits) -> Result:
     data = _health_data(sub, hits)
-    grace = int_or_none((sub.service or {}).get("healthCheckGracePeriodSeconds")) or 0
+    grace = int_or_none(obj(sub.service).get("healthCheckGracePeriodSeconds")) or 0
     groups = sorted({m.group(1).split("/")[-2] if m.group(1).count("/") >= 2 else m.group(1)
                      for _, s in hits if (m := _TARGET_GROUP.search(s.reason))})
     early = _killed_while_starting(data["uptimes_s"], grace)
@@ -350,15 +350,15 @@ def stopped_task_container_health(facts: Facts, prior: Prior) -> Iterator[Result
 
 
 def _start_period(facts: Facts, task: Item, names: list[str]) -> int | None:
-    defs = (task_definition_of(facts, task) or {}).get("containerDefinitions", []) or []
-    periods = [int_or_none((d.get("healthCheck") or {}).get("startPeriod")) or 0
+    defs = objs(obj(task_definition_of(facts, task)).get("containerDefinitions"))
+    periods = [int_or_none(obj(d.get("healthCheck")).get("startPeriod")) or 0
                for d in defs if d.get("healthCheck") and (not names or d.get("name") in names)]
     return max(periods) if periods else None
 
 
 def _describe_container_health(facts: Facts, sub: Subject, hits: Hits) -> Result:
     data = _health_data(sub, hits)
-    names = sorted({str(c.get("name")) for t, _ in hits for c in t.get("containers", []) or []
+    names = sorted({str(c.get("name")) for t, _ in hits for c in objs(t.get("containers"))
                     if c.get("healthStatus") == "UNHEALTHY"}) or data["containers"]
     period = _start_period(facts, hits[0][0], names)
     early = period is not None and _killed_while_starting(data["uptimes_s"], period)

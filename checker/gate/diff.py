@@ -19,10 +19,16 @@ from typing import Any
 from checker.facts import Facts, Item, arn_name
 from checker.gate.target import Target
 from checker.model import Result, Severity, failed, passed, skipped, unknown
-from checks._taskdef_metrics import memory_bound
 from checks.lib.labels import human_duration, td_label
 from checks.lib.series import parse
-from checks.lib.taskdefs import container_name, containers, cpu_units, mapping, memory_mib
+from checks.lib.taskdefs import (
+    container_name,
+    containers,
+    cpu_units,
+    mapping,
+    memory_bound,
+    memory_mib,
+)
 from checks.lib.values import int_or_none
 
 #: A new limit within this share above the observed peak is too tight to call safe.

@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Facts, Item, attribute, parse_time
-from checks.lib.hosts import Host, majority, obj
+from checker.facts import Facts, Item, attribute, obj, parse_time
+from checks.lib.hosts import Host, majority
 from checks.lib.knowledge import table
 
 _VERSION = re.compile(r"(\d+(?:\.\d+)*)")

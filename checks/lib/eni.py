@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Facts, Item, attribute
-from checks.lib.hosts import Host, obj, objs, tasks_on
+from checker.facts import Facts, Item, attribute, obj, objs
+from checks.lib.hosts import Host, tasks_on
 from checks.lib.knowledge import table
 from checks.lib.values import int_or_none
 

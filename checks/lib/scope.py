@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from checker.facts import Facts, Item
+from checker.facts import Facts, Item, objs
 
 
 def services_using(facts: Facts) -> dict[str, list[Item]]:
@@ -13,7 +13,7 @@ def services_using(facts: Facts) -> dict[str, list[Item]]:
     out: dict[str, list[Item]] = {}
     for svc in facts.services if facts.has("services") else []:
         arns = {svc.get("taskDefinition")} | {
-            d.get("taskDefinition") for d in svc.get("deployments", []) or []
+            d.get("taskDefinition") for d in objs(svc.get("deployments"))
         }
         for arn in sorted(a for a in arns if a):
             td = facts.task_definition(arn)

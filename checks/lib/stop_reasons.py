@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, NamedTuple
 
-from checker.facts import Facts, Item
+from checker.facts import Facts, Item, obj, objs
 from checks.lib.knowledge import table
 from checks.lib.labels import service_label
 from checks.lib.values import int_or_none
@@ -121,9 +121,9 @@ def _exit_rank(code: int | None) -> int:
 
 def _texts(task: Item) -> list[_Text]:
     """Containers (the one that explains the stop first), then the task's own reason."""
-    ctrs = [c for c in task.get("containers", []) or [] if isinstance(c, dict)]
-    ordered = sorted(ctrs, key=lambda c: (_exit_rank(int_or_none(c.get("exitCode"))),
-                                          str(c.get("name", ""))))
+    ordered = sorted(objs(task.get("containers")),
+                     key=lambda c: (_exit_rank(int_or_none(c.get("exitCode"))),
+                                    str(c.get("name", ""))))
     out = [_Text(c.get("name"), int_or_none(c.get("exitCode")), str(c.get("reason") or ""))
            for c in ordered]
     out.append(_Text(None, None, str(task.get("stoppedReason") or "")))
@@ -268,21 +268,21 @@ def task_definition_of(facts: Facts, task: Item) -> Item | None:
 def memory_limit_of(facts: Facts, task: Item, container: str | None) -> int | None:
     """The container's hard limit (MiB), else the task's memory: what an OOM hit."""
     td = task_definition_of(facts, task)
-    for c in (td or {}).get("containerDefinitions", []) or []:
+    for c in objs(obj(td).get("containerDefinitions")):
         if c.get("name") == container and int_or_none(c.get("memory")):
             return int_or_none(c.get("memory"))
-    return int_or_none(task.get("memory") or (td or {}).get("memory"))
+    return int_or_none(task.get("memory") or obj(td).get("memory"))
 
 
 def image_of(facts: Facts, task: Item, stop: Stop) -> str | None:
     """The image a pull failed on: the container's own `image`, else the reference the
     reason names, else the task definition's (the named container, or the first)."""
-    for c in task.get("containers", []) or []:
+    for c in objs(task.get("containers")):
         if c.get("name") == stop.container and c.get("image"):
             return str(c["image"])
     if m := _IMAGE_IN_TEXT.search(stop.reason):
         return m.group(1).rstrip(":")
-    defs = (task_definition_of(facts, task) or {}).get("containerDefinitions", []) or []
+    defs = objs(obj(task_definition_of(facts, task)).get("containerDefinitions"))
     named = [d for d in defs if d.get("name") == stop.container] or defs[:1]
     return str(named[0]["image"]) if named and named[0].get("image") else None
 

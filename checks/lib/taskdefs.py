@@ -14,13 +14,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Facts, Item
+from checker.facts import Facts, Item, obj, objs
 from checks.lib.knowledge import table
 from checks.lib.labels import service_label, td_label
 from checks.lib.scope import task_definitions_in_scope
 from checks.lib.values import int_or_none
 
 FARGATE, EC2, EXTERNAL = "FARGATE", "EC2", "EXTERNAL"
+#: The task definition parameters page: task-definition and security checks link to its
+#: sections.
+PARAMS_DOCS = ("https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+               "task_definition_parameters.html")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 
@@ -80,15 +84,12 @@ def uses(facts: Facts) -> Iterator[Use]:
             yield Use(td, svc)
 
 
-def mapping(value: Any) -> Item:
-    """`value` when it is an object, else {}: hand-written files put strings where the API
-    has objects (`"logConfiguration": "awslogs"`)."""
-    return value if isinstance(value, dict) else {}
+mapping = obj  # kept for importers being moved; removed once they use checker.facts.obj
 
 
 def containers(td: Item) -> list[Item]:
     """Container definitions that are objects (hand-written files sometimes hold junk)."""
-    return [c for c in td.get("containerDefinitions", []) or [] if isinstance(c, dict)]
+    return objs(td.get("containerDefinitions"))
 
 
 def container_name(container: Item) -> str:
@@ -112,7 +113,7 @@ def platform(td: Item, service: Item | None = None) -> str:
         launch = str(service.get("launchType") or "").upper()
         if launch:
             return launch if launch in (FARGATE, EXTERNAL) else EC2
-        providers = {str(mapping(p).get("capacityProvider", "")).upper()
+        providers = {str(obj(p).get("capacityProvider", "")).upper()
                      for p in service.get("capacityProviderStrategy", []) or []}
         if providers:
             return FARGATE if providers <= {"FARGATE", "FARGATE_SPOT"} else EC2
@@ -131,7 +132,7 @@ _WINDOWS_IMAGE = re.compile(r"(?:^|[/_.-])(?:windows|servercore|nanoserver|iis)(
 
 def is_windows(td: Item, container: Item | None = None) -> bool:
     """Windows task definition (runtimePlatform), or a container whose image is Windows."""
-    family = mapping(td.get("runtimePlatform")).get("operatingSystemFamily") or ""
+    family = obj(td.get("runtimePlatform")).get("operatingSystemFamily") or ""
     if isinstance(family, str) and family.upper().startswith("WINDOWS"):
         return True
     return container is not None and bool(
@@ -178,12 +179,24 @@ def hard_limit(container: Item, td: Item) -> tuple[int | None, str]:
     return (task, "task memory") if task else (None, "")
 
 
+def memory_bound(td: Item) -> tuple[int | None, str]:
+    """The hard memory AWS/ECS MemoryUtilization is relative to: task memory, or the
+    containers' hard limits when every container has one; None when soft limits size the
+    task (the percentage may then pass 100% legitimately)."""
+    task = memory_mib(td.get("memory"))
+    if task:
+        return task, "task memory"
+    hards = [int_or_none(c.get("memory")) for c in containers(td)]
+    if hards and all(hards):
+        return sum(h for h in hards if h), "container hard limits"
+    return None, "soft"
+
+
 def env(container: Item) -> list[tuple[str, str]]:
     """(name, value) of the container's `environment`, skipping malformed entries."""
     out: list[tuple[str, str]] = []
-    pairs = container.get("environment")
-    for pair in pairs if isinstance(pairs, list) else []:
-        if isinstance(pair, dict) and isinstance(pair.get("name"), str):
+    for pair in objs(container.get("environment")):
+        if isinstance(pair.get("name"), str):
             value = pair.get("value")
             out.append((pair["name"], "" if value is None else str(value)))
     return out

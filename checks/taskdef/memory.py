@@ -1,4 +1,5 @@
-"""Peak service memory against what the task definition allows (AWS/ECS MemoryUtilization).
+"""Memory against the limit: the peak a service's busiest task reached (AWS/ECS
+MemoryUtilization), and a JVM/Node heap configured above or too close to it.
 
 The Maximum statistic of the service-level metric is "the utilization of the task with the
 highest resource usage in the service", relative to the memory in the task definition
@@ -12,25 +13,23 @@ from collections.abc import Iterator
 from typing import Any
 
 from checker.facts import Facts, Item, arn_name, parse_time
-from checker.model import Result, failed, passed, skipped, unknown
+from checker.model import Result, Severity, failed, passed, skipped, unknown
+from checker.registry import Prior, check
+from checks.lib.heap import Heap, Verdict, heap_settings, judge
 from checks.lib.knowledge import table
 from checks.lib.labels import human_duration, service_label, td_label
-from checks.lib.taskdefs import containers, memory_mib
+from checks.lib.taskdefs import (
+    PARAMS_DOCS,
+    Use,
+    container_name,
+    containers,
+    hard_limit,
+    memory_bound,
+    uses,
+)
 from checks.lib.values import int_or_none
 
 NEEDS = "needs AWS/ECS MemoryUtilization (Maximum) for the service (collected by scan)"
-
-
-def memory_bound(td: Item) -> tuple[int | None, str]:
-    """The hard memory the metric is relative to: task memory, or the containers' hard
-    limits when every container has one; None when soft limits size the task."""
-    task = memory_mib(td.get("memory"))
-    if task:
-        return task, "task memory"
-    hards = [int_or_none(c.get("memory")) for c in containers(td)]
-    if hards and all(hards):
-        return sum(h for h in hards if h), "container hard limits"
-    return None, "soft"
 
 
 def _peaks(facts: Facts, svc: Item) -> tuple[list[float], str]:
@@ -50,7 +49,7 @@ def _peaks(facts: Facts, svc: Item) -> tuple[list[float], str]:
     return values, window
 
 
-def _one(facts: Facts, svc: Item, threshold: float) -> Result:
+def _peak_result(facts: Facts, svc: Item, threshold: float) -> Result:
     arn, label = str(svc.get("serviceArn")), service_label(svc)
     td = facts.task_definition(svc.get("taskDefinition"))
     if td is None:
@@ -78,7 +77,72 @@ def _one(facts: Facts, svc: Item, threshold: float) -> Result:
     return passed(resource, text, service=arn, **data)
 
 
-def memory_peak_results(facts: Facts) -> Iterator[Result]:
+@check(id="task-memory-near-limit", area="taskdef", severity=Severity.HIGH,
+       title="Tasks peak at their memory limit",
+       needs=("services", "task_definitions", "metrics"),
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service_utilization.html")
+def task_memory_near_limit(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """AWS/ECS MemoryUtilization with the Maximum statistic is the busiest task of the
+    service against what its task definition allows. Peaking at the hard limit means the
+    limit is below what the task needs: the next burst is an OOM kill (exit 137)."""
     threshold = float(table("taskdef_thresholds")["memory_peak_pct"])
     for svc in sorted(facts.services, key=lambda s: str(s.get("serviceArn"))):
-        yield _one(facts, svc, threshold)
+        yield _peak_result(facts, svc, threshold)
+
+
+def _heap_text(v: Verdict, limit: int, kind: str) -> str:
+    flag = v.heap.text + ("" if v.heap.source in ("command", "entryPoint")
+                          else f" (in {v.heap.source})")
+    if v.heap.kind == "ram_pct":
+        return (f"{flag}: the heap may take {v.share:.0f}% of the {kind} {limit} MiB, "
+                "leaving too little for non-heap memory")
+    if v.over:
+        return f"{flag} but {kind} {limit} MiB"
+    return (f"{flag} is {v.share:.0f}% of the {kind} {limit} MiB: no room left for "
+            "non-heap memory (metaspace, threads, buffers)")
+
+
+def _heap_result(use: Use, ctr: Item, heaps: list[Heap]) -> Result:
+    th = table("taskdef_thresholds")
+    where, svc, name = use.where(ctr), use.service_arn, container_name(ctr)
+    flags = " ".join(h.text for h in heaps)
+    limit, kind = hard_limit(ctr, use.td)
+    if limit is None:
+        return skipped(use.arn, f"{where}: {flags} but no memory limit to compare "
+                       f"with{use.suffix}", service=svc, container=name)
+    verdicts = [judge(h, limit, float(th["heap_close_pct"]), float(th["max_ram_percentage"]))
+                for h in heaps]
+    bad = [v for v in verdicts if v.risky]
+    if not bad:
+        return passed(use.arn, f"{where}: {flags} fits the {kind} {limit} MiB{use.suffix}",
+                      service=svc, container=name, limit_mib=limit)
+    worst = max(bad, key=lambda v: (v.over, v.share))
+    data: dict[str, Any] = {"container": name, "flag": worst.heap.text,
+                            "source": worst.heap.source, "runtime": worst.heap.runtime,
+                            "limit_mib": limit, "share_pct": round(worst.share, 1)}
+    if worst.heap.mib is not None:
+        data["heap_mib"] = round(worst.heap.mib, 1)
+    return failed(use.arn, f"{where}: {_heap_text(worst, limit, kind)}{use.suffix}",
+                  service=svc, severity=None if worst.over else Severity.MEDIUM,
+                  **use.data(**data))
+
+
+@check(id="runtime-heap-exceeds-limit", area="taskdef", severity=Severity.HIGH,
+       title="JVM/Node heap is above or too close to the container memory limit",
+       needs=("task_definitions",),
+       docs=f"{PARAMS_DOCS}#container_definition_memory")
+def runtime_heap_exceeds_limit(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """A heap sized above the container's hard limit (or so close that metaspace, threads
+    and buffers do not fit) gets the container OOM-killed by the kernel as soon as the heap
+    fills: it looks like a leak, but the fix is the flag. Flags are read from JAVA_OPTS,
+    JAVA_TOOL_OPTIONS, _JAVA_OPTIONS, NODE_OPTIONS, command and entryPoint."""
+    for use in uses(facts):
+        found = False
+        for ctr in containers(use.td):
+            heaps = heap_settings(ctr)
+            if heaps:
+                found = True
+                yield _heap_result(use, ctr, heaps)
+        if not found:
+            yield skipped(use.arn, f"{use.where()}: no JVM or Node heap flag in environment "
+                          f"or command{use.suffix}", service=use.service_arn)

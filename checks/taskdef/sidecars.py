@@ -1,19 +1,30 @@
-"""Sidecar sanity rules (X-Ray daemon, dotnet-monitor), recognised by image.
+"""Sidecars that fail exactly when they are needed: the X-Ray daemon and dotnet-monitor,
+recognised by image.
 
-Each rule returns the problems it sees as (severity, text) pairs; an empty list is a pass.
-The rules are data-driven from checks/data/sidecars.yaml (images, port, variable names).
+Each rule returns the problems it sees as (severity, text) pairs; an empty list is a pass,
+and the worst severity becomes the finding's. The rules are data-driven from
+checks/data/sidecars.yaml (images, port, variable names).
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from checker.facts import Item
-from checker.model import Severity
+from checker.facts import Facts, Item, objs
+from checker.model import Result, Severity, failed, passed, skipped
+from checker.registry import Prior, check
 from checks.lib.knowledge import table
-from checks.lib.taskdefs import container_name, containers, env, essential, image_repo
+from checks.lib.taskdefs import (
+    Use,
+    container_name,
+    containers,
+    env,
+    essential,
+    image_repo,
+    uses,
+)
 from checks.lib.values import int_or_none
 
 Problem = tuple[Severity, str]
@@ -43,7 +54,7 @@ def xray_problems(daemon: Item) -> list[Problem]:
     spec = _spec("xray")
     port, proto = int(spec["port"]), str(spec["protocol"])
     out: list[Problem] = []
-    mappings = [m for m in daemon.get("portMappings", []) or [] if isinstance(m, dict)]
+    mappings = objs(daemon.get("portMappings"))
     if not any(int_or_none(m.get("containerPort")) == port
                and str(m.get("protocol") or "tcp").lower() == proto for m in mappings):
         seen = ", ".join(f"{m.get('containerPort')}/{m.get('protocol') or 'tcp'}"
@@ -61,8 +72,8 @@ def xray_problems(daemon: Item) -> list[Problem]:
 def _mounts(container: Item) -> dict[str, str]:
     """sourceVolume → containerPath."""
     out: dict[str, str] = {}
-    for mp in container.get("mountPoints", []) or []:
-        if isinstance(mp, dict) and mp.get("sourceVolume") and mp.get("containerPath"):
+    for mp in objs(container.get("mountPoints")):
+        if mp.get("sourceVolume") and mp.get("containerPath"):
             out[str(mp["sourceVolume"])] = posixpath.normpath(str(mp["containerPath"]))
     return out
 
@@ -123,3 +134,50 @@ def dotnet_monitor_problems(td: Item, monitor: Item) -> list[Problem]:
     if essential(monitor):
         out.append((Severity.LOW, "is essential: a monitor crash stops the application task"))
     return out
+
+
+def _sidecar_result(use: Use, ctr: Item, what: str, problems: list[Problem]) -> Result:
+    where, svc, name = use.where(ctr), use.service_arn, container_name(ctr)
+    if not problems:
+        return passed(use.arn, f"{where}: {what} sidecar is set up correctly{use.suffix}",
+                      service=svc, container=name)
+    worst = min((sev for sev, _ in problems), key=lambda s: s.order)
+    return failed(use.arn, f"{where}: {what} sidecar " + "; ".join(t for _, t in problems)
+                  + use.suffix, service=svc, severity=worst,
+                  **use.data(container=name, problems=[t for _, t in problems]))
+
+
+@check(id="xray-sidecar-misconfigured", area="taskdef", severity=Severity.MEDIUM,
+       title="X-Ray daemon sidecar cannot receive traces or can stop the task",
+       needs=("task_definitions",),
+       docs="https://docs.aws.amazon.com/xray/latest/devguide/xray-daemon-ecs.html")
+def xray_sidecar_misconfigured(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """The X-Ray daemon receives segments on UDP 2000; without that port mapping traces
+    silently vanish. As an essential container, a daemon crash kills the application
+    task; without memory it competes with the application."""
+    for use in uses(facts):
+        daemons = sidecars(use.td, "xray")
+        if not daemons:
+            yield skipped(use.arn, f"{use.where()}: no X-Ray daemon sidecar{use.suffix}",
+                          service=use.service_arn)
+        for daemon in daemons:
+            yield _sidecar_result(use, daemon, "X-Ray daemon", xray_problems(daemon))
+
+
+@check(id="dotnet-monitor-sidecar-misconfigured", area="taskdef", severity=Severity.MEDIUM,
+       title="Sidecar dotnet-monitor cannot reach the application's diagnostic port",
+       needs=("task_definitions",),
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html")
+def dotnet_monitor_sidecar_misconfigured(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """dotnet-monitor talks to the app over a Unix socket: both containers must mount one
+    shared volume where the app's DOTNET_DiagnosticPorts (or its default /tmp socket)
+    lives, or dumps and traces fail exactly when an incident needs them. It must not be
+    essential, or a monitor crash stops the application."""
+    for use in uses(facts):
+        monitors = sidecars(use.td, "dotnet_monitor")
+        if not monitors:
+            yield skipped(use.arn, f"{use.where()}: no dotnet-monitor sidecar{use.suffix}",
+                          service=use.service_arn)
+        for mon in monitors:
+            yield _sidecar_result(use, mon, "dotnet-monitor",
+                                  dotnet_monitor_problems(use.td, mon))
