@@ -353,3 +353,31 @@ def essential_containers(task_definition: Item) -> Iterable[Item]:
     for c in task_definition.get("containerDefinitions", []) or []:
         if c.get("essential", True):
             yield c
+
+
+# -- reading fields that may be odd ------------------------------------------------------
+# Bundles are validated against botocore's shapes when read (checker.shapes), but a
+# hand-written bundle with a warning still goes through: a field may hold a string, a list
+# or null where the API returns an object. These four are the one way checks read such
+# fields, so a wrong type degrades to "absent" instead of raising.
+
+def obj(value: Any) -> Item:
+    """`value` when it is an object, else {} (`"logConfiguration": "awslogs"` reads as none)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def objs(value: Any) -> list[Item]:
+    """The objects of a list field; anything else (None, a string, junk items) gives none."""
+    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+
+def strs(value: Any) -> list[str]:
+    """The non-empty strings of a list of ids or names; anything else gives none."""
+    return [v for v in value if isinstance(v, str) and v] if isinstance(value, list) else []
+
+
+def dig(item: Any, *keys: str) -> Any:
+    """item[k1][k2]…, None as soon as a level is missing or not an object."""
+    for key in keys[:-1]:
+        item = obj(item).get(key)
+    return obj(item).get(keys[-1])
