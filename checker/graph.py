@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import networkx as nx
 
@@ -20,6 +20,8 @@ from checker.model import Finding, Result, Status
 from checker.registry import CheckSpec, Prior, Registry
 
 ProgressHook = Callable[[CheckSpec], None]
+#: Data keys the runner itself puts on the results it makes (missing facts, a check bug).
+RUNNER_KEYS = frozenset({"needs", "reason", "internal_error"})
 
 
 def build(registry: Registry) -> nx.DiGraph:
@@ -118,3 +120,18 @@ def _no_cyclic_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def undeclared_data(registry: Registry, findings: Iterable[Finding]) -> list[str]:
+    """`check: key` for every data key a finding carries that its check does not declare
+    in `emits`: playbooks are validated against the declarations, so a key a check emits
+    without declaring it is one a playbook could not be checked against. The tests run
+    this over every finding they make."""
+    out: set[str] = set()
+    for f in findings:
+        spec = registry.specs.get(f.check)
+        if spec is None or spec.emits is None:
+            continue
+        out.update(f"{f.check}: {key}" for key in f.data
+                   if key not in spec.emits and key not in RUNNER_KEYS)
+    return sorted(out)

@@ -235,11 +235,10 @@ def _undeclared(refs: Iterable[Ref], registry: Registry) -> bool:
     return any(registry[r.check].emits is None for r in refs)
 
 
-def _check_templates(w: _Where, raw: Mapping[str, Any], where: str, hyp_refs: tuple[Ref, ...],
-                     symptoms: tuple[Ref, ...], registry: Registry,
-                     snippets: Mapping[str, str]) -> None:
-    """Every placeholder of the summary, steps and commands is a key the walk will have."""
-    refs = (*symptoms, *hyp_refs)
+def _check_templates(w: _Where, raw: Mapping[str, Any], where: str, refs: tuple[Ref, ...],
+                     registry: Registry, snippets: Mapping[str, str]) -> None:
+    """Every placeholder of the summary, steps and commands is a key the walk will have:
+    the data of any failing evidence (symptoms included) or the walk's own context."""
     known = set(CONTEXT_KEYS) | set(_emitted(refs, registry))
     texts = [("summary", raw.get("summary"))]
     for i, item in enumerate(raw.get("remediation") or []):
@@ -312,14 +311,13 @@ def _hypothesis(w: _Where, raw: Any, i: int, registry: Registry, symptoms: tuple
     support = _refs(w, raw, "support", where, registry, False)
     contradict = _refs(w, raw, "contradict", where, registry, False)
     rule_out = _refs(w, raw, "rule_out", where, registry, False)
-    evidence = (*confirm, *confirm_any)
+    evidence = (*symptoms, *confirm, *confirm_any, *support, *contradict, *rule_out)
     if group_by is not None and not _undeclared(evidence, registry) and \
             group_by not in _emitted(evidence, registry):
-        raise w.error(f"{where}group_by", f"no confirming check emits {group_by!r}")
+        raise w.error(f"{where}group_by", f"no check of this hypothesis emits {group_by!r}")
     summary = _str(w, raw, "summary", where)
     remediation = _remediation(w, raw.get("remediation"), f"{where}remediation", snippets)
-    _check_templates(w, raw, where, (*evidence, *support, *contradict, *rule_out), symptoms,
-                     registry, snippets)
+    _check_templates(w, raw, where, evidence, registry, snippets)
     return Hypothesis(
         diagnosis=diag, title=str(raw.get("title") or entry.title), severity=severity,
         confidence=float(conf), confirm=confirm, confirm_any=confirm_any,

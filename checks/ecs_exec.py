@@ -97,7 +97,8 @@ def _recommendations(td: Item) -> list[str]:
 
 @check(id="ecs-exec-blocked", area="ecs_exec", severity=Severity.LOW,
        title="ECS Exec (aws ecs execute-command) would not work for the service",
-       needs=("services", "task_definitions"), docs=EXEC_DOCS)
+       needs=("services", "task_definitions"), docs=EXEC_DOCS,
+       emits=("blockers", "not_visible", "platform", "recommendations", "running_tasks"))
 def ecs_exec_blocked(facts: Facts, prior: Prior) -> Iterator[Result]:
     """ECS Exec is the break-glass shell during an incident (heap dumps, curl from inside
     the task); finding out mid-incident that it is off, or that the tasks predate turning

@@ -47,7 +47,9 @@ def _where(h: Host) -> str:
 @check(id="instance-agent-disconnected", area="instances", severity=Severity.HIGH,
        title="Container instance agent is disconnected",
        needs=("container_instances",),
-       docs="https://repost.aws/knowledge-center/ecs-agent-disconnected-linux2-ami")
+       docs="https://repost.aws/knowledge-center/ecs-agent-disconnected-linux2-ami",
+       emits=("agent_version", "cluster", "instance", "pending_tasks", "running_tasks",
+              "services"))
 def instance_agent_disconnected(facts: Facts, prior: Prior) -> Iterator[Result]:
     """An ACTIVE instance whose agent is not connected takes no new task, and ECS can
     neither stop nor replace the tasks it holds: its capacity is silently lost. Agents
@@ -80,7 +82,8 @@ def _agent_version(h: Host) -> Version | None:
 @check(id="instance-agent-outdated", area="instances", severity=Severity.LOW,
        title="Container instance runs an old ECS agent or Docker",
        needs=("container_instances",),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-agent-versions.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-agent-versions.html",
+       emits=("agent_version", "cluster", "docker_version", "newest_agent_in_cluster", "problems"))
 def instance_agent_outdated(facts: Facts, prior: Prior) -> Iterator[Result]:
     """AWS publishes no minimum agent version, only "use the latest". Judged instead against
     cited floors (ECS Exec 1.50.2; Docker 20.10.13 for reliable metrics) and the date a newer
@@ -111,7 +114,8 @@ def instance_agent_outdated(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="instance-ami-stale", area="instances", severity=Severity.LOW,
        title="Container instance runs an old or drifted AMI",
        needs=("container_instances",),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-optimized_AMI.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-optimized_AMI.html",
+       emits=("ami", "cluster", "launched_days_ago", "max_age_days", "reference_ami"))
 def instance_ami_stale(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Offline the AMI's own date is unknown (no DescribeImages), so two defensible signals
     are used: the instance's launch age (ECS-optimized AMIs ship about weekly, so a host
@@ -214,7 +218,9 @@ def overcommit(mem: HostMemory, registered: int) -> list[str]:
 @check(id="instance-memory-overcommit", area="instances", severity=Severity.MEDIUM,
        title="Soft memory limits over-commit the container instance",
        needs=("container_instances", "tasks", "task_definitions"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html",
+       emits=("cluster", "containers", "hard_limits_mib", "over_by_mib", "registered_mib",
+              "reserved_mib", "tasks", "unbounded", "unknown_tasks"))
 def instance_memory_overcommit(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Placement counts soft limits (memoryReservation); containers may then grow to their
     hard limit or, without one, to the whole host. When that exceeds the instance's
@@ -256,7 +262,9 @@ def _credit_mode(facts: Facts, h: Host, default: str) -> tuple[str, str]:
 @check(id="instance-burstable-standard-credits", area="instances", severity=Severity.MEDIUM,
        title="Burstable container instance in standard credit mode",
        needs=("container_instances",),
-       docs="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-credits-baseline-concepts.html")
+       docs="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-credits-baseline-concepts.html",
+       emits=("baseline_pct", "cluster", "credit_mode", "credits_per_hour", "default_mode",
+              "family", "instance_type", "max_credits", "mode_source", "vcpus"))
 def instance_burstable_standard_credits(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A T2/T3/T3a/T4g in standard mode is throttled to its baseline (e.g. 20% per vCPU on
     t3.medium) once its CPU credits run out: tasks slow down with no ECS event at all. The
@@ -286,7 +294,8 @@ def instance_burstable_standard_credits(facts: Facts, prior: Prior) -> Iterator[
 @check(id="instance-ena-disabled", area="instances", severity=Severity.LOW,
        title="Container instance without ENA enhanced networking",
        needs=("container_instances", "ec2_instances", "instance_types"),
-       docs="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/enhanced-networking-ena.html")
+       docs="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/enhanced-networking-ena.html",
+       emits=("instance_ena", "instance_type", "type_ena_support"))
 def instance_ena_disabled(facts: Facts, prior: Prior) -> Iterator[Result]:
     """An instance whose type supports ENA but runs without it (old AMI or driver) gets
     lower bandwidth and packet rates and higher latency than its type promises. EC2 omits

@@ -21,7 +21,8 @@ from checks.lib.taskdefs import PARAMS_DOCS, container_name, each_container, env
 @check(id="container-privileged", area="security", severity=Severity.HIGH,
        title="Container runs privileged",
        needs=("task_definitions",),
-       docs=f"{PARAMS_DOCS}#container_definition_security")
+       docs=f"{PARAMS_DOCS}#container_definition_security",
+       emits=("affected_tasks", "container"))
 def container_privileged(facts: Facts, prior: Prior) -> Iterator[Result]:
     """`privileged: true` gives the container root on its host: every device, every
     capability, a way out of the container. One compromised process owns the instance and
@@ -39,7 +40,8 @@ def container_privileged(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="container-root-filesystem-writable", area="security", severity=Severity.LOW,
        title="Container root filesystem is writable",
        needs=("task_definitions",),
-       docs=f"{PARAMS_DOCS}#container_definition_storage")
+       docs=f"{PARAMS_DOCS}#container_definition_storage",
+       emits=("affected_tasks", "container"))
 def container_root_filesystem_writable(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A read-only root filesystem stops an intruder from dropping tools or changing the
     application's files; writes then go to declared volumes only. Not supported for
@@ -113,7 +115,8 @@ def _secret_names(ctr: Item) -> list[tuple[str, str]]:
 @check(id="environment-plaintext-secrets", area="security", severity=Severity.HIGH,
        title="Secret-looking values in plaintext environment variables",
        needs=("task_definitions",),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/specifying-sensitive-data.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/specifying-sensitive-data.html",
+       emits=("affected_tasks", "container", "kinds", "names"))
 def environment_plaintext_secrets(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A value in `environment` is stored in the task definition in clear: anyone with
     ecs:DescribeTaskDefinition reads it, every revision keeps it, and it travels into CI

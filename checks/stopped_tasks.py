@@ -19,6 +19,7 @@ from checks.lib.labels import human_duration, span, task_id, uptime_seconds
 from checks.lib.stop_reasons import (
     Stop,
     Subject,
+    causes,
     hint,
     image_of,
     memory_limit_of,
@@ -113,7 +114,8 @@ def _revision_data(task: Item) -> dict[str, Any]:
 
 @check(id="stopped-task-summary", area="stopped_tasks", severity=Severity.INFO,
        title="Why tasks stopped in the last hour, counted per service",
-       needs=("tasks", "services"), docs=ERRORS_DOCS)
+       needs=("tasks", "services"), docs=ERRORS_DOCS,
+       emits=("categories", "causes", "problems", "stopped", "unknown_reasons"))
 def stopped_task_summary(facts: Facts, prior: Prior) -> Iterator[Result]:
     """The breakdown an engineer reads first in an incident: every stopped task of each
     service classified (category/cause). Deployments, scale-in and user stops are normal;
@@ -144,7 +146,9 @@ def stopped_task_summary(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 @check(id="stopped-task-oom", area="stopped_tasks", severity=Severity.HIGH,
        title="Stopped tasks killed for exceeding their memory limit",
-       needs=("tasks", "services"), docs=ERRORS_DOCS)
+       needs=("tasks", "services"), docs=ERRORS_DOCS,
+       emits=("affected_tasks", "containers", "count", "memory_limit_mib", "stopped", "tasks",
+              "uptime", "uptimes_s"))
 def stopped_task_oom(facts: Facts, prior: Prior) -> Iterator[Result]:
     """An OOM kill is reported as exit 137 and/or "OutOfMemoryError: Container killed due
     to memory usage" — and sometimes with exit 0 or no exit code, so the reason text is
@@ -173,7 +177,8 @@ def _describe_oom(facts: Facts, sub: Subject, ooms: Hits) -> Result:
 @check(id="oom-after-long-uptime", area="stopped_tasks", severity=Severity.HIGH,
        title="OOM kills come after hours of uptime (leak signature)",
        needs=("tasks", "services"), after=("stopped-task-oom",),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html",
+       emits=("median_uptime", "uptimes_s"))
 def oom_after_long_uptime(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Memory that is too small for the load runs out soon after start; memory that leaks
     runs out after a long, similar uptime. Without metrics this uptime is the best leak
@@ -200,7 +205,9 @@ def oom_after_long_uptime(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 @check(id="stopped-task-app-exit", area="stopped_tasks", severity=Severity.HIGH,
        title="Essential container keeps exiting with an error (crash loop)",
-       needs=("tasks", "services"), docs=ERRORS_DOCS)
+       needs=("tasks", "services"), docs=ERRORS_DOCS,
+       emits=("affected_tasks", "cluster", "containers", "count", "exit_codes", "family",
+              "previous_revision", "revision", "task_definition", "tasks", "uptime", "uptimes_s"))
 def stopped_task_app_exit(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Three or more application-error exits (non-zero, not OOM, not a requested stop) of
     one service within the visible window — or two with nothing left running — is a crash
@@ -232,7 +239,10 @@ def stopped_task_app_exit(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="stopped-task-image-pull", area="stopped_tasks", severity=Severity.HIGH,
        title="Tasks stopped because their image could not be pulled",
        needs=("tasks", "services"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_cannot_pull_image.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_cannot_pull_image.html",
+       emits={"affected_tasks": None, "cause": causes("image-pull"), "causes": None,
+              "containers": None, "count": None, "image": None, "registry": None,
+              "stopped": None, "target": None, "tasks": None})
 def stopped_task_image_pull(facts: Facts, prior: Prior) -> Iterator[Result]:
     """CannotPullContainerError never gets the application to start, so its logs are empty:
     the cause is only in the reason text — no route to the registry (i/o timeout, no NAT or
@@ -256,7 +266,9 @@ def _describe_pull(facts: Facts, sub: Subject, hits: Hits) -> Result:
 @check(id="stopped-task-secrets-pull", area="stopped_tasks", severity=Severity.HIGH,
        title="Tasks stopped because secrets or registry auth could not be fetched",
        needs=("tasks", "services"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html",
+       emits={"affected_tasks": None, "cause": causes("secrets-pull"), "causes": None,
+              "containers": None, "count": None, "stopped": None, "target": None, "tasks": None})
 def stopped_task_secrets_pull(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Before any container starts, the task execution role fetches `secrets` from Secrets
     Manager or SSM and registry credentials; a missing secret, a missing permission or no
@@ -276,7 +288,9 @@ def _describe_secrets(facts: Facts, sub: Subject, hits: Hits) -> Result:
 
 @check(id="stopped-task-start-failure", area="stopped_tasks", severity=Severity.HIGH,
        title="Tasks stopped before their containers could start",
-       needs=("tasks", "services"), docs=ERRORS_DOCS)
+       needs=("tasks", "services"), docs=ERRORS_DOCS,
+       emits=("affected_tasks", "cause", "causes", "containers", "count", "stopped", "target",
+              "tasks"))
 def stopped_task_start_failure(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Tasks that never ran: the container could not be created or started
     (CannotCreate/CannotStartContainerError, runtime errors), the ENI could not be
@@ -309,7 +323,10 @@ def _health_data(sub: Subject, hits: Hits) -> dict[str, Any]:
 @check(id="stopped-task-elb-health", area="stopped_tasks", severity=Severity.HIGH,
        title="Tasks killed by load balancer health checks",
        needs=("tasks", "services"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/troubleshoot-service-load-balancers.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/troubleshoot-service-load-balancers.html",
+       emits={"affected_tasks": None, "containers": None, "count": None, "grace_period_s": None,
+              "median_uptime": None, "stopped": None, "target_groups": None, "tasks": None,
+              "uptime": None, "uptimes_s": None, "while_starting": (True, False)})
 def stopped_task_elb_health(facts: Facts, prior: Prior) -> Iterator[Result]:
     """ECS replaces a task its target group reports unhealthy. How long the task ran first
     tells the story: killed within minutes of the health check grace period ending means
@@ -340,7 +357,9 @@ def _describe_elb(facts: Facts, sub: Subject, hits: Hits) -> Result:
 @check(id="stopped-task-container-health", area="stopped_tasks", severity=Severity.MEDIUM,
        title="Tasks killed by their container health check",
        needs=("tasks", "services"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/healthcheck.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/healthcheck.html",
+       emits=("affected_tasks", "containers", "count", "median_uptime", "start_period_s",
+              "stopped", "tasks", "uptime", "uptimes_s", "while_starting"))
 def stopped_task_container_health(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A container `healthCheck` that fails makes ECS replace the task; a startPeriod
     shorter than the application's start, or a check command missing from the image
@@ -377,7 +396,9 @@ _INSTANCE = re.compile(r"\b(i-[0-9a-f]{8,17})\b")
 @check(id="stopped-task-host-lost", area="stopped_tasks", severity=Severity.MEDIUM,
        title="Tasks stopped because their host went away",
        needs=("tasks", "services"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/spot-interruption-errors.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/spot-interruption-errors.html",
+       emits=("affected_tasks", "cause", "causes", "containers", "count", "instances", "planned",
+              "stopped", "target", "tasks"))
 def stopped_task_host_lost(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Spot reclaims, terminated or drained instances and Fargate maintenance stop tasks
     the application did nothing wrong in. Planned ones (drain, maintenance) are low

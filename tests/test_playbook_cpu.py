@@ -7,13 +7,11 @@ alternative holds and it is absent or ranked below the cause that explains it.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from checker import rank, walk
-from checker.model import Diagnosis, Finding, Report
+from checker.model import Diagnosis, Report
 from checker.pipeline import Engine
 from tests import builders as b
 from tests import builders_hosts as h
@@ -235,21 +233,3 @@ def test_credit_exhaustion_explains_saturation_in_the_credits_scenario() -> None
     diag = _diags(bundle)[("cpu-credit-exhaustion", WEB)]
     assert diag.explains == ("cpu-saturation on prod/web",)
     _above(bundle, "cpu-credit-exhaustion", "cpu-saturation")
-
-
-def _with_instance_id(f: Finding) -> Finding:
-    """What the grouping needs from cpu-credits-exhausted: the host as a single value on
-    the per-service results (today they carry only the `instances` list)."""
-    if f.check != "cpu-credits-exhausted" or f.service is None or "instances" not in f.data:
-        return f
-    return replace(f, data={**f.data, "instance_id": f.data["instances"][0].split()[0]})
-
-
-def test_group_by_instance_makes_one_diagnosis_per_host_once_the_check_names_it() -> None:
-    report = _report(_shared_host({"i-01"}))
-    findings = [_with_instance_id(f) for f in report.findings]
-    cands = walk.walk(ENGINE.playbooks, findings)
-    diags = [d for d in rank.rank(cands, {WEB: 2, API: 1}) if d.id == "cpu-credit-exhaustion"]
-    assert len(diags) == 1
-    assert diags[0].resources == (API, WEB, "i-01")
-    assert any(w.startswith("one cause behind 2 services") for w in diags[0].why)

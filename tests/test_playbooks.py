@@ -52,6 +52,52 @@ def test_bad_playbook_names_file_key_and_problem(tmp_path: Path, old: str, new: 
         _load(tmp_path, GOOD.replace(old, new))
 
 
+@pytest.mark.parametrize(("old", "new", "error"), [
+    ("summary: x", "summary: 'OOM on {servce}'",
+     r"hypotheses\[0\].summary: unknown placeholder \{servce\}.*did you mean 'service'"),
+    ("summary: x", "summary: 'killed {count times'",
+     r"hypotheses\[0\].summary: .*expected '\}'.*write a literal brace"),
+    ("remediation: [{step: do it}]",
+     "remediation: [{step: do it, command: 'aws x {cluster.name}'}]",
+     r"hypotheses\[0\].remediation\[0\].command: placeholder \{cluster.name\} is not a "
+     r"data key"),
+    ("remediation: [{step: do it}]", "remediation: [{step: 'see {tasks}', command: 'x }'}]",
+     r"hypotheses\[0\].remediation\[0\].command: Single '\}'"),
+    ("confirm: [stopped-task-oom]", "confirm: [{check: stopped-task-oom, where: {caus: x}}]",
+     r"confirm\[0\].where.caus: check 'stopped-task-oom' emits no data key 'caus'"),
+    ("confirm: [stopped-task-oom]",
+     "confirm: [{check: stopped-task-image-pull, where: {cause: netwrk}}]",
+     r"confirm\[0\].where.cause: check 'stopped-task-image-pull' never gives cause = "
+     r"'netwrk' \(one of .*network"),
+    ("remediation: [{step: do it}]", "remediation: [{step: do it, snippet: force-new-deploy}]",
+     r"remediation\[0\].snippet: unknown snippet 'force-new-deploy'"),
+    ("remediation: [{step: do it}]",
+     "remediation: [{step: do it, snippet: force-new-deployment, command: x}]",
+     r"remediation\[0\]: give command or snippet, not both"),
+])
+def test_templates_and_filters_fail_at_load(tmp_path: Path, old: str, new: str,
+                                            error: str) -> None:
+    """A typo in a placeholder, a where: key or value, or a brace must fail in CI, not
+    reach a user as a blank or a half-filled command."""
+    assert old in GOOD
+    with pytest.raises(PlaybookError, match=error):
+        _load(tmp_path, GOOD.replace(old, new))
+
+
+def test_templates_name_emitted_keys_and_snippets_fill(tmp_path: Path) -> None:
+    text = GOOD.replace("summary: x", "summary: '{service}: {count} OOM kills ({stopped})'")
+    text = text.replace("remediation: [{step: do it}]",
+                        "remediation: [{step: restart, snippet: force-new-deployment}]")
+    (book,) = _load(tmp_path, text)
+    (step,) = book.hypotheses[0].remediation
+    assert step.command is not None and step.command.startswith(
+        "aws ecs update-service --cluster {cluster} --service {service_name}")
+
+
+def test_every_check_declares_what_it_emits() -> None:
+    assert [s.id for s in REG if s.emits is None] == []
+
+
 def test_good_playbook_loads(tmp_path: Path) -> None:
     (book,) = _load(tmp_path, GOOD)
     assert book.hypotheses[0].severity.value == "high"  # from the catalog

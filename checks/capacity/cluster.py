@@ -29,7 +29,10 @@ def _host_row(h: Host) -> dict[str, Any]:
 @check(id="cluster-reservation-high", area="capacity", severity=Severity.MEDIUM,
        title="Cluster CPU or memory is almost fully reserved",
        needs=("clusters", "container_instances"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/cloudwatch-metrics.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/cloudwatch-metrics.html",
+       emits=("cluster", "cpu_free", "cpu_registered", "cpu_reserved_pct", "instances",
+              "memory_free", "memory_registered", "memory_reserved_pct", "unusable_instances",
+              "usable_instances"))
 def cluster_reservation_high(facts: Facts, prior: Prior) -> Iterator[Result]:
     """CPUReservation/MemoryReservation near 100% mean the next task (a deployment's extra
     copies, a scale-out) has nowhere to go: supporting evidence for insufficient capacity.
@@ -74,7 +77,8 @@ def cluster_reservation_high(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="capacity-provider-no-managed-scaling", area="capacity", severity=Severity.MEDIUM,
        title="Auto Scaling group capacity provider without managed scaling",
        needs=("capacity_providers",),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/cluster-auto-scaling.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/cluster-auto-scaling.html",
+       emits=("auto_scaling_group", "managed_scaling", "target_capacity"))
 def capacity_provider_no_managed_scaling(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Without managed scaling, nothing grows the Auto Scaling group when tasks cannot be
     placed: they stay PROVISIONING/unplaced until someone scales the group by hand. It

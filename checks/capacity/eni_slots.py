@@ -25,7 +25,9 @@ def _waiting_awsvpc(facts: Facts) -> dict[str, int]:
 @check(id="instance-eni-slots", area="capacity", severity=Severity.LOW,
        title="Container instance has no awsvpc ENI slot left",
        needs=("container_instances", "instance_types", "tasks", "task_definitions"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/container-instance-eni.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/container-instance-eni.html",
+       emits=("cluster", "free", "instance_type", "limit", "max_network_interfaces",
+              "trunk_limit", "trunked", "trunking_setting", "usable", "used", "waiting_awsvpc"))
 def instance_eni_slots(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Each awsvpc task on EC2 takes an ENI and the primary interface counts as one, so a
     c5.large takes two awsvpc tasks whatever its free CPU and memory (ten with trunking).
@@ -61,7 +63,9 @@ def instance_eni_slots(facts: Facts, prior: Prior) -> Iterator[Result]:
        title="Tasks using awsvpc wait while no instance has an ENI slot left",
        needs=("services", "tasks", "task_definitions", "container_instances"),
        after=("instance-eni-slots",),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/container-instance-eni.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/container-instance-eni.html",
+       emits=("affected_tasks", "cluster", "free_slots", "instances", "instances_unknown",
+              "waiting"))
 def awsvpc_tasks_no_eni_slot(facts: Facts, prior: Prior) -> Iterator[Result]:
     """RESOURCE:ENI: awsvpc tasks on EC2 cannot be placed when every usable instance has
     used all its ENI slots, even with CPU and memory to spare. Reads the per-instance slot

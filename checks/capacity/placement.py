@@ -143,7 +143,13 @@ def _fit_text(d: Demand, need: Need, f: Fit) -> str:
 @check(id="pending-tasks-insufficient-capacity", area="capacity", severity=Severity.HIGH,
        title="Tasks waiting for placement do not fit on any container instance",
        needs=("services", "tasks", "task_definitions", "container_instances"),
-       docs=EVENTS_DOCS)
+       docs=EVENTS_DOCS,
+       emits={"affected_tasks": None, "cluster": None, "free_cpu_max": None,
+              "free_cpu_total": None, "free_memory_max": None, "free_memory_total": None,
+              "instances": None,
+              "kind": ("fragmentation", "no-instances", "ok", "one-per-instance", "shortage"),
+              "need_cpu": None, "need_memory": None, "one_per_instance": None, "room": None,
+              "short": None, "task_definition": None, "waiting": None})
 def pending_tasks_insufficient_capacity(facts: Facts, prior: Prior) -> Iterator[Result]:
     """"No container instance met all of its requirements … insufficient memory/CPU" is a
     capacity problem only if the waiting tasks really do not fit; and the fix depends on
@@ -189,7 +195,9 @@ def _port_free(h: Host, need: Need) -> bool:
 @check(id="static-host-port-taken", area="capacity", severity=Severity.HIGH,
        title="Static host port already in use on every instance",
        needs=("services", "tasks", "task_definitions", "container_instances"),
-       docs=EVENTS_DOCS)
+       docs=EVENTS_DOCS,
+       emits=("affected_tasks", "cluster", "instances", "instances_port_free", "ports",
+              "taken_on", "waiting"))
 def static_host_port_taken(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A bridge/host-mode task with a fixed hostPort can run once per instance: when every
     usable instance already holds the port (often by the service's own tasks), ECS reports

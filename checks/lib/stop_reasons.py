@@ -88,6 +88,14 @@ def _rules() -> tuple[_Rule, ...]:
         for r in table("stop_reasons")["rules"])
 
 
+def causes(category: str) -> tuple[str, ...]:
+    """Every cause a stop of `category` can be given (`other` when no cause rule matched):
+    the values a check's `cause` data can take, so a playbook `where: {cause: …}` naming
+    anything else fails at load."""
+    names = [name for rule in _rules() if rule.category == category for name, _ in rule.causes]
+    return (*dict.fromkeys(names), "other")
+
+
 def hint(category: str, cause: str | None, **names: str) -> str:
     """The one-line explanation of a cause, from the table (`{registry}`, `{target}`)."""
     for rule in _rules():

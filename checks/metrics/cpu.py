@@ -31,7 +31,9 @@ def _above_text(s: Sustained, threshold: float) -> str:
 
 @check(id="service-cpu-saturated", area="metrics", severity=Severity.HIGH,
        title="Service CPU at or above 90% for a sustained part of the window",
-       needs=("services", "metrics"), docs=ECS_METRICS_DOCS)
+       needs=("services", "metrics"), docs=ECS_METRICS_DOCS,
+       emits={"affected_tasks": None, "fraction": None, "peak_pct": None, "seconds_above": None,
+              "stat": ("Average", "Maximum"), "target_groups": None, "threshold_pct": None})
 def service_cpu_saturated(facts: Facts, prior: Prior) -> Iterator[Result]:
     """AWS/ECS CPUUtilization is the tasks' CPU use relative to the CPU units they reserve.
     Averaged over the tasks and held at 90% or more, every task is busy: requests queue,

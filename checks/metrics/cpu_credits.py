@@ -192,7 +192,11 @@ def by_service(facts: Facts, throttled: dict[str, Host],
 @check(id="cpu-credits-exhausted", area="metrics", severity=Severity.HIGH,
        title="Burstable container instances out of CPU credits, held at baseline",
        needs=("container_instances", "metrics"),
-       docs="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-credits-baseline-concepts.html")
+       docs="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-credits-baseline-concepts.html",
+       emits={"affected_tasks": None, "baseline_pct": None, "container_instance": None,
+              "cpu_median_pct": None, "exhausted_s": None, "flat_share": None,
+              "instance_type": None, "instances": None, "min_balance": None,
+              "mode": ("standard", "unlimited")})
 def cpu_credits_exhausted(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A T2/T3/T4g host in standard mode with no credits left runs at its baseline
     (CPUUtilization flattens at e.g. 20% on a t3.medium), so every task on it slows down
@@ -219,7 +223,8 @@ def cpu_credits_exhausted(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="cpu-surplus-credits-charged", area="metrics", severity=Severity.LOW,
        title="Unlimited-mode burstable instances accumulate surplus CPU credits (billed)",
        needs=("container_instances", "metrics"),
-       docs="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances-unlimited-mode-concepts.html")
+       docs="https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/burstable-performance-instances-unlimited-mode-concepts.html",
+       emits=("baseline_pct", "container_instance", "surplus_end", "surplus_start"))
 def cpu_surplus_credits_charged(facts: Facts, prior: Prior) -> Iterator[Result]:
     """In unlimited mode a host that keeps running above baseline is never throttled: it
     borrows surplus credits, which are billed when not paid back. A growing

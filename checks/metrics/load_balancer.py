@@ -156,7 +156,8 @@ def _tg_series(facts: Facts, svc: Item, name: str,
 
 @check(id="target-response-time-high", area="metrics", severity=Severity.MEDIUM,
        title="Target response time high for a sustained part of the window",
-       needs=("services", "metrics"), docs=DOCS)
+       needs=("services", "metrics"), docs=DOCS,
+       emits=("mean_s", "median_s", "peak_s", "target_group", "threshold_s", "traffic_s"))
 def target_response_time_high(facts: Facts, prior: Prior) -> Iterator[Result]:
     """What users feel: TargetResponseTime above 1 s, or above three times its own median,
     for a sustained part of the minutes that had traffic. Minutes without requests have no
@@ -192,7 +193,8 @@ def target_response_time_high(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 @check(id="target-5xx-rate-high", area="metrics", severity=Severity.HIGH,
        title="Targets answer 5xx for 5% or more of requests",
-       needs=("services", "metrics"), docs=DOCS)
+       needs=("services", "metrics"), docs=DOCS,
+       emits=("error_rate", "errors", "requests", "target_group"))
 def target_5xx_rate_high(facts: Facts, prior: Prior) -> Iterator[Result]:
     """HTTPCode_Target_5XX_Count is errors the tasks themselves returned (not the load
     balancer's own 502/503): relative to RequestCount, 5% or more over the window, or for
@@ -226,7 +228,8 @@ def target_5xx_rate_high(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 @check(id="target-health-flapping", area="metrics", severity=Severity.MEDIUM,
        title="Targets flap between healthy and unhealthy",
-       needs=("services", "metrics"), docs=DOCS)
+       needs=("services", "metrics"), docs=DOCS,
+       emits=("flaps", "peak_unhealthy", "target_group", "unhealthy_s"))
 def target_health_flapping(facts: Facts, prior: Prior) -> Iterator[Result]:
     """UnHealthyHostCount going from 0 to above 0 again and again means tasks fail health
     checks and recover (or are replaced): health checks too strict or too early for the

@@ -182,7 +182,9 @@ def result(svc: Item, s: Series) -> Result:
 @check(id="memory-trend-rising", area="metrics", severity=Severity.HIGH,
        title="Service memory climbs steadily across task lifetimes (leak)",
        needs=("services", "metrics"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/memory-management.html",
+       emits=("hours_to_full", "onset_at", "onset_revision", "r2", "resets", "rising_segments",
+              "segments", "slope_per_hour", "stat"))
 def memory_trend_rising(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A leak is memory that grows with time, not with load: MemoryUtilization climbs
     while a task lives, falls when the OOM killer or a restart replaces it, and climbs

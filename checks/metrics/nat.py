@@ -145,7 +145,9 @@ def results(facts: Facts, signals: Callable[[Facts, Item], NatSignals],
 
 @check(id="nat-gateway-port-exhaustion", area="metrics", severity=Severity.HIGH,
        title="NAT gateway out of source ports or near 55,000 connections per address",
-       needs=("nat_gateways", "metrics"), docs=DOCS)
+       needs=("nat_gateways", "metrics"), docs=DOCS,
+       emits=("addresses", "connection_limit", "error_port_allocation", "nat_gateway_id",
+              "peak_active_connections", "peak_fraction", "subnets"))
 def nat_gateway_port_exhaustion(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A NAT gateway address holds 55,000 simultaneous connections per destination;
     ErrorPortAllocation > 0 means connections were refused for lack of ports. Tasks
@@ -157,7 +159,9 @@ def nat_gateway_port_exhaustion(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 @check(id="nat-gateway-dropping-connections", area="metrics", severity=Severity.MEDIUM,
        title="NAT gateway drops packets or leaves connection attempts unanswered",
-       needs=("nat_gateways", "metrics"), docs=DOCS)
+       needs=("nat_gateways", "metrics"), docs=DOCS,
+       emits=("connection_attempts", "connections_established", "drop_share",
+              "established_ratio", "nat_gateway_id", "packets_dropped", "subnets"))
 def nat_gateway_dropping_connections(facts: Facts, prior: Prior) -> Iterator[Result]:
     """PacketsDropCount above 0.01% of the traffic, or far fewer established connections
     than attempts, is what a saturated NAT gateway looks like from the other side: it

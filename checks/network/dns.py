@@ -18,7 +18,9 @@ from checks.lib.network.topology import live_tasks, security_groups
 @check(id="vpc-dns-attributes", area="network", severity=Severity.HIGH,
        title="VPC DNS support or hostnames off where tasks need them",
        needs=(*NET, "vpcs", "vpc_endpoints"),
-       docs="https://docs.aws.amazon.com/vpc/latest/userguide/AmazonDNS-concepts.html")
+       docs="https://docs.aws.amazon.com/vpc/latest/userguide/AmazonDNS-concepts.html",
+       emits=("affected_tasks", "enable_dns_hostnames", "enable_dns_support",
+              "private_dns_endpoints", "subnet", "vpc"))
 def vpc_dns_attributes(facts: Facts, prior: Prior) -> Iterator[Result]:
     """With enableDnsSupport off the Amazon DNS server does not answer, so no registry or
     AWS API name resolves; interface endpoints' private DNS names need both enableDnsSupport
@@ -70,7 +72,9 @@ def _dns_result(facts: Facts, p: Placed) -> Result:
 
 @check(id="task-sg-egress-dns", area="network", severity=Severity.LOW,
        title="Task security groups block DNS out", needs=(*NET, "security_groups"),
-       docs="https://docs.aws.amazon.com/vpc/latest/userguide/vpc-security-groups.html")
+       docs="https://docs.aws.amazon.com/vpc/latest/userguide/vpc-security-groups.html",
+       emits=("affected_tasks", "availability_zone", "dns_blocked", "security_groups", "subnet",
+              "via", "vpc"))
 def task_sg_egress_dns(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Security groups do not filter traffic to the Amazon DNS server, so an egress list
     without port 53 is harmless with the default DHCP options — and breaks every lookup

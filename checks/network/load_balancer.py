@@ -27,7 +27,8 @@ from checks.lib.values import int_or_none
 
 @check(id="lb-az-coverage", area="network", severity=Severity.MEDIUM,
        title="Tasks run in AZs the load balancer does not serve", needs=LB,
-       docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-subnets.html")
+       docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-subnets.html",
+       emits=("affected_tasks", "lb_azs", "load_balancer", "subnets_outside", "task_azs_outside"))
 def lb_az_coverage(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A load balancer routes only to targets in Availability Zones it is enabled in;
     tasks placed in other AZs register but never receive traffic (Target.NotInUse) while
@@ -81,7 +82,9 @@ CAUSES = ("lb-to-task-security-group", "nacl-blocks-lb-traffic", "lb-az-coverage
        title="Load balancer targets of the service are unhealthy",
        needs=("services", "target_health"),
        after=("lb-az-coverage", "lb-to-task-security-group", "nacl-blocks-lb-traffic"),
-       docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html")
+       docs="https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html",
+       emits=("affected_tasks", "likely_causes", "reasons", "states", "target_group", "targets",
+              "unhealthy"))
 def lb_target_health(facts: Facts, prior: Prior) -> Iterator[Result]:
     """The target group's own verdict, reason by reason (Target.Timeout, ResponseCodeMismatch,
     FailedHealthChecks, NotInUse, …) with the ELB's descriptions; the upstream network

@@ -37,7 +37,9 @@ ACL_DOCS = "https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.ht
 
 @check(id="nacl-blocks-lb-traffic", area="network", severity=Severity.HIGH,
        title="Network ACLs drop load balancer traffic to the tasks",
-       needs=(*LB, "network_acls"), docs=ACL_DOCS)
+       needs=(*LB, "network_acls"), docs=ACL_DOCS,
+       emits=("affected_tasks", "load_balancer", "network_acls", "ports", "problems", "subnet",
+              "target_group"))
 def nacl_blocks_lb_traffic(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Network ACLs are stateless and first-match: between the LB subnets and the task
     subnets the target port must be allowed one way and the LB's ephemeral ports
@@ -86,7 +88,10 @@ def _task_subnets(task: Item) -> set[str]:
 
 @check(id="nacl-blocks-task-egress", area="network", severity=Severity.HIGH,
        title="Network ACLs drop the tasks' HTTPS or its replies",
-       needs=(*ROUTES, "network_acls"), docs=ACL_DOCS)
+       needs=(*ROUTES, "network_acls"), docs=ACL_DOCS,
+       emits=("affected_tasks", "availability_zone", "egress", "main_route_table",
+              "network_acls", "not_evaluated", "problems", "reply_ports", "route_table",
+              "subnet", "target", "via", "vpc"))
 def nacl_blocks_task_egress(facts: Facts, prior: Prior) -> Iterator[Result]:
     """An outbound 443 allow is not enough: the replies come back to the task's ephemeral
     ports (32768-60999 Linux, 49152-65535 Windows) and must be allowed inbound; on the NAT

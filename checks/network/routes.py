@@ -17,7 +17,9 @@ FARGATE_NET = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/farga
 
 
 @check(id="task-subnet-default-route", area="network", severity=Severity.CRITICAL,
-       title="Task subnets have no working default route", needs=ROUTES, docs=FARGATE_NET)
+       title="Task subnets have no working default route", needs=ROUTES, docs=FARGATE_NET,
+       emits=("affected_tasks", "availability_zone", "egress", "endpoints", "main_route_table",
+              "missing_endpoints", "route_table", "subnet", "target", "via", "vpc"))
 def task_subnet_default_route(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A task subnet's 0.0.0.0/0 route decides whether image pulls, secrets and logs get
     out: the route table is the subnet's explicit association else the VPC main table, a
@@ -64,7 +66,9 @@ def _route_result(facts: Facts, p: Placed) -> Result:
 
 @check(id="image-registry-unreachable", area="network", severity=Severity.HIGH,
        title="Tasks have no network path to their image registry", needs=ROUTES,
-       docs="https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html")
+       docs="https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html",
+       emits=("affected_tasks", "availability_zone", "egress", "main_route_table", "missing",
+              "predicts", "route_table", "subnet", "target", "via", "vpc"))
 def image_registry_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Predicts CannotPullContainerError before a deployment hits it: without internet
     egress, an ECR image needs the ecr.api and ecr.dkr interface endpoints (private DNS on)
@@ -76,7 +80,9 @@ def image_registry_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 @check(id="secrets-logs-unreachable", area="network", severity=Severity.HIGH,
        title="Tasks have no path to Secrets Manager, SSM or CloudWatch Logs", needs=ROUTES,
-       docs="https://repost.aws/knowledge-center/ecs-fargate-docker-timeout-error")
+       docs="https://repost.aws/knowledge-center/ecs-fargate-docker-timeout-error",
+       emits=("affected_tasks", "availability_zone", "egress", "main_route_table", "missing",
+              "predicts", "route_table", "subnet", "target", "via", "vpc"))
 def secrets_logs_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
     """`secrets` valueFrom (Secrets Manager or SSM), repositoryCredentials and the awslogs
     driver are resolved before the containers start; without internet egress each needs
@@ -124,7 +130,9 @@ def _reach_result(facts: Facts, p: Placed, needs: list[Need], what: str,
 
 @check(id="vpc-endpoints-behind-nat", area="network", severity=Severity.LOW,
        title="Private tasks reach ECR, S3 and Logs only through NAT", needs=ROUTES,
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/vpc-endpoints.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/vpc-endpoints.html",
+       emits=("affected_tasks", "availability_zone", "egress", "main_route_table",
+              "missing_endpoints", "route_table", "subnet", "target", "via", "vpc"))
 def vpc_endpoints_behind_nat(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Through a NAT gateway every image layer and log line is billed as NAT data processing
     and depends on that one gateway; ECR/S3/Logs endpoints take that traffic off it. Cost

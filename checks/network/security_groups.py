@@ -48,7 +48,10 @@ from checks.lib.network.topology import (
 @check(id="task-sg-egress-https", area="network", severity=Severity.HIGH,
        title="Task security groups block HTTPS the tasks need",
        needs=(*ROUTES, "security_groups"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-networking.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-networking.html",
+       emits=("affected_tasks", "availability_zone", "blocked_by_endpoint_groups",
+              "blocked_egress", "egress", "main_route_table", "route_table", "security_groups",
+              "subnet", "target", "via", "vpc"))
 def task_sg_egress_https(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Image pulls, secrets and awslogs are HTTPS (tcp/443) from the ENI that carries them:
     to the internet through NAT, to an interface endpoint's addresses or group, or to S3
@@ -124,7 +127,8 @@ def _egress_https_result(facts: Facts, p: Placed) -> Result:
 @check(id="security-group-open-admin-ports", area="network", severity=Severity.HIGH,
        title="Task security groups open admin ports to the internet",
        needs=(*NET, "security_groups"),
-       docs="https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html")
+       docs="https://docs.aws.amazon.com/securityhub/latest/userguide/ec2-controls.html",
+       emits=("affected_tasks", "exposures", "security_group"))
 def security_group_open_admin_ports(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Ingress from 0.0.0.0/0 or ::/0 on all traffic, or on SSH, RDP, the Docker API, or
     database ports, exposes the tasks (or their hosts) to the whole internet. Data ports
@@ -173,7 +177,9 @@ def _exposures(sg: Item) -> list[str]:
 
 @check(id="lb-to-task-security-group", area="network", severity=Severity.HIGH,
        title="Task security groups do not admit the load balancer", needs=(*LB, "security_groups"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-considerations.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-considerations.html",
+       emits=("affected_tasks", "lb_security_groups", "load_balancer", "missing_ingress",
+              "missing_lb_egress", "ports", "security_groups", "target_group"))
 def lb_to_task_security_group(facts: Facts, prior: Prior) -> Iterator[Result]:
     """The targets' security groups must admit the load balancer on the traffic and
     health-check ports — the container port for target type ip (awsvpc), the host port or

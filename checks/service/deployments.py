@@ -62,7 +62,9 @@ def _deployment_problem(facts: Facts, deps: list[Item]) -> tuple[str, dict[str, 
 @check(id="service-deployment-stuck", area="service", severity=Severity.HIGH,
        title="Service deployment failed or is stuck",
        needs=("services",),
-       docs=_GUIDE + "deployment-type-ecs.html")
+       docs=_GUIDE + "deployment-type-ecs.html",
+       emits={"affected_tasks": None, "age_s": None, "deployment": None, "deployments": None,
+              "rollout_state": ("COMPLETED", "FAILED", "IN_PROGRESS")})
 def service_deployment_stuck(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A rolling deployment whose rolloutState is FAILED, still IN_PROGRESS after 30
     minutes, or that leaves several deployments side by side for 30 minutes, means the new
@@ -91,7 +93,8 @@ def service_deployment_stuck(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="service-circuit-breaker-off", area="service", severity=Severity.LOW,
        title="Deployment circuit breaker is off",
        needs=("services",),
-       docs=_GUIDE + "deployment-circuit-breaker.html")
+       docs=_GUIDE + "deployment-circuit-breaker.html",
+       emits=("enable", "rollback"))
 def service_circuit_breaker_off(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Without deploymentCircuitBreaker.enable, a rolling (ECS controller) deployment of a
     revision whose tasks never start retries for hours instead of failing fast and, with
@@ -179,7 +182,9 @@ def _grace_problems(facts: Facts, svc: Item,
 @check(id="service-health-check-grace-too-short", area="service", severity=Severity.HIGH,
        title="Health check grace period shorter than the container's start-up",
        needs=("services", "task_definitions", "tasks"),
-       docs=_GUIDE + "troubleshoot-service-load-balancers.html")
+       docs=_GUIDE + "troubleshoot-service-load-balancers.html",
+       emits=("affected_tasks", "elb_kills", "grace_s", "start_period_s", "tasks",
+              "unhealthy_after_s"))
 def service_health_check_grace_too_short(facts: Facts, prior: Prior) -> Iterator[Result]:
     """The load balancer starts judging a task when healthCheckGracePeriodSeconds ends; an
     application still warming up is declared unhealthy and stopped, again and again. Two

@@ -16,7 +16,7 @@ from checker.facts import Facts, Item
 from checker.model import Result, Severity, failed, passed
 from checker.registry import Prior, check
 from checks.lib.labels import human_duration, service_label
-from checks.lib.service_events import ServiceEvent, current, events_of
+from checks.lib.service_events import ServiceEvent, current, events_of, kinds
 from checks.service.fields import services
 
 _GUIDE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
@@ -72,7 +72,10 @@ def event_results(facts: Facts, wanted: frozenset[str], what: str) -> Iterator[R
 
 @check(id="service-event-placement-failures", area="service", severity=Severity.HIGH,
        title="Service events: tasks cannot be placed",
-       needs=("services",), docs=_EVENTS_DOCS)
+       needs=("services",), docs=_EVENTS_DOCS,
+       emits={"affected_tasks": None, "count": None, "diagnoses": None, "diagnosis": None,
+              "events": None, "kind": tuple(kinds()), "latest": None, "reason": None,
+              "reasons": None})
 def service_event_placement_failures(facts: Facts, prior: Prior) -> Iterator[Result]:
     """ECS writes "was unable to place a task because no container instance met all of its
     requirements" with its closest-match reason (CPU, memory, ENI, ports, attribute,
@@ -86,7 +89,10 @@ def service_event_placement_failures(facts: Facts, prior: Prior) -> Iterator[Res
 
 @check(id="service-event-start-failures", area="service", severity=Severity.HIGH,
        title="Service events: tasks fail to start or deployments fail",
-       needs=("services",), docs=_GUIDE + "service-throttle-logic.html")
+       needs=("services",), docs=_GUIDE + "service-throttle-logic.html",
+       emits={"affected_tasks": None, "count": None, "diagnoses": None, "diagnosis": None,
+              "events": None, "kind": tuple(kinds()), "latest": None, "reason": None,
+              "reasons": None})
 def service_event_start_failures(facts: Facts, prior: Prior) -> Iterator[Result]:
     """The event "is unable to consistently start tasks successfully" means the scheduler has
     begun backing off between launch attempts; "deployment failed: tasks failed to start" and
@@ -100,7 +106,10 @@ def service_event_start_failures(facts: Facts, prior: Prior) -> Iterator[Result]
 @check(id="service-event-unhealthy-targets", area="service", severity=Severity.MEDIUM,
        title="Service events: tasks fail load balancer or container health checks",
        needs=("services",),
-       docs=_GUIDE + "service-unhealthy-event-messages.html")
+       docs=_GUIDE + "service-unhealthy-event-messages.html",
+       emits={"affected_tasks": None, "count": None, "diagnosis": None, "diagnoses": None,
+              "events": None, "kind": tuple(kinds()), "latest": None, "reason": None,
+              "reasons": None})
 def service_event_unhealthy_targets(facts: Facts, prior: Prior) -> Iterator[Result]:
     """The events "is unhealthy in (target-group …) due to (reason …)" and "failed container
     health checks" name the failing check and its reason (HTTP codes, timeout, target group
@@ -111,7 +120,10 @@ def service_event_unhealthy_targets(facts: Facts, prior: Prior) -> Iterator[Resu
 
 @check(id="service-event-scheduler-blocked", area="service", severity=Severity.HIGH,
        title="Service events: quotas, throttling or deployment settings block the scheduler",
-       needs=("services",), docs=_EVENTS_DOCS)
+       needs=("services",), docs=_EVENTS_DOCS,
+       emits={"affected_tasks": None, "count": None, "diagnosis": None, "diagnoses": None,
+              "events": None, "kind": tuple(kinds()), "latest": None, "reason": None,
+              "reasons": None})
 def service_event_scheduler_blocked(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Some events say the scheduler is blocked by something other than the cluster's
     capacity: account quotas (tasks, vCPUs, task size, PROVISIONING tasks), API throttling,

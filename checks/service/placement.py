@@ -90,7 +90,8 @@ def _satisfying(facts: Facts, svc: Item, instances: list[Item]) -> tuple[list[Ve
 @check(id="service-placement-distinct-instance", area="service", severity=Severity.HIGH,
        title="Placement distinctInstance needs more instances than the cluster has",
        needs=("services", "container_instances"),
-       docs=_GUIDE + "task-placement-constraints.html")
+       docs=_GUIDE + "task-placement-constraints.html",
+       emits=("affected_tasks", "desired", "instances"))
 def service_placement_distinct_instance(facts: Facts, prior: Prior) -> Iterator[Result]:
     """With a distinctInstance constraint each task needs its own container instance: more
     desired tasks than ACTIVE instances with a connected agent (that also satisfy the
@@ -120,7 +121,8 @@ def service_placement_distinct_instance(facts: Facts, prior: Prior) -> Iterator[
 @check(id="service-placement-member-of", area="service", severity=Severity.HIGH,
        title="Placement memberOf constraint matches no container instance",
        needs=("services", "container_instances"),
-       docs=_GUIDE + "cluster-query-language.html")
+       docs=_GUIDE + "cluster-query-language.html",
+       emits=("affected_tasks", "expression", "expressions", "instances", "matching"))
 def service_placement_member_of(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A memberOf expression (service or task definition) that no ACTIVE, connected
     container instance satisfies makes every placement fail with "MemberOf placement
@@ -167,7 +169,8 @@ def service_placement_member_of(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="service-placement-binpack-hotspot", area="service", severity=Severity.MEDIUM,
        title="Binpack placement piles the service's tasks on one instance",
        needs=("services", "tasks", "container_instances"),
-       docs=_GUIDE + "task-placement-strategies.html")
+       docs=_GUIDE + "task-placement-strategies.html",
+       emits=("hotspot", "idle_instances", "running", "tasks_on_hotspot"))
 def service_placement_binpack_hotspot(facts: Facts, prior: Prior) -> Iterator[Result]:
     """binpack fills the fullest instance first; for a busy service that means most of its
     tasks compete for one host's CPU and network while other instances sit idle, and one
@@ -211,7 +214,8 @@ def _task_az(facts: Facts, task: Item) -> str | None:
 @check(id="service-tasks-single-az", area="service", severity=Severity.MEDIUM,
        title="All running tasks of the service are in one Availability Zone",
        needs=("services", "tasks"),
-       docs=_GUIDE + "strategy-examples.html")
+       docs=_GUIDE + "strategy-examples.html",
+       emits=("affected_tasks", "running", "zone", "zones"))
 def service_tasks_single_az(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A service with two or more desired tasks is meant to survive losing a host or an
     AZ; when every RUNNING task sits in the same AZ (task availabilityZone, or the
@@ -243,7 +247,8 @@ def service_tasks_single_az(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="service-subnets-single-az", area="service", severity=Severity.MEDIUM,
        title="The service's awsvpc subnets are all in one Availability Zone",
        needs=("services", "subnets"),
-       docs=_GUIDE + "task-networking-awsvpc.html")
+       docs=_GUIDE + "task-networking-awsvpc.html",
+       emits=("affected_tasks", "missing", "subnets", "zone", "zones"))
 def service_subnets_single_az(facts: Facts, prior: Prior) -> Iterator[Result]:
     """ECS can only spread awsvpc tasks over the AZs of the subnets the service names;
     subnets all in one AZ make every task single-AZ no matter the placement strategy."""

@@ -98,7 +98,8 @@ def _suspended_out(target: Item) -> bool:
 @check(id="service-autoscaling-missing", area="service", severity=Severity.MEDIUM,
        title="Service runs hot without auto scaling",
        needs=("services", "scalable_targets", "scaling_policies"),
-       docs=_GUIDE + "service-auto-scaling.html")
+       docs=_GUIDE + "service-auto-scaling.html",
+       emits=("desired", "scaling"))
 def service_autoscaling_missing(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A service without a scalable target and policy (or with scale-out suspended) keeps
     its task count while load grows. It fails only when it runs hot: AWS/ECS CPU or memory
@@ -134,7 +135,8 @@ def service_autoscaling_missing(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="service-autoscaling-at-max", area="service", severity=Severity.HIGH,
        title="Service auto scaling is at its MaxCapacity under load",
        needs=("services", "scalable_targets"),
-       docs=_GUIDE + "service-auto-scaling.html")
+       docs=_GUIDE + "service-auto-scaling.html",
+       emits=("desired", "max_capacity", "pending"))
 def service_autoscaling_at_max(facts: Facts, prior: Prior) -> Iterator[Result]:
     """At MaxCapacity the scaling policy can add nothing more: if the service is also hot
     (CPU/memory ≥ 80 % for three datapoints) or has pending tasks, the ceiling — not the
@@ -187,7 +189,8 @@ def _policy_problems(policy: Item) -> list[str]:
        title="Scaling policy target or cooldown is unusual",
        needs=("scaling_policies",),
        docs="https://docs.aws.amazon.com/autoscaling/application/APIReference/"
-            "API_TargetTrackingScalingPolicyConfiguration.html")
+            "API_TargetTrackingScalingPolicyConfiguration.html",
+       emits=("policy", "problems"))
 def service_scaling_policy_unusual(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A CPU/memory target above 90 % leaves no headroom for the minutes a scale-out takes
     (and ECS reports utilisation against reservations, so it can sit above 100 %); below
@@ -254,7 +257,8 @@ def _asgs(facts: Facts, svc: Item) -> tuple[list[Item], list[str]]:
 @check(id="service-asg-at-max", area="service", severity=Severity.HIGH,
        title="Tasks pend while the capacity provider's Auto Scaling group is at MaxSize",
        needs=("services", "capacity_providers", "auto_scaling_groups"),
-       docs=_GUIDE + "asg-capacity-providers.html")
+       docs=_GUIDE + "asg-capacity-providers.html",
+       emits=("affected_tasks", "asgs", "pending"))
 def service_asg_at_max(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Managed scaling adds instances for pending tasks only up to the Auto Scaling group's
     MaxSize; when every ASG behind the service's capacity providers (its strategy, else the

@@ -75,7 +75,9 @@ def _window_note(window: list[tuple[dt.datetime, float, float]] | None,
 @check(id="service-running-below-desired", area="service", severity=Severity.HIGH,
        title="Service runs fewer tasks than desired",
        needs=("services",),
-       docs=_GUIDE + "service_definition_parameters.html")
+       docs=_GUIDE + "service_definition_parameters.html",
+       emits=("affected_tasks", "below_whole_window", "desired", "min_running", "pending",
+              "running", "window_checked", "window_s"))
 def service_running_below_desired(facts: Facts, prior: Prior) -> Iterator[Result]:
     """runningCount below desiredCount is the symptom users feel first (capacity lost,
     latency up); the playbooks then look for why. A service with no running task at all
@@ -111,7 +113,8 @@ def service_running_below_desired(facts: Facts, prior: Prior) -> Iterator[Result
 @check(id="service-pending-tasks", area="service", severity=Severity.HIGH,
        title="Service tasks stay PENDING",
        needs=("services", "tasks"),
-       docs=_GUIDE + "task-lifecycle-explanation.html")
+       docs=_GUIDE + "task-lifecycle-explanation.html",
+       emits=("affected_tasks", "oldest_pending_s", "pending", "stuck"))
 def service_pending_tasks(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A task that stays PENDING (or PROVISIONING) for more than five minutes (createdAt
     vs collected_at) is waiting for something that will not come by itself: capacity, an

@@ -27,7 +27,8 @@ from checks.lib.values import int_or_none
 @check(id="container-no-log-configuration", area="taskdef", severity=Severity.MEDIUM,
        title="Container has no logConfiguration",
        needs=("task_definitions",),
-       docs=f"{PARAMS_DOCS}#container_definition_storage")
+       docs=f"{PARAMS_DOCS}#container_definition_storage",
+       emits=("affected_tasks", "container", "log_driver"))
 def container_no_log_configuration(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Without a log driver a container's stdout/stderr go nowhere ECS can show: when it
     crashes, the one message that says why is lost with the task."""
@@ -46,7 +47,8 @@ def container_no_log_configuration(facts: Facts, prior: Prior) -> Iterator[Resul
 @check(id="lb-container-no-health-check", area="taskdef", severity=Severity.LOW,
        title="Load-balanced essential container has no container health check",
        needs=("task_definitions", "services"),
-       docs=f"{PARAMS_DOCS}#container_definition_healthcheck")
+       docs=f"{PARAMS_DOCS}#container_definition_healthcheck",
+       emits=("affected_tasks", "container"))
 def lb_container_no_health_check(facts: Facts, prior: Prior) -> Iterator[Result]:
     """The load balancer only sees the port. A container health check lets ECS replace a
     hung-but-listening container, gates dependsOn HEALTHY, and shows the container's own
@@ -95,7 +97,8 @@ def _nofile_result(use: Use, ctr: Item) -> Result:
 @check(id="container-nofile-ulimit-low", area="taskdef", severity=Severity.MEDIUM,
        title="Web container has a low open-files (nofile) limit",
        needs=("task_definitions",),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Ulimit.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Ulimit.html",
+       emits=("affected_tasks", "container", "minimum", "soft_limit"))
 def container_nofile_ulimit_low(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Every connection is a file descriptor: a container with portMappings and a nofile
     soft limit of 1024 fails with 'too many open files' at a few hundred clients with
@@ -124,7 +127,8 @@ def _image_kind(image: Any) -> tuple[str, str]:
 @check(id="container-image-tag-mutable", area="taskdef", severity=Severity.LOW,
        title="Container image uses 'latest' or no tag",
        needs=("task_definitions",),
-       docs=f"{PARAMS_DOCS}#container_definition_image")
+       docs=f"{PARAMS_DOCS}#container_definition_image",
+       emits=("affected_tasks", "container", "tag"))
 def container_image_tag_mutable(facts: Facts, prior: Prior) -> Iterator[Result]:
     """`latest` (or no tag, which means latest) names a different image over time: two
     revisions can run different code, and rolling back to a revision does not bring the

@@ -80,7 +80,8 @@ def _peak_result(facts: Facts, svc: Item, threshold: float) -> Result:
 @check(id="task-memory-near-limit", area="taskdef", severity=Severity.HIGH,
        title="Tasks peak at their memory limit",
        needs=("services", "task_definitions", "metrics"),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service_utilization.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service_utilization.html",
+       emits=("limit_kind", "limit_mib", "peak_pct", "threshold_pct"))
 def task_memory_near_limit(facts: Facts, prior: Prior) -> Iterator[Result]:
     """AWS/ECS MemoryUtilization with the Maximum statistic is the busiest task of the
     service against what its task definition allows. Peaking at the hard limit means the
@@ -130,7 +131,9 @@ def _heap_result(use: Use, ctr: Item, heaps: list[Heap]) -> Result:
 @check(id="runtime-heap-exceeds-limit", area="taskdef", severity=Severity.HIGH,
        title="JVM/Node heap is above or too close to the container memory limit",
        needs=("task_definitions",),
-       docs=f"{PARAMS_DOCS}#container_definition_memory")
+       docs=f"{PARAMS_DOCS}#container_definition_memory",
+       emits=("affected_tasks", "container", "flag", "heap_mib", "limit_mib", "runtime",
+              "share_pct", "source"))
 def runtime_heap_exceeds_limit(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A heap sized above the container's hard limit (or so close that metaspace, threads
     and buffers do not fit) gets the container OOM-killed by the kernel as soon as the heap

@@ -150,7 +150,8 @@ def _sidecar_result(use: Use, ctr: Item, what: str, problems: list[Problem]) -> 
 @check(id="xray-sidecar-misconfigured", area="taskdef", severity=Severity.MEDIUM,
        title="X-Ray daemon sidecar cannot receive traces or can stop the task",
        needs=("task_definitions",),
-       docs="https://docs.aws.amazon.com/xray/latest/devguide/xray-daemon-ecs.html")
+       docs="https://docs.aws.amazon.com/xray/latest/devguide/xray-daemon-ecs.html",
+       emits=("affected_tasks", "container", "problems"))
 def xray_sidecar_misconfigured(facts: Facts, prior: Prior) -> Iterator[Result]:
     """The X-Ray daemon receives segments on UDP 2000; without that port mapping traces
     silently vanish. As an essential container, a daemon crash kills the application
@@ -167,7 +168,8 @@ def xray_sidecar_misconfigured(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="dotnet-monitor-sidecar-misconfigured", area="taskdef", severity=Severity.MEDIUM,
        title="Sidecar dotnet-monitor cannot reach the application's diagnostic port",
        needs=("task_definitions",),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/bind-mounts.html",
+       emits=("affected_tasks", "container", "problems"))
 def dotnet_monitor_sidecar_misconfigured(facts: Facts, prior: Prior) -> Iterator[Result]:
     """dotnet-monitor talks to the app over a Unix socket: both containers must mount one
     shared volume where the app's DOTNET_DiagnosticPorts (or its default /tmp socket)

@@ -30,7 +30,8 @@ from checks.lib.values import int_or_none
 @check(id="container-no-memory-limit", area="taskdef", severity=Severity.MEDIUM,
        title="Container has no memory hard limit",
        needs=("task_definitions",),
-       docs=f"{PARAMS_DOCS}#container_definition_memory")
+       docs=f"{PARAMS_DOCS}#container_definition_memory",
+       emits=("affected_tasks", "container", "memory", "memory_reservation", "task_memory"))
 def container_no_memory_limit(facts: Facts, prior: Prior) -> Iterator[Result]:
     """With only `memoryReservation` (a soft limit) and no task-level memory, a container
     may take all the memory of its host: one leak then starves or OOM-kills its neighbours.
@@ -58,7 +59,8 @@ def container_no_memory_limit(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="fargate-task-size-invalid", area="taskdef", severity=Severity.HIGH,
        title="Fargate task CPU/memory is missing or not a valid combination",
        needs=("task_definitions",),
-       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html")
+       docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-cpu-memory-error.html",
+       emits=("affected_tasks", "cpu", "field", "memory", "missing"))
 def fargate_task_size_invalid(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Fargate sells fixed task sizes: task-level cpu and memory are required and must be
     one of the documented pairs, or RegisterTaskDefinition / the deployment fails. Checked
@@ -81,7 +83,8 @@ def fargate_task_size_invalid(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="task-cpu-unreserved", area="taskdef", severity=Severity.LOW,
        title="EC2 task reserves no CPU",
        needs=("task_definitions",),
-       docs=f"{PARAMS_DOCS}#container_definition_environment")
+       docs=f"{PARAMS_DOCS}#container_definition_environment",
+       emits=("affected_tasks", "cpu"))
 def task_cpu_unreserved(facts: Facts, prior: Prior) -> Iterator[Result]:
     """On EC2 the scheduler places a task by the CPU it reserves. With no task cpu and
     every container at cpu 0, tasks pile onto hosts whose CPU is already saturated, and

@@ -14,14 +14,20 @@ REGISTRY = registry.load()
 OBSERVED: set[tuple[str, str]] = set()
 
 
-def run_check(check_id: str, bundle: dict[str, Any]) -> list[Finding]:
+def _run(bundle: dict[str, Any]) -> list[Finding]:
+    """Every check over the bundle; each finding's data keys must be declared (`emits`)."""
     findings = graph.run(REGISTRY, Facts(bundle))
     OBSERVED.update((f.check, f.status.value) for f in findings)
-    return [f for f in findings if f.check == check_id]
+    undeclared = graph.undeclared_data(REGISTRY, findings)
+    assert not undeclared, f"data keys missing from the checks' emits=: {undeclared}"
+    return findings
+
+
+def run_check(check_id: str, bundle: dict[str, Any]) -> list[Finding]:
+    return [f for f in _run(bundle) if f.check == check_id]
 
 
 def statuses(check_id: str, bundle: dict[str, Any]) -> dict[str, str]:
     """resource (or service) → status of that check."""
-    findings = graph.run(REGISTRY, Facts(bundle))
-    OBSERVED.update((f.check, f.status.value) for f in findings)
+    findings = _run(bundle)
     return {(f.service or f.resource): f.status.value for f in findings if f.check == check_id}

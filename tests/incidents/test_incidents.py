@@ -122,6 +122,15 @@ def test_fixture_checks_fire(name: str) -> None:
                                   for e in missing)
 
 
+@pytest.mark.parametrize("name", ["healthy", *IDS])
+def test_findings_carry_only_declared_data(name: str) -> None:
+    """Playbooks are validated against each check's `emits`: a key a check puts on its
+    findings without declaring it could be misspelt in a playbook unnoticed."""
+    from checker.graph import undeclared_data
+
+    assert undeclared_data(ENGINE.registry, _report(name).findings) == []
+
+
 # -- outcomes ---------------------------------------------------------------------------------
 def _expected_diagnosis(sc: Scenario, report: Report) -> None:
     """Scenario-specific promises about the expected diagnosis (revision named, one
