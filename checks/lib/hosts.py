@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
-from checker.facts import Facts, Item, arn_name, attribute, resource_value
+from checker.facts import Facts, Item, arn_name, attribute, obj, objs, resource_value
 from checks.lib.labels import service_label, task_id, td_label
 from checks.lib.taskdefs import EC2, cpu_units, memory_mib, platform
 from checks.lib.values import int_or_none
@@ -53,17 +52,6 @@ class Host:
     def label(self) -> str:
         """`i-0abc (m5.large, prod)`: instance, type and cluster, as people say it."""
         return f"{self.instance_id} ({self.instance_type or 'type ?'}, {self.cluster})"
-
-
-def obj(value: Any) -> Item:
-    """`value` when it is an object, else an empty one: hand-written bundles put strings,
-    lists or nulls where the API returns objects."""
-    return value if isinstance(value, dict) else {}
-
-
-def objs(value: Any) -> list[Item]:
-    """The objects of a list (nothing for a non-list)."""
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def _ports(ci: Item, name: str) -> frozenset[int]:
