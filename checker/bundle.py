@@ -3,7 +3,9 @@
 A bundle is plain JSON in the AWS API shapes so that anyone who knows the API can read one,
 write one by hand, or diff two. Validation here is structural (format, version, types of
 every top-level list): it is what stands between a hand-written file and a check that would
-otherwise trip over a string where a list was promised.
+otherwise trip over a string where a list was promised, and a failure is an input error.
+The items themselves are checked against botocore's shapes by checker.shapes, as warnings,
+in Engine.analyze: bundles from scan, demo and the Lambda audit never pass through load().
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from checker import bundle as bundle_v1
 from checker import shapes
 from checker.cli import app
 from checker.facts import Facts
@@ -209,6 +210,12 @@ def test_odd_containers_do_not_crash() -> None:
     assert shapes.validate_bundle({"resources": {"tasks": {"not": "a list"}}}) == []
     [warning] = shapes.validate_bundle({"resources": {"tasks": ["task"]}})
     assert warning["message"] == "tasks[0]: expected an object, got a string ('task')"
+
+
+def test_every_bundle_collection_has_a_shape() -> None:
+    assert set(bundle_v1.COLLECTIONS) <= set(shapes.SHAPES)
+    for service, shape in shapes.SHAPES.values():
+        assert shapes.validator(service, shape) is not None
 
 
 def test_validators_are_compiled_once() -> None:
