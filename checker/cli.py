@@ -104,7 +104,7 @@ def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool) -> N
 def exit_code(report: Report, fail_on: Sev | None, strict: bool) -> int:
     """3 when --strict and collections failed; 1 when a diagnosis or failing finding is at
     or above --fail-on; else 0."""
-    if strict and report.errors:
+    if strict and report.failed_collections:
         return 3
     if fail_on is not None:
         threshold = Severity(fail_on.value)

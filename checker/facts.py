@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from checker.bundle import COLLECTIONS, METRICS
 from checker.errors import MissingFacts
+from checker.model import WARNING
 
 Item = Mapping[str, Any]
 
@@ -23,8 +24,6 @@ Item = Mapping[str, Any]
 #: the unknown finding then names the action to grant.
 DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                     "UnauthorizedException", "AuthorizationError"})
-#: The `level` of a report `errors` entry that is not a failed collection (checker.shapes).
-WARNING = "warning"
 T = TypeVar("T")
 
 

@@ -34,6 +34,11 @@ def short_name(resource: str) -> str:
     return last if _EC2_ID.match(last) else name
 
 
+#: The `level` of a report `errors` entry that is a warning about the bundle, not a
+#: collection that failed.
+WARNING = "warning"
+
+
 class Severity(StrEnum):
     """Ordered by urgency; `weight` feeds the ranking formula (docs/ranking.md)."""
 
@@ -234,6 +239,18 @@ class Report:
         for f in self.findings:
             counts[f.status.value] += 1
         return counts
+
+    @property
+    def failed_collections(self) -> list[Mapping[str, Any]]:
+        """`errors` entries for collections that could not be read: their checks are
+        `unknown`, and `--strict` fails on them."""
+        return [e for e in self.errors if e.get("level") != WARNING]
+
+    @property
+    def warnings(self) -> list[Mapping[str, Any]]:
+        """`errors` entries that warn about the bundle's items (not in their AWS shape,
+        checker.shapes): every format shows them, none fails a run."""
+        return [e for e in self.errors if e.get("level") == WARNING]
 
     def failing_at_least(self, threshold: Severity) -> list[Diagnosis]:
         return [d for d in self.diagnoses if d.severity.at_least(threshold)]

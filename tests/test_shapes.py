@@ -85,10 +85,14 @@ def test_warning_changes_nothing_else_in_the_report() -> None:
     assert facts.has("task_definitions") and facts.missing_reason("task_definitions") is None
 
 
-def test_strictless_exit_codes_unchanged(tmp_path: Path) -> None:
+def test_exit_codes_unchanged_by_warnings(tmp_path: Path) -> None:
+    """A warning is not a failed collection: --strict (exit 3) is for collections that
+    could not be read."""
     path = _write(tmp_path, _typo_bundle())
-    for args, code in (([], 0), (["--fail-on", "critical"], 0)):
+    for args, code in (([], 0), (["--fail-on", "critical"], 0), (["--strict"], 0)):
         assert runner.invoke(app, ["analyze", str(path), "-f", "json", *args]).exit_code == code
+    report = ENGINE.analyze(_typo_bundle())
+    assert report.warnings and not report.failed_collections
 
 
 # -- what is a problem -------------------------------------------------------------------------

@@ -197,7 +197,7 @@ def summarize(audit: Audit, results: Mapping[str, Any],
         "findings": report.status_counts(),
         "failing_by_severity": {s.value: sum(f.severity is s for f in report.findings
                                              if f.status is Status.FAIL) for s in Severity},
-        "collection_errors": len(report.errors),
+        "collection_errors": len(report.failed_collections),
         "sinks": dict(results),
         "errors": errors,
         "finished_at": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),

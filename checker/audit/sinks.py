@@ -185,8 +185,9 @@ def message(audit: Audit, threshold: Severity, s3: Mapping[str, Any] | None) -> 
         lines.append(f"... and {len(diagnoses) - TOP_DIAGNOSES} more diagnosis(es)")
     for f in findings[:TOP_DIAGNOSES]:
         lines.append(f"- [{f.severity.value.upper()}] {f.check}: {f.message}")
-    if report.errors:
-        lines.append(f"{len(report.errors)} collection error(s): some checks could not run.")
+    if report.failed_collections:
+        lines.append(f"{len(report.failed_collections)} collection error(s): some checks could "
+                     "not run.")
     lines.append("")
     if s3:
         bucket, key = s3["bucket"], s3["report_key"]
@@ -240,7 +241,7 @@ def metric_data(audit: Audit, sink_errors: int) -> list[dict[str, Any]]:
             for s in Severity]
     data += [datum("FailingFindings", sum(f.severity is s for f in failing), s)
              for s in Severity]
-    data += [datum("CollectionErrors", len(report.errors)),
+    data += [datum("CollectionErrors", len(report.failed_collections)),
              datum("UnknownFindings", report.status_counts()[Status.UNKNOWN.value]),
              datum("SinkErrors", sink_errors)]
     return data

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Item, arn_name
+from checker.facts import Item, arn_name, objs
 from checker.gate.names import ecr_image, placeholder
 from checker.gate.target import Target
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checks.lib.eni import slots
-from checks.lib.hosts import Host, Need, hosts, need_of, objs
+from checks.lib.hosts import Host, Need, hosts, need_of
 from checks.lib.taskdefs import EC2, FARGATE, container_name, containers, mapping, platform
 from checks.lib.values import int_or_none
 

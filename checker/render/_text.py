@@ -12,22 +12,19 @@ from typing import Any
 from checker.model import Evidence, Finding, Report, Status
 
 COULD_NOT_CHECK = "could not check"
-#: `level` of a report `errors` entry that is a warning about the bundle (an item not in its
-#: AWS shape, checker.shapes), not a collection that failed.
-WARNING = "warning"
 WARNINGS_TITLE = "Bundle warnings"
 WARNINGS_WHY = "items not in their AWS shape; no check read these values"
 
 
 def collection_errors(report: Report) -> list[Mapping[str, Any]]:
     """Collections that failed: their checks are `unknown`."""
-    return [e for e in report.errors if e.get("level") != WARNING]
+    return report.failed_collections
 
 
 def bundle_warnings(report: Report) -> list[Mapping[str, Any]]:
     """Warnings about the bundle's items; every renderer shows them, labelled as warnings,
     so a typo never reads as a clean pass."""
-    return [e for e in report.errors if e.get("level") == WARNING]
+    return report.warnings
 
 
 def warning_line(entry: Mapping[str, Any]) -> str:
