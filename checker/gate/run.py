@@ -109,7 +109,7 @@ def run_gate(opts: GateOptions, session: Any = None) -> Verdict:
     reg = registry.load()
     waiver_file = _waivers(opts.waivers, set(reg.specs) | set(GATE_RULES))
     if opts.cluster and session is None:
-        from checker.scan import session_for
+        from checker.collect.session import session_for
 
         session = session_for(opts.region, opts.profile)
     target, bundle = _target(opts, candidate, session)

@@ -63,5 +63,5 @@ def test_the_per_test_guard_catches_a_call_outside_the_policy(aws: None) -> None
     assert conftest.VIOLATIONS == []
     ours = session.client("ecs", config=Config(user_agent_extra=USER_AGENT))
     ours.create_cluster(clusterName="oops")
-    assert conftest.VIOLATIONS == [f"ecs:CreateCluster (client {USER_AGENT!r})"]
+    assert [f"ecs:CreateCluster (client {USER_AGENT!r})"] == conftest.VIOLATIONS
     conftest.VIOLATIONS.clear()

@@ -178,9 +178,10 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> Waits:
 
 
 def scan_with(monkeypatch: pytest.MonkeyPatch, session: Any) -> None:
-    """Make `ecsdoctor scan` use ``session``: only checker.scan.session_for is replaced, to
-    hand the CLI the hooked session; everything after it is the real CLI and collectors."""
-    monkeypatch.setattr("checker.scan.session_for", lambda region, profile: session)
+    """Make `ecsdoctor scan` use ``session``: only checker.collect.session.session_for is
+    replaced, to hand the CLI the hooked session; everything after it is the real CLI and
+    collectors."""
+    monkeypatch.setattr("checker.collect.session.session_for", lambda region, profile: session)
 
 
 @contextmanager

@@ -121,7 +121,7 @@ def _analyze(bundle: dict[str, Any], progress: bool) -> Report:
     engine = Engine()
     if not progress:
         return engine.analyze(bundle)
-    from checker.progress import check_progress
+    from checker.cli.progress import check_progress
 
     with check_progress(err, len(engine.registry)) as hook:
         return engine.analyze(bundle, on_check=hook)
@@ -165,8 +165,8 @@ def scan(
     """Read the account (read-only: Describe/List/Get) and print ranked diagnoses."""
     with user_errors():
         window = parse_since(since)
+        from checker.cli.scan import run_scan
         from checker.collect import Scope
-        from checker.scan import run_scan
 
         bundle = run_scan(
             Scope(clusters=tuple(cluster), services=tuple(service or ()), since=window),
@@ -237,9 +237,9 @@ def demo(
         from checker.demo import require_moto
 
         require_moto()
+        from checker.cli.progress import collect_progress
         from checker.collect import Scope, collect
         from checker.demo.run import demo_account
-        from checker.progress import collect_progress
 
         with ExitStack() as stack:
             starting = "Starting the demo account (moto on 127.0.0.1, no AWS access)…"
@@ -308,7 +308,7 @@ def list_checks(
 ) -> None:
     """List every check (id, area, severity, title), or show one."""
     with user_errors():
-        from checker.explain import show_check, show_checks
+        from checker.cli.explain import show_check, show_checks
 
         Console().print(show_check(check_id) if check_id else show_checks())
 
@@ -320,7 +320,7 @@ def explain(
 ) -> None:
     """Show the playbook behind a diagnosis: symptoms, hypotheses, evidence, remediation."""
     with user_errors():
-        from checker.explain import explain_tree
+        from checker.cli.explain import explain_tree
 
         Console().print(explain_tree(diagnosis_id))
 

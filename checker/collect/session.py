@@ -1,14 +1,11 @@
-"""`scan`: a boto3 session from the user's usual AWS environment, then the collectors."""
+"""A boto3 session from the user's usual AWS environment (profile, Region, credential
+chain), for every entry point that reads an account: scan, the gate, the fleet."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
-
-from checker.collect import Scope, collect
 from checker.errors import InputError
-from checker.progress import collect_progress
 
 
 def session_for(region: str | None, profile: str | None) -> Any:
@@ -27,10 +24,3 @@ def session_for(region: str | None, profile: str | None) -> Any:
     if not session.region_name:
         raise InputError("no AWS region: pass --region or set AWS_REGION")
     return session
-
-
-def run_scan(scope: Scope, *, region: str | None, profile: str | None, workers: int,
-             console: Console, show_progress: bool) -> dict[str, Any]:
-    session = session_for(region, profile)
-    with collect_progress(console, show_progress) as progress:
-        return collect(session, scope, progress=progress, max_workers=workers)
