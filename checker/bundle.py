@@ -50,8 +50,27 @@ COLLECTIONS: dict[str, str] = {
     "auto_scaling_groups": "autoscaling:DescribeAutoScalingGroups",
 }
 
+#: What the gate's reference collector (checker/collect/refs.py) reads about the names a
+#: task definition holds: resource collections like the ones above (AWS item shapes; a
+#: failed read is an `errors[]` entry naming the collection), written only by
+#: `ecsdoctor gate --cluster`, never by a scan.
+REFERENCES: dict[str, str] = {
+    "iam_roles": "iam:GetRole",
+    "ecr_images": "ecr:DescribeImages",
+    "ecr_manifests": "ecr:BatchGetImage",
+    "secrets": "secretsmanager:DescribeSecret",
+    "ssm_parameters": "ssm:DescribeParameters",
+    "log_groups": "logs:DescribeLogGroups",
+    "policy_simulations": "iam:SimulatePrincipalPolicy",
+}
+
 #: The pseudo-collection that holds CloudWatch series (bundle["metrics"]).
 METRICS = "metrics"
+#: The key that holds the gate's input (bundle["gate"], an object): the candidate task
+#: definition's ARN and file, what reading the file found (null fields, values outside the
+#: API's enums), the target cluster and service, the revision the service runs now and
+#: the waivers. Absent from every other bundle.
+GATE = "gate"
 
 
 def now_iso() -> str:
@@ -120,9 +139,9 @@ def validate(bundle: Any, source: str = "bundle") -> dict[str, Any]:
         entries = bundle.get(key, [])
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise _where(f"{source}: {key}", "expected a list of objects")
-    scope = bundle.get("scope", {})
-    if not isinstance(scope, dict):
-        raise _where(f"{source}: scope", "expected an object")
+    for key in ("scope", GATE):
+        if not isinstance(bundle.get(key, {}), dict):
+            raise _where(f"{source}: {key}", "expected an object")
     return bundle
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from functools import cached_property
 from typing import Any, TypeVar
 
-from checker.bundle import COLLECTIONS, METRICS
+from checker.bundle import COLLECTIONS, GATE, METRICS, REFERENCES
 from checker.errors import MissingFacts
 from checker.model import WARNING
 
@@ -25,6 +25,8 @@ Item = Mapping[str, Any]
 DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                     "UnauthorizedException", "AuthorizationError"})
 T = TypeVar("T")
+#: Why a check that needs AWS data was not run by the gate without --cluster.
+OFFLINE = "offline: pass --cluster (and --service) to check against the live target"
 
 
 def parse_time(value: Any) -> dt.datetime | None:
@@ -87,17 +89,65 @@ class Facts:
         err = self.error_for(collection)
         if err is not None:
             code = err.get("code") or "error"
-            op = err.get("operation") or COLLECTIONS.get(collection, collection)
+            op = err.get("operation") or COLLECTIONS.get(collection) or REFERENCES.get(
+                collection, collection)
             grant = f"; needs permission {op}" if code in DENIED else ""
             return f"collection failed: {op} {code}{grant}"
         if collection == METRICS:
             return None if METRICS in self.bundle else "not collected (no metrics in bundle)"
+        if collection == GATE:
+            return None if isinstance(self.bundle.get(GATE), Mapping) else (
+                "not collected (not a gate run)")
         if collection not in self.resources:
             return "not collected"
         return None
 
     def has(self, collection: str) -> bool:
         return self.missing_reason(collection) is None
+
+    def skip_reason(self, collection: str) -> str | None:
+        """Why `collection` is absent on purpose, or None. The gate without --cluster reads
+        nothing from AWS: a check that needs AWS data is then `skipped`, saying how to get
+        it checked, rather than `unknown` (could not check)."""
+        gate = self.bundle.get(GATE)
+        offline = isinstance(gate, Mapping) and not gate.get("live")
+        if not offline or self.error_for(collection) is not None or self.has(collection):
+            return None
+        return OFFLINE
+
+    # -- the gate's input --------------------------------------------------------------
+    @property
+    def gate(self) -> Item:
+        """The gate's input (bundle key `gate`, checker.bundle.GATE); MissingFacts in any
+        other bundle."""
+        reason = self.missing_reason(GATE)
+        if reason is not None:
+            raise MissingFacts(GATE, reason)
+        value: Item = self.bundle[GATE]
+        return value
+
+    @property
+    def subject(self) -> str:
+        """What a finding about nothing more precise is about (the runner's own findings:
+        missing facts, nothing to check): the gate's candidate task definition, else the
+        clusters in scope, else the bundle."""
+        candidate = self._candidate
+        if candidate is not None:
+            return candidate
+        clusters = self.scope.get("clusters") or []
+        return ",".join(str(c) for c in clusters) if clusters else "bundle"
+
+    @property
+    def subject_path(self) -> str | None:
+        """The subject's JSON path in its task definition: "" (all of it) when the subject
+        is the gate's candidate, else None."""
+        return "" if self._candidate is not None else None
+
+    @property
+    def _candidate(self) -> str | None:
+        gate = self.bundle.get(GATE)
+        value = gate.get("task_definition") if isinstance(gate, Mapping) else None
+        return value if isinstance(value, str) else None
 
     def items(self, collection: str) -> list[Item]:
         reason = self.missing_reason(collection)

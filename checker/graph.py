@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import networkx as nx
 
@@ -46,11 +47,6 @@ def order(registry: Registry) -> list[str]:
     return list(nx.lexicographical_topological_sort(build(registry)))
 
 
-def _scope_resource(facts: Facts) -> str:
-    clusters = facts.scope.get("clusters") or []
-    return ",".join(str(c) for c in clusters) if clusters else "bundle"
-
-
 def _finding(spec: CheckSpec, result: Result) -> Finding:
     return Finding(
         check=spec.id,
@@ -60,34 +56,38 @@ def _finding(spec: CheckSpec, result: Result) -> Finding:
         message=result.message,
         data=dict(result.data),
         service=result.service,
+        path=result.path,
     )
 
 
 def run_one(spec: CheckSpec, facts: Facts, prior: Prior) -> list[Finding]:
-    """Run one check; never raises. Missing facts → unknown, not called at all."""
-    scope = _scope_resource(facts)
+    """Run one check; never raises. Missing facts → unknown (skipped when they are absent
+    on purpose, Facts.skip_reason), not called at all. The runner's own findings are about
+    the bundle's subject (Facts.subject)."""
+
+    def own(status: Status, message: str, data: dict[str, Any] | None = None) -> list[Finding]:
+        return [_finding(spec, Result(status, facts.subject, message, data or {},
+                                      path=facts.subject_path))]
+
     for need in spec.needs:
         reason = facts.missing_reason(need)
         if reason is not None:
-            return [_finding(spec, Result(
-                Status.UNKNOWN, scope, f"could not check: needs {need} ({reason})",
-                {"needs": need, "reason": reason},
-            ))]
+            skip = facts.skip_reason(need)
+            if skip is not None:
+                return own(Status.SKIPPED, skip)
+            return own(Status.UNKNOWN, f"could not check: needs {need} ({reason})",
+                       {"needs": need, "reason": reason})
     try:
         results = list(spec.func(facts, prior))
     except MissingFacts as exc:
-        return [_finding(spec, Result(
-            Status.UNKNOWN, scope, f"could not check: needs {exc.collection} ({exc.reason})",
-            {"needs": exc.collection, "reason": exc.reason},
-        ))]
+        return own(Status.UNKNOWN, f"could not check: needs {exc.collection} ({exc.reason})",
+                   {"needs": exc.collection, "reason": exc.reason})
     except Exception as exc:  # a check bug must not take the report down with it
-        return [_finding(spec, Result(
-            Status.UNKNOWN, scope,
-            f"check failed internally ({type(exc).__name__}: {exc}); please report it",
-            {"internal_error": type(exc).__name__},
-        ))]
+        return own(Status.UNKNOWN,
+                   f"check failed internally ({type(exc).__name__}: {exc}); please report it",
+                   {"internal_error": type(exc).__name__})
     if not results:
-        return [_finding(spec, Result(Status.SKIPPED, scope, "nothing to check in this scope"))]
+        return own(Status.SKIPPED, "nothing to check in this scope")
     return sorted((_finding(spec, r) for r in results), key=Finding.sort_key)
 
 

@@ -84,10 +84,15 @@ class Result:
     data: Mapping[str, Any] = field(default_factory=dict)
     service: str | None = None
     severity: Severity | None = None
+    #: The JSON path, relative to the task definition (as RegisterTaskDefinition takes it),
+    #: of the field the result is about: `containerDefinitions[2].privileged`, `cpu`, or ""
+    #: for the task definition as a whole. None: not about a task definition field.
+    path: str | None = None
 
 
-def passed(resource: str, message: str, *, service: str | None = None, **data: Any) -> Result:
-    return Result(Status.PASS, resource, message, data, service)
+def passed(resource: str, message: str, *, service: str | None = None,
+           path: str | None = None, **data: Any) -> Result:
+    return Result(Status.PASS, resource, message, data, service, path=path)
 
 
 def failed(
@@ -96,17 +101,20 @@ def failed(
     *,
     service: str | None = None,
     severity: Severity | None = None,
+    path: str | None = None,
     **data: Any,
 ) -> Result:
-    return Result(Status.FAIL, resource, message, data, service, severity)
+    return Result(Status.FAIL, resource, message, data, service, severity, path)
 
 
-def unknown(resource: str, message: str, *, service: str | None = None, **data: Any) -> Result:
-    return Result(Status.UNKNOWN, resource, message, data, service)
+def unknown(resource: str, message: str, *, service: str | None = None,
+            path: str | None = None, **data: Any) -> Result:
+    return Result(Status.UNKNOWN, resource, message, data, service, path=path)
 
 
-def skipped(resource: str, message: str, *, service: str | None = None, **data: Any) -> Result:
-    return Result(Status.SKIPPED, resource, message, data, service)
+def skipped(resource: str, message: str, *, service: str | None = None,
+            path: str | None = None, **data: Any) -> Result:
+    return Result(Status.SKIPPED, resource, message, data, service, path=path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +126,11 @@ class Finding:
     message: str
     data: Mapping[str, Any] = field(default_factory=dict)
     service: str | None = None
+    #: The result's JSON path in its task definition (Result.path). Not in `to_dict()`:
+    #: report v1 is a stable contract (scan reports stay byte-identical), and where a path
+    #: means something to a reader — a file the gate was given — the gate puts it in the
+    #: data as a path and line in that file (`json_path`, `line`).
+    path: str | None = None
 
     def sort_key(self) -> tuple[str, str, str]:
         return (self.check, self.resource, self.message)
@@ -217,6 +230,19 @@ class Diagnosis:
 
 
 @dataclass(frozen=True, slots=True)
+class CheckInfo:
+    """What a renderer may say about a check that ran (SARIF rules, JUnit test cases):
+    filled from the registry by the engine, so renderers need nothing but the Report."""
+
+    id: str
+    title: str
+    severity: Severity
+    docs: str
+    area: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     generated_at: str
     account: str | None
@@ -225,6 +251,9 @@ class Report:
     diagnoses: tuple[Diagnosis, ...]
     findings: tuple[Finding, ...]
     errors: tuple[Mapping[str, Any], ...] = ()
+    #: The checks that ran, by id order. Not in `to_dict()` (report v1 unchanged): the
+    #: machine formats that describe rules (SARIF, JUnit) read it.
+    checks: tuple[CheckInfo, ...] = ()
 
     FORMAT = "ecsdoctor-report"
     VERSION = 1

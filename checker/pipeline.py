@@ -9,37 +9,51 @@ from typing import Any
 from checker import graph, playbook, rank, registry, shapes, walk
 from checker.bundle import now_iso
 from checker.facts import Facts
-from checker.model import Diagnosis, Finding, Report
+from checker.model import CheckInfo, Diagnosis, Finding, Report
 from checker.playbook import Playbook
 from checker.ranking import DEFAULT, Weights
-from checker.registry import Registry
+from checker.registry import CheckSpec, Registry
 
 
 class Engine:
     """The loaded knowledge (checks + playbooks) and the ranking table (`weights`,
-    checker.ranking), reusable across many bundles."""
+    checker.ranking), reusable across many bundles.
+
+    By default the checks are the registry's `scan` selection (what scan, analyze, the demo
+    and the Lambda audit run) and the playbooks are validated against the whole registry,
+    so a playbook may name any check, whichever product runs it."""
 
     def __init__(self, checks: Registry | None = None,
                  playbooks: Sequence[Playbook] | None = None,
                  weights: Weights = DEFAULT) -> None:
-        self.registry = checks if checks is not None else registry.load()
+        known = checks if checks is not None else registry.load()
+        self.registry = checks if checks is not None else known.select("scan")
         graph.build(self.registry)  # fail at load on a cycle or unknown dependency
-        self.playbooks = list(playbooks) if playbooks is not None else playbook.load(
-            self.registry)
+        self.playbooks = list(playbooks) if playbooks is not None else playbook.load(known)
         self.weights = weights
 
     def analyze(self, bundle: Mapping[str, Any], on_check: graph.ProgressHook | None = None,
                 generated_at: str | None = None) -> Report:
         facts = Facts(bundle)
         findings = graph.run(self.registry, facts, on_check)
+        return self.report(facts, findings, generated_at=generated_at)
+
+    def report(self, facts: Facts, findings: Sequence[Finding], *,
+               checks: Registry | None = None, scope: Mapping[str, Any] | None = None,
+               generated_at: str | None = None) -> Report:
+        """The Report of `findings`, made by `checks` (default: this engine's) over
+        `facts`: diagnosed, ranked, with the errors of the bundle and the checks that ran."""
+        ran = checks if checks is not None else self.registry
         return Report(
             generated_at=generated_at or now_iso(),
-            account=facts.account, region=facts.region, scope=dict(facts.scope),
+            account=facts.account, region=facts.region,
+            scope=dict(scope if scope is not None else facts.scope),
             diagnoses=tuple(self.diagnose(facts, findings)),
             findings=tuple(findings),
             # bundle errors, then shape warnings (level "warning"): one place every entry
             # point (scan, analyze, demo, Lambda, gate) passes
-            errors=(*(dict(e) for e in facts.errors), *shapes.validate_bundle(bundle)),
+            errors=(*(dict(e) for e in facts.errors), *shapes.validate_bundle(facts.bundle)),
+            checks=tuple(check_info(spec) for spec in sorted(ran, key=lambda s: s.id)),
         )
 
     def diagnose(self, facts: Facts, findings: Sequence[Finding]) -> list[Diagnosis]:
@@ -49,6 +63,12 @@ class Engine:
         desired = {str(s.get("serviceArn")): _count(s.get("desiredCount"))
                    for s in (facts.services if facts.has("services") else [])}
         return rank.rank(candidates, desired, self.weights)
+
+
+def check_info(spec: CheckSpec) -> CheckInfo:
+    """What renderers may say about a check (its docstring on one line)."""
+    return CheckInfo(id=spec.id, title=spec.title, severity=spec.severity, docs=spec.docs,
+                     area=spec.area, description=" ".join(spec.description.split()))
 
 
 def _count(value: Any) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from checker.bundle import COLLECTIONS, METRICS
+from checker.bundle import COLLECTIONS, GATE, METRICS, REFERENCES
 from checker.errors import RegistryError
 from checker.model import Finding, Result, Severity, Status
 
@@ -30,8 +30,21 @@ if TYPE_CHECKING:
 _ATTR = "__ecsdoctor_check__"
 AREAS = (
     "taskdef", "service", "stopped_tasks", "capacity", "instances", "network", "metrics",
-    "security", "ecs_exec",
+    "security", "ecs_exec", "gate",
 )
+#: What runs checks: `scan` (scan, analyze, demo, the Lambda audit) and `gate` (a task
+#: definition before it is deployed). Registry.select(product) is what each one runs.
+PRODUCTS = ("scan", "gate")
+#: Which products run a check of each area, unless its decorator says otherwise: a task
+#: definition's own checks judge a candidate as well as a running revision; the gate's
+#: checks need the gate's input; every other area reads a running account.
+AREA_PRODUCTS: Mapping[str, frozenset[str]] = {
+    "taskdef": frozenset({"scan", "gate"}), "security": frozenset({"scan", "gate"}),
+    "gate": frozenset({"gate"}),
+}
+SCAN_ONLY = frozenset({"scan"})
+#: What `needs=` may name: bundle collections, the metrics and the gate's input.
+NEEDS = frozenset(COLLECTIONS) | frozenset(REFERENCES) | {METRICS, GATE}
 
 
 class Prior:
@@ -71,6 +84,8 @@ class CheckSpec:
     #: of a user.
     emits: Mapping[str, frozenset[Scalar] | None] | None = field(
         default=None, repr=False, compare=False)
+    #: The products (PRODUCTS) that run it; by default its area's (AREA_PRODUCTS).
+    products: frozenset[str] = SCAN_ONLY
 
     @property
     def description(self) -> str:
@@ -88,6 +103,7 @@ def check(
     docs: str,
     after: tuple[str, ...] = (),
     emits: EmitsArg | None = None,
+    products: Iterable[str] | None = None,
 ) -> Callable[[Callable[..., Iterator[Result]]], Callable[..., Iterator[Result]]]:
     """Declare a check. Validation of the metadata happens here, at import."""
 
@@ -96,19 +112,32 @@ def check(
         if area not in AREAS:
             raise RegistryError(f"{where}: unknown area {area!r}; one of {', '.join(AREAS)}")
         for need in needs:
-            if need not in COLLECTIONS and need != METRICS:
+            if need not in NEEDS:
                 raise RegistryError(f"{where}: needs unknown bundle collection {need!r}")
         if not docs.startswith("https://"):
             raise RegistryError(f"{where}: docs must be an https URL to the AWS documentation")
         spec = CheckSpec(
             id=id, area=area, severity=severity, title=title, needs=tuple(needs),
             after=tuple(after), docs=docs, func=func, module=func.__module__,
-            emits=_emits(where, emits),
+            emits=_emits(where, emits), products=_products(where, area, products),
         )
         setattr(func, _ATTR, spec)
         return func
 
     return wrap
+
+
+def _products(where: str, area: str, products: Iterable[str] | None) -> frozenset[str]:
+    if products is None:
+        return AREA_PRODUCTS.get(area, SCAN_ONLY)
+    if isinstance(products, str):
+        raise RegistryError(f"{where}: products must be a list of products, not one string")
+    chosen = frozenset(products)
+    unknown = sorted(chosen - set(PRODUCTS))
+    if unknown or not chosen:
+        raise RegistryError(f"{where}: products must be some of {', '.join(PRODUCTS)}, "
+                            f"got {sorted(chosen)}")
+    return chosen
 
 
 def _emits(where: str, emits: EmitsArg | None) -> dict[str, frozenset[Scalar] | None] | None:
@@ -148,6 +177,12 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self.specs)
+
+    def select(self, product: str) -> Registry:
+        """The checks `product` runs (CheckSpec.products)."""
+        if product not in PRODUCTS:
+            raise RegistryError(f"unknown product {product!r}; one of {', '.join(PRODUCTS)}")
+        return Registry(s for s in self.specs.values() if product in s.products)
 
 
 def specs_in(module: ModuleType) -> list[CheckSpec]:
