@@ -15,7 +15,14 @@ from checker.facts import Facts, Item
 from checker.model import Result, Severity, failed, passed, skipped
 from checker.registry import Prior, check
 from checks.lib.knowledge import table
-from checks.lib.taskdefs import PARAMS_DOCS, container_name, each_container, env, is_windows
+from checks.lib.taskdefs import (
+    PARAMS_DOCS,
+    container_name,
+    each_container,
+    env,
+    environment_path,
+    is_windows,
+)
 
 
 @check(id="container-privileged", area="security", severity=Severity.HIGH,
@@ -29,12 +36,13 @@ def container_privileged(facts: Facts, prior: Prior) -> Iterator[Result]:
     every other task on it."""
     for use, ctr in each_container(facts):
         where, name = use.where(ctr), container_name(ctr)
+        path = use.path(ctr, "privileged")
         if ctr.get("privileged") is True:
             yield failed(use.arn, f"{where}: privileged — root on the host{use.suffix}",
-                         service=use.service_arn, **use.data(container=name))
+                         service=use.service_arn, path=path, **use.data(container=name))
         else:
             yield passed(use.arn, f"{where}: not privileged{use.suffix}",
-                         service=use.service_arn, container=name)
+                         service=use.service_arn, path=path, container=name)
 
 
 @check(id="container-root-filesystem-writable", area="security", severity=Severity.LOW,
@@ -48,16 +56,17 @@ def container_root_filesystem_writable(facts: Facts, prior: Prior) -> Iterator[R
     Windows containers, so those are skipped."""
     for use, ctr in each_container(facts):
         where, name, svc = use.where(ctr), container_name(ctr), use.service_arn
+        path = use.path(ctr, "readonlyRootFilesystem")
         if is_windows(use.td, ctr):
             yield skipped(use.arn, f"{where}: readonlyRootFilesystem is not supported on "
-                          f"Windows{use.suffix}", service=svc, container=name)
+                          f"Windows{use.suffix}", service=svc, path=path, container=name)
         elif ctr.get("readonlyRootFilesystem") is True:
             yield passed(use.arn, f"{where}: read-only root filesystem{use.suffix}",
-                         service=svc, container=name)
+                         service=svc, path=path, container=name)
         else:
             yield failed(use.arn, f"{where}: root filesystem is writable "
                          f"(readonlyRootFilesystem not true){use.suffix}", service=svc,
-                         **use.data(container=name))
+                         path=path, **use.data(container=name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,10 +139,12 @@ def environment_plaintext_secrets(facts: Facts, prior: Prior) -> Iterator[Result
         if not found:
             what = (f"none of {count} environment variables looks like a secret" if count
                     else "no environment variables")
-            yield passed(use.arn, f"{where}: {what}{use.suffix}", service=svc, container=name)
+            yield passed(use.arn, f"{where}: {what}{use.suffix}", service=svc,
+                         path=environment_path(use.td, ctr, None), container=name)
             continue
         names = sorted({n for n, _ in found})
         kinds = sorted({k for _, k in found})
         yield failed(use.arn, f"{where}: plaintext secret-looking environment variable(s) "
                      f"{', '.join(names)} — move them to secrets{use.suffix}", service=svc,
+                     path=environment_path(use.td, ctr, names[0]),
                      **use.data(container=name, names=names, kinds=kinds))

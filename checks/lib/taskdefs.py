@@ -62,6 +62,10 @@ class Use:
     def platform(self) -> str:
         return platform(self.td, self.service)
 
+    def path(self, container: Item | None = None, field: str = "") -> str:
+        """JSON path of `container` (and its `field`) in this definition (Result.path)."""
+        return container_path(self.td, container, field)
+
     def data(self, **data: Any) -> dict[str, Any]:
         """Finding data plus `affected_tasks` when the service runs this definition now."""
         count = self.affected_tasks
@@ -90,6 +94,29 @@ mapping = obj  # kept for importers being moved; removed once they use checker.f
 def containers(td: Item) -> list[Item]:
     """Container definitions that are objects (hand-written files sometimes hold junk)."""
     return objs(td.get("containerDefinitions"))
+
+
+def container_path(td: Item, container: Item | None, field: str = "") -> str:
+    """`containerDefinitions[2].privileged`: where `container` (one of td's, by identity)
+    and its `field` are in the task definition; `containerDefinitions` when the result is
+    about no one container."""
+    raw = td.get("containerDefinitions")
+    index = next((i for i, c in enumerate(raw) if c is container), None) if isinstance(
+        raw, list) and container is not None else None
+    if index is None:
+        return "containerDefinitions"
+    base = f"containerDefinitions[{index}]"
+    return f"{base}.{field}" if field else base
+
+
+def environment_path(td: Item, container: Item, name: str | None) -> str:
+    """The `environment` entry named `name` (`containerDefinitions[0].environment[3]`), or
+    the container's `environment` when there is none."""
+    base = container_path(td, container, "environment")
+    raw = container.get("environment")
+    hit = next((i for i, e in enumerate(raw) if isinstance(e, dict) and name is not None
+                and e.get("name") == name), None) if isinstance(raw, list) else None
+    return f"{base}[{hit}]" if hit is not None else base
 
 
 def container_name(container: Item) -> str:
@@ -190,6 +217,16 @@ def memory_bound(td: Item) -> tuple[int | None, str]:
     if hards and all(hards):
         return sum(h for h in hards if h), "container hard limits"
     return None, "soft"
+
+
+def memory_path(td: Item) -> str:
+    """Where memory_bound's limit is set: task `memory`, else the first container memory."""
+    if memory_mib(td.get("memory")):
+        return "memory"
+    for ctr in containers(td):
+        if int_or_none(ctr.get("memory")):
+            return container_path(td, ctr, "memory")
+    return "memory"
 
 
 def env(container: Item) -> list[tuple[str, str]]:

@@ -39,7 +39,8 @@ ACL_DOCS = "https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.ht
        title="Network ACLs drop load balancer traffic to the tasks",
        needs=(*LB, "network_acls"), docs=ACL_DOCS,
        emits=("affected_tasks", "load_balancer", "network_acls", "ports", "problems", "subnet",
-              "target_group"))
+              "target_group"),
+       products=("scan", "gate"))  # the gate runs it as if the service ran the candidate
 def nacl_blocks_lb_traffic(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Network ACLs are stateless and first-match: between the LB subnets and the task
     subnets the target port must be allowed one way and the LB's ephemeral ports

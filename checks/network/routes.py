@@ -19,7 +19,8 @@ FARGATE_NET = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/farga
 @check(id="task-subnet-default-route", area="network", severity=Severity.CRITICAL,
        title="Task subnets have no working default route", needs=ROUTES, docs=FARGATE_NET,
        emits=("affected_tasks", "availability_zone", "egress", "endpoints", "main_route_table",
-              "missing_endpoints", "route_table", "subnet", "target", "via", "vpc"))
+              "missing_endpoints", "route_table", "subnet", "target", "via", "vpc"),
+       products=("scan", "gate"))  # the gate runs it as if the service ran the candidate
 def task_subnet_default_route(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A task subnet's 0.0.0.0/0 route decides whether image pulls, secrets and logs get
     out: the route table is the subnet's explicit association else the VPC main table, a
@@ -68,7 +69,8 @@ def _route_result(facts: Facts, p: Placed) -> Result:
        title="Tasks have no network path to their image registry", needs=ROUTES,
        docs="https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html",
        emits=("affected_tasks", "availability_zone", "egress", "main_route_table", "missing",
-              "predicts", "route_table", "subnet", "target", "via", "vpc"))
+              "predicts", "route_table", "subnet", "target", "via", "vpc"),
+       products=("scan", "gate"))  # the gate runs it as if the service ran the candidate
 def image_registry_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Predicts CannotPullContainerError before a deployment hits it: without internet
     egress, an ECR image needs the ecr.api and ecr.dkr interface endpoints (private DNS on)
@@ -82,7 +84,8 @@ def image_registry_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
        title="Tasks have no path to Secrets Manager, SSM or CloudWatch Logs", needs=ROUTES,
        docs="https://repost.aws/knowledge-center/ecs-fargate-docker-timeout-error",
        emits=("affected_tasks", "availability_zone", "egress", "main_route_table", "missing",
-              "predicts", "route_table", "subnet", "target", "via", "vpc"))
+              "predicts", "route_table", "subnet", "target", "via", "vpc"),
+       products=("scan", "gate"))  # the gate runs it as if the service ran the candidate
 def secrets_logs_unreachable(facts: Facts, prior: Prior) -> Iterator[Result]:
     """`secrets` valueFrom (Secrets Manager or SSM), repositoryCredentials and the awslogs
     driver are resolved before the containers start; without internet egress each needs

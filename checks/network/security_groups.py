@@ -51,7 +51,8 @@ from checks.lib.network.topology import (
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-networking.html",
        emits=("affected_tasks", "availability_zone", "blocked_by_endpoint_groups",
               "blocked_egress", "egress", "main_route_table", "route_table", "security_groups",
-              "subnet", "target", "via", "vpc"))
+              "subnet", "target", "via", "vpc"),
+       products=("scan", "gate"))  # the gate runs it as if the service ran the candidate
 def task_sg_egress_https(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Image pulls, secrets and awslogs are HTTPS (tcp/443) from the ENI that carries them:
     to the internet through NAT, to an interface endpoint's addresses or group, or to S3
@@ -179,7 +180,8 @@ def _exposures(sg: Item) -> list[str]:
        title="Task security groups do not admit the load balancer", needs=(*LB, "security_groups"),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/alb-considerations.html",
        emits=("affected_tasks", "lb_security_groups", "load_balancer", "missing_ingress",
-              "missing_lb_egress", "ports", "security_groups", "target_group"))
+              "missing_lb_egress", "ports", "security_groups", "target_group"),
+       products=("scan", "gate"))  # the gate runs it as if the service ran the candidate
 def lb_to_task_security_group(facts: Facts, prior: Prior) -> Iterator[Result]:
     """The targets' security groups must admit the load balancer on the traffic and
     health-check ports — the container port for target type ip (awsvpc), the host port or

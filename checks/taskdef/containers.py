@@ -35,12 +35,14 @@ def container_no_log_configuration(facts: Facts, prior: Prior) -> Iterator[Resul
     for use, ctr in each_container(facts):
         where, name = use.where(ctr), container_name(ctr)
         driver = obj(ctr.get("logConfiguration")).get("logDriver")
+        path = use.path(ctr, "logConfiguration")
         if driver:
             yield passed(use.arn, f"{where}: logs through {driver}{use.suffix}",
-                         service=use.service_arn, container=name, log_driver=str(driver))
+                         service=use.service_arn, path=path, container=name,
+                         log_driver=str(driver))
         else:
             yield failed(use.arn, f"{where}: no logConfiguration — its output is lost when "
-                         f"the task stops{use.suffix}", service=use.service_arn,
+                         f"the task stops{use.suffix}", service=use.service_arn, path=path,
                          **use.data(container=name))
 
 
@@ -61,37 +63,41 @@ def lb_container_no_health_check(facts: Facts, prior: Prior) -> Iterator[Result]
             if name not in names or not essential(ctr):
                 continue
             check_cmd = obj(ctr.get("healthCheck")).get("command")
+            path = use.path(ctr, "healthCheck")
             if check_cmd:
                 yield passed(use.arn, f"{use.where(ctr)}: health check defined{use.suffix}",
-                             service=use.service_arn, container=name)
+                             service=use.service_arn, path=path, container=name)
             else:
                 yield failed(use.arn, f"{use.where(ctr)}: load-balanced and essential but no "
-                             f"healthCheck{use.suffix}", service=use.service_arn,
+                             f"healthCheck{use.suffix}", service=use.service_arn, path=path,
                              **use.data(container=name))
 
 
 def _nofile_result(use: Use, ctr: Item) -> Result:
     th = table("taskdef_thresholds")
     where, svc, name = use.where(ctr), use.service_arn, container_name(ctr)
+    path = use.path(ctr, "ulimits")
     if is_windows(use.td, ctr):
         return skipped(use.arn, f"{where}: ulimits do not apply to Windows{use.suffix}",
-                       service=svc, container=name)
+                       service=svc, path=path, container=name)
     limits = [u for u in objs(ctr.get("ulimits")) if u.get("name") == "nofile"]
     soft = int_or_none(limits[-1].get("softLimit")) if limits else None
     minimum = int(th["nofile_min_soft"])
     if soft is None and use.platform == FARGATE:
         return passed(use.arn, f"{where}: Fargate default nofile "
-                      f"{th['fargate_nofile_default']}{use.suffix}", service=svc, container=name)
+                      f"{th['fargate_nofile_default']}{use.suffix}", service=svc, path=path,
+                      container=name)
     if soft is None:
         return unknown(use.arn, f"{where}: no nofile ulimit — needs the host Docker daemon's "
                        f"--default-ulimit (not collected); set it explicitly{use.suffix}",
-                       service=svc, container=name)
+                       service=svc, path=path, container=name)
     if soft < minimum:
         return failed(use.arn, f"{where}: serves traffic with nofile soft limit {soft} "
                       f"(< {minimum}): 'too many open files' under load{use.suffix}",
-                      service=svc, **use.data(container=name, soft_limit=soft, minimum=minimum))
+                      service=svc, path=path,
+                      **use.data(container=name, soft_limit=soft, minimum=minimum))
     return passed(use.arn, f"{where}: nofile soft limit {soft}{use.suffix}", service=svc,
-                  container=name, soft_limit=soft)
+                  path=path, container=name, soft_limit=soft)
 
 
 @check(id="container-nofile-ulimit-low", area="taskdef", severity=Severity.MEDIUM,
@@ -136,14 +142,15 @@ def container_image_tag_mutable(facts: Facts, prior: Prior) -> Iterator[Result]:
     for use, ctr in each_container(facts):
         where, svc, name = use.where(ctr), use.service_arn, container_name(ctr)
         kind, tag = _image_kind(ctr.get("image"))
+        path = use.path(ctr, "image")
         if kind == "placeholder":
             yield skipped(use.arn, f"{where}: image is a template placeholder{use.suffix}",
-                          service=svc, container=name)
+                          service=svc, path=path, container=name)
         elif kind in ("latest", "untagged"):
             what = "the mutable tag latest" if kind == "latest" else "no tag (latest)"
             yield failed(use.arn, f"{where}: image {ctr.get('image')} uses {what}{use.suffix}",
-                         service=svc, **use.data(container=name, tag=tag or None))
+                         service=svc, path=path, **use.data(container=name, tag=tag or None))
         else:
             pin = "a digest" if kind == "digest" else f"tag {tag}"
             yield passed(use.arn, f"{where}: image pinned by {pin}{use.suffix}", service=svc,
-                         container=name)
+                         path=path, container=name)

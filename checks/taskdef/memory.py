@@ -23,8 +23,10 @@ from checks.lib.taskdefs import (
     Use,
     container_name,
     containers,
+    environment_path,
     hard_limit,
     memory_bound,
+    memory_path,
     uses,
 )
 from checks.lib.values import int_or_none
@@ -57,15 +59,16 @@ def _peak_result(facts: Facts, svc: Item, threshold: float) -> Result:
                        "was not collected", service=arn)
     resource = str(td.get("taskDefinitionArn") or arn)
     head = f"service {label} (task def {td_label(td)})"
+    path = memory_path(td)
     values, window = _peaks(facts, svc)
     if not values:
         idle = " — no task running, so none is published" if not int_or_none(
             svc.get("runningCount")) else ""
-        return unknown(resource, f"{head}: {NEEDS}{idle}", service=arn)
+        return unknown(resource, f"{head}: {NEEDS}{idle}", service=arn, path=path)
     limit, kind = memory_bound(td)
     if limit is None:
         return skipped(resource, f"{head}: only soft limits (memoryReservation) size the task; "
-                       "utilisation is relative to them", service=arn)
+                       "utilisation is relative to them", service=arn, path=path)
     peak = max(values)
     span = f" over {window}" if window else ""
     data: dict[str, Any] = {"peak_pct": round(peak, 1), "limit_mib": limit,
@@ -73,15 +76,17 @@ def _peak_result(facts: Facts, svc: Item, threshold: float) -> Result:
     text = (f"{head}: busiest task peaked at {peak:.0f}% of its {limit} MiB {kind} "
             f"(AWS/ECS MemoryUtilization Maximum{span})")
     if peak >= threshold:
-        return failed(resource, text + " — the next burst is an OOM kill", service=arn, **data)
-    return passed(resource, text, service=arn, **data)
+        return failed(resource, text + " — the next burst is an OOM kill", service=arn,
+                      path=path, **data)
+    return passed(resource, text, service=arn, path=path, **data)
 
 
 @check(id="task-memory-near-limit", area="taskdef", severity=Severity.HIGH,
        title="Tasks peak at their memory limit",
        needs=("services", "task_definitions", "metrics"),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service_utilization.html",
-       emits=("limit_kind", "limit_mib", "peak_pct", "threshold_pct"))
+       emits=("limit_kind", "limit_mib", "peak_pct", "threshold_pct"),
+       products=("scan",))  # the gate judges a candidate with gate-memory-below-peak
 def task_memory_near_limit(facts: Facts, prior: Prior) -> Iterator[Result]:
     """AWS/ECS MemoryUtilization with the Maximum statistic is the busiest task of the
     service against what its task definition allows. Peaking at the hard limit means the
@@ -108,23 +113,27 @@ def _heap_result(use: Use, ctr: Item, heaps: list[Heap]) -> Result:
     where, svc, name = use.where(ctr), use.service_arn, container_name(ctr)
     flags = " ".join(h.text for h in heaps)
     limit, kind = hard_limit(ctr, use.td)
+    path = environment_path(use.td, ctr, None)
     if limit is None:
         return skipped(use.arn, f"{where}: {flags} but no memory limit to compare "
-                       f"with{use.suffix}", service=svc, container=name)
+                       f"with{use.suffix}", service=svc, path=path, container=name)
     verdicts = [judge(h, limit, float(th["heap_close_pct"]), float(th["max_ram_percentage"]))
                 for h in heaps]
     bad = [v for v in verdicts if v.risky]
     if not bad:
         return passed(use.arn, f"{where}: {flags} fits the {kind} {limit} MiB{use.suffix}",
-                      service=svc, container=name, limit_mib=limit)
+                      service=svc, path=path, container=name, limit_mib=limit)
     worst = max(bad, key=lambda v: (v.over, v.share))
+    source = worst.heap.source  # an environment variable's name, or command / entryPoint
+    path = use.path(ctr, source) if source in ("command", "entryPoint") else environment_path(
+        use.td, ctr, source)
     data: dict[str, Any] = {"container": name, "flag": worst.heap.text,
                             "source": worst.heap.source, "runtime": worst.heap.runtime,
                             "limit_mib": limit, "share_pct": round(worst.share, 1)}
     if worst.heap.mib is not None:
         data["heap_mib"] = round(worst.heap.mib, 1)
     return failed(use.arn, f"{where}: {_heap_text(worst, limit, kind)}{use.suffix}",
-                  service=svc, severity=None if worst.over else Severity.MEDIUM,
+                  service=svc, severity=None if worst.over else Severity.MEDIUM, path=path,
                   **use.data(**data))
 
 
@@ -148,4 +157,4 @@ def runtime_heap_exceeds_limit(facts: Facts, prior: Prior) -> Iterator[Result]:
                 yield _heap_result(use, ctr, heaps)
         if not found:
             yield skipped(use.arn, f"{use.where()}: no JVM or Node heap flag in environment "
-                          f"or command{use.suffix}", service=use.service_arn)
+                          f"or command{use.suffix}", service=use.service_arn, path=use.path())

@@ -140,10 +140,10 @@ def _sidecar_result(use: Use, ctr: Item, what: str, problems: list[Problem]) -> 
     where, svc, name = use.where(ctr), use.service_arn, container_name(ctr)
     if not problems:
         return passed(use.arn, f"{where}: {what} sidecar is set up correctly{use.suffix}",
-                      service=svc, container=name)
+                      service=svc, path=use.path(ctr), container=name)
     worst = min((sev for sev, _ in problems), key=lambda s: s.order)
     return failed(use.arn, f"{where}: {what} sidecar " + "; ".join(t for _, t in problems)
-                  + use.suffix, service=svc, severity=worst,
+                  + use.suffix, service=svc, severity=worst, path=use.path(ctr),
                   **use.data(container=name, problems=[t for _, t in problems]))
 
 
@@ -160,7 +160,7 @@ def xray_sidecar_misconfigured(facts: Facts, prior: Prior) -> Iterator[Result]:
         daemons = sidecars(use.td, "xray")
         if not daemons:
             yield skipped(use.arn, f"{use.where()}: no X-Ray daemon sidecar{use.suffix}",
-                          service=use.service_arn)
+                          service=use.service_arn, path=use.path())
         for daemon in daemons:
             yield _sidecar_result(use, daemon, "X-Ray daemon", xray_problems(daemon))
 
@@ -179,7 +179,7 @@ def dotnet_monitor_sidecar_misconfigured(facts: Facts, prior: Prior) -> Iterator
         monitors = sidecars(use.td, "dotnet_monitor")
         if not monitors:
             yield skipped(use.arn, f"{use.where()}: no dotnet-monitor sidecar{use.suffix}",
-                          service=use.service_arn)
+                          service=use.service_arn, path=use.path())
         for mon in monitors:
             yield _sidecar_result(use, mon, "dotnet-monitor",
                                   dotnet_monitor_problems(use.td, mon))

@@ -40,19 +40,21 @@ def container_no_memory_limit(facts: Facts, prior: Prior) -> Iterator[Result]:
         name, where, sfx = container_name(ctr), use.where(ctr), use.suffix
         hard, soft = int_or_none(ctr.get("memory")), int_or_none(ctr.get("memoryReservation"))
         task_mem = memory_mib(use.td.get("memory"))
+        path = use.path(ctr, "memory")
         if hard is not None:
             yield passed(use.arn, f"{where}: memory hard limit {hard} MiB{sfx}",
-                         service=use.service_arn, container=name, memory=hard)
+                         service=use.service_arn, path=path, container=name, memory=hard)
         elif task_mem is not None:
             yield passed(use.arn, f"{where}: bounded by task memory {task_mem} MiB{sfx}",
-                         service=use.service_arn, container=name, task_memory=task_mem)
+                         service=use.service_arn, path=path, container=name,
+                         task_memory=task_mem)
         else:
             soft_txt = f"memoryReservation {soft} MiB (soft)" if soft else "no memory"
             yield failed(
                 use.arn,
                 f"{where}: {soft_txt} and no hard limit, no task-level memory — it can "
-                f"use all of its host's memory{sfx}",
-                service=use.service_arn, **use.data(container=name, memory_reservation=soft),
+                f"use all of its host's memory{sfx}", service=use.service_arn, path=path,
+                **use.data(container=name, memory_reservation=soft),
             )
 
 
@@ -68,16 +70,19 @@ def fargate_task_size_invalid(facts: Facts, prior: Prior) -> Iterator[Result]:
     for use in uses(facts):
         svc, where = use.service_arn, use.where()
         if FARGATE not in compatibilities(use.td) and use.platform != FARGATE:
-            yield skipped(use.arn, f"{where}: not for Fargate{use.suffix}", service=svc)
+            yield skipped(use.arn, f"{where}: not for Fargate{use.suffix}", service=svc,
+                          path="cpu")
             continue
         status, text, data = fargate_size(use.td)
         message = f"{where}: {text}{use.suffix}"
+        # the field to fix: the first one missing, else the one that is not a size
+        path = str((data.get("missing") or [data.get("field") or "cpu"])[0])
         if status == "pass":
-            yield passed(use.arn, message, service=svc, **data)
+            yield passed(use.arn, message, service=svc, path=path, **data)
         elif status == "unknown":
-            yield unknown(use.arn, message, service=svc, **data)
+            yield unknown(use.arn, message, service=svc, path=path, **data)
         else:
-            yield failed(use.arn, message, service=svc, **use.data(**data))
+            yield failed(use.arn, message, service=svc, path=path, **use.data(**data))
 
 
 @check(id="task-cpu-unreserved", area="taskdef", severity=Severity.LOW,
@@ -93,18 +98,19 @@ def task_cpu_unreserved(facts: Facts, prior: Prior) -> Iterator[Result]:
     for use in uses(facts):
         svc, where = use.service_arn, use.where()
         if use.platform == FARGATE:
-            yield skipped(use.arn, f"{where}: Fargate sizes the task{use.suffix}", service=svc)
+            yield skipped(use.arn, f"{where}: Fargate sizes the task{use.suffix}", service=svc,
+                          path="cpu")
             continue
         task_cpu = None if is_windows(use.td) else cpu_units(use.td.get("cpu"))
         ctr_cpu = sum(int_or_none(c.get("cpu")) or 0 for c in containers(use.td))
         if task_cpu:
             yield passed(use.arn, f"{where}: task cpu {task_cpu} units{use.suffix}",
-                         service=svc, cpu=task_cpu)
+                         service=svc, path="cpu", cpu=task_cpu)
         elif ctr_cpu:
             yield passed(use.arn, f"{where}: containers reserve {ctr_cpu} CPU units{use.suffix}",
-                         service=svc, cpu=ctr_cpu)
+                         service=svc, path="cpu", cpu=ctr_cpu)
         else:
             yield failed(use.arn, f"{where}: reserves no CPU (no task cpu, every container "
                          f"cpu 0): placed with no regard for CPU, minimum share under "
-                         f"contention{use.suffix}", service=svc, **use.data(cpu=0))
+                         f"contention{use.suffix}", service=svc, path="cpu", **use.data(cpu=0))
 
