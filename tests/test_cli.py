@@ -101,6 +101,35 @@ def test_scan_without_region(monkeypatch: pytest.MonkeyPatch,
     assert "no AWS region" in capsys.readouterr().err
 
 
+def _profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, region: str) -> None:
+    config = tmp_path / "aws-config-with-profile"
+    config.write_text(f"[profile ops]\nregion = {region}\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+
+
+@pytest.mark.parametrize(("env", "profile_region", "flag", "expected"), [
+    ({"AWS_REGION": "eu-west-1"}, None, None, "eu-west-1"),  # AWS_REGION alone
+    ({"AWS_DEFAULT_REGION": "eu-west-2"}, None, None, "eu-west-2"),
+    ({"AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "eu-west-2"}, None, None, "us-west-2"),
+    ({"AWS_REGION": "us-west-2"}, "ap-south-1", None, "us-west-2"),  # env beats the profile
+    ({}, "ap-south-1", None, "ap-south-1"),
+    ({"AWS_REGION": "us-west-2"}, "ap-south-1", "sa-east-1", "sa-east-1"),  # --region wins
+])
+def test_region_is_chosen_like_the_aws_cli(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, env: dict[str, str],
+        profile_region: str | None, flag: str | None, expected: str) -> None:
+    from checker.collect.session import session_for
+
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    if profile_region:
+        _profile(tmp_path, monkeypatch, profile_region)
+    session = session_for(flag, "ops" if profile_region else None)
+    assert session.region_name == expected
+
+
 def test_scan_unknown_profile(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scan", "--cluster", "prod", "--profile", "nope"]) == 2
     assert "--profile nope: no such profile" in capsys.readouterr().err

@@ -74,6 +74,17 @@ def parse_since(text: str) -> dt.timedelta:
     return dt.timedelta(**{unit: int(m.group(1))})
 
 
+def parse_history(text: str) -> dt.timedelta:
+    """``--history``: a duration like --since, or 0 to read no history at all."""
+    if text.strip() in {"0", "0s", "0m", "0h", "0d"}:
+        return dt.timedelta(0)
+    try:
+        return parse_since(text)
+    except InputError:
+        raise InputError(f"--history {text!r}: expected a duration like 6h, 24h or 7d "
+                         "(0 turns history off)") from None
+
+
 def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool) -> None:
     from checker.render import RenderOptions, render
 
@@ -147,12 +158,17 @@ def scan(
     cluster: Annotated[list[str], typer.Option(
         "--cluster", "-c", help="Cluster name or ARN; repeat for several.")],
     region: Annotated[str | None, typer.Option(
-        help="AWS Region (default: AWS_REGION / the profile's region).")] = None,
+        help="AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's).")] = None,
     profile: Annotated[str | None, typer.Option(help="AWS named profile.")] = None,
     service: Annotated[list[str] | None, typer.Option(
         "--service", "-s", help="Only these services (name); repeat for several.")] = None,
     since: Annotated[str, typer.Option(
         help="Metric window, e.g. 30m, 6h, 2d (stopped tasks stay visible ~1h).")] = "3h",
+    history: Annotated[str, typer.Option(
+        help="History window: stopped tasks and ECS events from the history log group "
+             "(deploy/history.yaml), CloudTrail changes; 0 turns it off.")] = "24h",
+    history_log_group: Annotated[str, typer.Option(
+        help="The history log group.")] = "/ecsdoctor/ecs-events",
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     save_bundle: SaveOpt = None,
@@ -165,11 +181,13 @@ def scan(
     """Read the account (read-only: Describe/List/Get) and print ranked diagnoses."""
     with user_errors():
         window = parse_since(since)
+        past = parse_history(history)
         from checker.cli.scan import run_scan
         from checker.collect import Scope
 
         bundle = run_scan(
-            Scope(clusters=tuple(cluster), services=tuple(service or ()), since=window),
+            Scope(clusters=tuple(cluster), services=tuple(service or ()), since=window,
+                  history=past, history_log_group=history_log_group),
             region=region, profile=profile, workers=workers, console=err,
             show_progress=err.is_terminal,
         )
@@ -272,7 +290,7 @@ def gate(
         "--service", "-s", help="The service the new revision goes to (needs --cluster).")]
     = None,
     region: Annotated[str | None, typer.Option(
-        help="AWS Region (default: AWS_REGION / the profile's region).")] = None,
+        help="AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's).")] = None,
     profile: Annotated[str | None, typer.Option(help="AWS named profile.")] = None,
     fail_on: Annotated[Sev, typer.Option(
         "--fail-on", help="Exit 1 if a failing finding or diagnosis is at or above SEV.")]
