@@ -1,6 +1,7 @@
 """`ecsdoctor gate`: bad input is one line and exit 2, the static checks on hand-written files,
-waivers, the live target against moto, and SimulatePrincipalPolicy with Stubber (moto does
-not implement it)."""
+waivers, the live target against moto, SimulatePrincipalPolicy with Stubber (moto does
+not implement it), and the gate's checks as checks: one registry, a path on every finding
+about the candidate (the meta-test below)."""
 
 from __future__ import annotations
 
@@ -14,26 +15,17 @@ import pytest
 from botocore.stub import Stubber
 from typer.testing import CliRunner
 
+from checker import graph, registry
 from checker.cli import app, main
-from checker.collect import gate_refs
+from checker.collect import refs
 from checker.facts import Facts
-from checker.gate.candidate import Candidate, value_lines
-from checker.gate.checks import (
-    gate_capacity_fit,
-    gate_load_balancer_container,
-    gate_network_configuration,
-)
-from checker.gate.names import (
-    ecr_image,
-    manifest_platforms,
-    secret_ref,
-    target_platform,
-    trusts_ecs_tasks,
-)
+from checker.gate.candidate import value_lines
 from checker.gate.run import GateOptions, run_gate
-from checker.gate.target import Target
 from checker.model import Finding, Severity, Status
+from checker.names import ecr_image, secret_ref
+from checks.lib.references import manifest_platforms, target_platform, trusts_ecs_tasks
 from tests import builders as b
+from tests import builders_gate as g
 from tests import builders_hosts as h
 
 runner = CliRunner()
@@ -283,13 +275,14 @@ def test_malformed_waiver_file_is_one_line_exit_2(tmp_path: Path,
 
 # -- live checks on hand-built facts (no AWS) --------------------------------------------------
 
-def _candidate(req: dict[str, Any]) -> Candidate:
-    return Candidate(path="td.json", request=req)
+GATE = registry.load().select("gate")
 
 
-def _target(req: dict[str, Any], bundle: dict[str, Any], service: dict[str, Any] | None
-            ) -> Target:
-    return Target(_candidate(req), Facts(bundle), cluster="prod", service=service)
+def gate_check(check_id: str, req: dict[str, Any], bundle: dict[str, Any],
+               service: dict[str, Any] | None) -> list[Finding]:
+    """One gate check over the gate's bundle for `req` going to `service` of `bundle`."""
+    facts = Facts(g.gate_bundle(req, live=bundle, service=service))
+    return graph.run_one(GATE[check_id], facts, registry.Prior({}))
 
 
 @pytest.mark.parametrize(("memory", "min_healthy", "status", "words"), [
@@ -306,7 +299,7 @@ def test_capacity_fit(memory: int, min_healthy: int, status: str, words: str) ->
     tasks = [h.placed_task("web", "i-0aaa"), h.placed_task("web", "i-0bbb")]
     bundle = h.hosts_bundle(instances, [svc], tasks, [running])
     req = request(container(memory=memory, portMappings=[]))
-    (result,) = gate_capacity_fit(_target(req, bundle, svc))
+    (result,) = gate_check("gate-capacity-fit", req, bundle, svc)
     assert result.status.value == status and words in result.message, result.message
 
 
@@ -314,7 +307,7 @@ def test_capacity_fit_names_a_taken_static_port() -> None:
     svc = h.ec2_service("web")
     bundle = h.hosts_bundle([h.container_instance("i-0aaa", ports=(80,))], [svc], [])
     req = request(container(portMappings=[{"containerPort": 80, "hostPort": 80}]))
-    (result,) = gate_capacity_fit(_target(req, bundle, svc))
+    (result,) = gate_check("gate-capacity-fit", req, bundle, svc)
     assert result.status is Status.FAIL and "1 have port 80/tcp taken" in result.message
 
 
@@ -326,7 +319,7 @@ def test_capacity_fit_counts_eni_slots(used: int, status: str) -> None:
     bundle = h.hosts_bundle([h.container_instance("i-0aaa")], [svc], tasks,
                             instance_types=[h.instance_type(max_eni=2)])
     req = request(container(portMappings=[]), networkMode="awsvpc")
-    (result,) = gate_capacity_fit(_target(req, bundle, svc))
+    (result,) = gate_check("gate-capacity-fit", req, bundle, svc)
     assert result.status.value == status, result.message
     if status == "fail":
         assert "1 have no ENI slot left" in result.message
@@ -345,7 +338,8 @@ def test_network_configuration(mode: str, config: dict[str, Any] | None, status:
                                words: str) -> None:
     svc = h.ec2_service("web", **({"networkConfiguration": config} if config else {}))
     bundle = h.hosts_bundle([], [svc], [], subnets=[], security_groups=[])
-    (result,) = gate_network_configuration(_target(request(networkMode=mode), bundle, svc))
+    (result,) = gate_check("gate-network-configuration", request(networkMode=mode), bundle,
+                           svc)
     assert result.status.value == status and words in result.message, result.message
 
 
@@ -364,7 +358,7 @@ def test_load_balancer_container(req: dict[str, Any], target_type: str, status: 
     tg = b.shaped("elbv2", "TargetGroup", {"TargetGroupArn": tg_arn, "TargetGroupName": "web",
                                            "Port": 80, "TargetType": target_type})
     bundle = h.hosts_bundle([], [svc], [], target_groups=[tg])
-    (result,) = gate_load_balancer_container(_target(req, bundle, svc))
+    (result,) = gate_check("gate-load-balancer-container", req, bundle, svc)
     assert result.status.value == status and words in result.message, result.message
 
 
@@ -419,7 +413,9 @@ EXEC = f"arn:aws:iam::{ACCOUNT}:role/web-exec"
 SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:web/db-AbCdEf"
 
 
-def _simulated(decisions: list[tuple[str, str]] | Exception) -> list[Any]:
+def _simulated(decisions: list[tuple[str, str]] | Exception) -> list[Finding]:
+    """The reference collector's simulation (a stubbed IAM client), then the check over
+    what it stored."""
     iam = boto3.client("iam", region_name=REGION)
     stub = Stubber(iam)
     expected = {"PolicySourceArn": EXEC, "ActionNames": ["secretsmanager:GetSecretValue"],
@@ -431,14 +427,18 @@ def _simulated(decisions: list[tuple[str, str]] | Exception) -> list[Any]:
         stub.add_response("simulate_principal_policy", {"EvaluationResults": [
             {"EvalActionName": a, "EvalResourceName": SECRET, "EvalDecision": d}
             for a, d in decisions], "IsTruncated": False}, expected)
-    refs = gate_refs.Refs(session=None, region=REGION, account=ACCOUNT)
-    refs.clients[("iam", REGION)] = iam
-    req = request(container(secrets=[{"name": "DB", "valueFrom": SECRET}]),
-                  executionRoleArn=EXEC)
+    probe = refs.Probe(session=None, region=REGION, account=ACCOUNT)
+    probe.clients[("iam", REGION)] = iam
+    ctr = container(image="nginx:1.25", secrets=[{"name": "DB", "valueFrom": SECRET}])
+    del ctr["logConfiguration"]  # the secret is the only thing the role is asked about
+    req = request(ctr, executionRoleArn=EXEC)
     with stub:
-        results = list(gate_refs.gate_execution_role_permissions(refs, Target(_candidate(req))))
+        simulations = refs._simulations(probe, g.candidate(req), {})
         stub.assert_no_pending_responses()
-    return results
+    bundle = g.gate_bundle(req, live=b.bundle(), refs={"policy_simulations": simulations},
+                           errors=tuple(probe.recorder.errors()))
+    return graph.run_one(GATE["gate-execution-role-permissions"], Facts(bundle),
+                         registry.Prior({}))
 
 
 def test_simulation_allowed() -> None:
@@ -456,8 +456,9 @@ def test_simulation_denied_names_role_action_and_resource() -> None:
 def test_simulation_not_permitted_is_unknown_with_the_permission() -> None:
     (result,) = _simulated(RuntimeError())
     assert result.status is Status.UNKNOWN
-    assert "may not call iam:SimulatePrincipalPolicy" in result.message
-    assert result.data["needs"] == "iam:SimulatePrincipalPolicy"
+    assert "needs permission iam:SimulatePrincipalPolicy" in result.message
+    assert result.data["needs"] == "policy_simulations"
+    assert "iam:SimulatePrincipalPolicy AccessDenied" in result.data["reason"]
 
 
 # -- the live target against moto ---------------------------------------------------------------
@@ -613,15 +614,15 @@ def test_live_calls_only_declared_read_only_operations(tmp_path: Path,
     run_gate(GateOptions(write(tmp_path, req), cluster="prod", service="web"), session=session)
     # botocore's service id for Secrets Manager is "secrets-manager"; IAM's prefix has no dash
     called = {a.replace("secrets-manager:", "secretsmanager:") for a in calls.actions}
-    assert called - OPERATIONS - gate_refs.OPERATIONS == set()
-    assert gate_refs.OPERATIONS - called == set()
+    assert called - OPERATIONS - refs.OPERATIONS == set()
+    assert refs.OPERATIONS - called == set()
 
 
 def test_gate_policy_equals_the_declared_operations() -> None:
     policy = json.loads((Path(__file__).parents[1] / "deploy" / "gate-iam-policy.json")
                         .read_text())
     (statement,) = policy["Statement"]
-    assert statement["Action"] == sorted(gate_refs.OPERATIONS)
+    assert statement["Action"] == sorted(refs.OPERATIONS)
     assert statement["Effect"] == "Allow"
     read_only = {"ecr:BatchGetImage", "iam:SimulatePrincipalPolicy"}
     assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) or a in read_only
@@ -636,10 +637,8 @@ def test_unknown_cluster_is_exit_2(tmp_path: Path, account: dict[str, str],
 
 
 def test_docs_name_every_gate_check() -> None:
-    from checker.gate.catalog import GATE_RULES
-
     text = (Path(__file__).parents[1] / "docs" / "gate.md").read_text()
-    assert [check for check in GATE_RULES if f"`{check}`" not in text] == []
+    assert [s.id for s in GATE if s.area == "gate" and f"`{s.id}`" not in text] == []
 
 
 def test_live_cluster_without_service(tmp_path: Path, account: dict[str, str]) -> None:
@@ -655,7 +654,7 @@ def test_live_cluster_without_service(tmp_path: Path, account: dict[str, str]) -
 
 
 def test_diff_names_environment_changes_but_never_values() -> None:
-    from checker.gate.diff import diff
+    from checks.gate.revision import diff
 
     running = request(container(environment=[{"name": "TOKEN", "value": "old-s3cret"},
                                              {"name": "GONE", "value": "x"}],
@@ -670,3 +669,40 @@ def test_diff_names_environment_changes_but_never_values() -> None:
     assert changes["containerDefinitions[0].environment.GONE"].candidate is None
     text = json.dumps([c.to_dict() for c in changes.values()])
     assert "s3cret" not in text and "hunter2" not in text
+
+
+# -- the gate's checks are checks ----------------------------------------------------------------
+
+def test_the_gate_runs_a_selection_of_the_one_registry() -> None:
+    known = registry.load()
+    scan = known.select("scan")
+    assert {s.area for s in GATE} == {"taskdef", "security", "network", "gate"}
+    assert not any(s.area == "gate" for s in scan)
+    assert "task-memory-near-limit" in scan and "task-memory-near-limit" not in GATE
+    assert {s.id for s in GATE if s.area == "network"} == {
+        "image-registry-unreachable", "lb-to-task-security-group", "nacl-blocks-lb-traffic",
+        "secrets-logs-unreachable", "task-sg-egress-https", "task-subnet-default-route"}
+    assert all(s.emits is not None for s in GATE if s.area == "gate")
+
+
+def test_every_failing_or_unknown_finding_about_the_candidate_has_a_path(
+        shared_dir: Path) -> None:
+    """Meta-test: over every task definition of the corpus, each check the gate runs says
+    which field a failing or unknown finding about the candidate is about (Result.path),
+    so code scanning can point at its line. A new gate-relevant check without a path fails
+    here (and in tests/checks/test_gate_checks.py, for the live rows)."""
+    from checker.errors import InputError
+
+    missing: set[str] = set()
+    ran = 0
+    for path in sorted((shared_dir / "corpus" / "taskdefs").glob("*.json")):
+        try:
+            report = run_gate(GateOptions(path)).report
+        except InputError:
+            continue  # not a RegisterTaskDefinition request (tests/test_gate_corpus.py)
+        ran += 1
+        arn = report.scope["task_definition"]
+        missing |= {f.check for f in report.findings if f.resource == arn
+                    and f.status in (Status.FAIL, Status.UNKNOWN) and f.path is None}
+        assert {c.id for c in report.checks} == set(GATE.specs)
+    assert ran >= 50 and not missing, sorted(missing)

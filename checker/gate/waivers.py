@@ -33,9 +33,10 @@ from typing import Any
 import yaml
 
 from checker.errors import InputError
-from checker.model import Finding, Severity, Status
+from checker.model import Finding, Status
 
 DEFAULT_FILE = ".ecsdoctor.yaml"
+#: The check that keeps each waiver (checks/gate/waivers.py): its findings are never waived.
 CHECK = "waiver-expired"
 _TOP = ("waivers",)
 _REQUIRED = ("check", "resource", "reason", "expires")
@@ -51,11 +52,6 @@ class Waiver:
     expires: dt.date
     container: str | None = None
     line: int | None = None
-
-    @property
-    def label(self) -> str:
-        extra = f", container {self.container}" if self.container else ""
-        return f"waivers[{self.index}] ({self.check} on {self.resource}{extra})"
 
     def expired(self, today: dt.date) -> bool:
         return today > self.expires
@@ -162,24 +158,36 @@ def _date(value: Any, where: str) -> dt.date:
     raise InputError(f"{where}: expected a date YYYY-MM-DD, got {value!r}")
 
 
+def gate_input(waivers: WaiverFile | None, today: dt.date) -> dict[str, Any] | None:
+    """The waivers as the gate's bundle holds them (`gate.waivers`), for the check
+    `waiver-expired` (checks/gate/waivers.py)."""
+    if waivers is None:
+        return None
+    return {"file": waivers.path, "today": today.isoformat(), "waivers": [
+        {"index": w.index, "check": w.check, "resource": w.resource, "reason": w.reason,
+         "expires": w.expires.isoformat(), "container": w.container, "line": w.line}
+        for w in waivers.waivers]}
+
+
 def apply(findings: Sequence[Finding], waivers: WaiverFile | None,
           today: dt.date) -> list[Finding]:
-    """The findings with waived ones turned into `skipped` (data["waived"] says why), plus
-    one `waiver-expired` finding per waiver (pass while valid, fail once expired)."""
+    """The findings with those a valid waiver covers turned into `skipped` (data["waived"]
+    says why), and each valid waiver's own finding (check `waiver-expired`, pass) saying
+    how many it covered."""
     if waivers is None:
         return list(findings)
     valid = [w for w in waivers.waivers if not w.expired(today)]
     used: dict[int, int] = {}
     out: list[Finding] = []
     for f in findings:
-        waiver = next((w for w in valid if w.matches(f)), None)
+        waiver = None if f.check == CHECK else next((w for w in valid if w.matches(f)), None)
         if waiver is None:
             out.append(f)
             continue
         used[waiver.index] = used.get(waiver.index, 0) + 1
         out.append(_waived(f, waiver, waivers.path))
-    out += [_status(w, waivers.path, today, used.get(w.index, 0)) for w in waivers.waivers]
-    return out
+    return [_counted(f, used) if f.check == CHECK and f.status is Status.PASS else f
+            for f in out]
 
 
 def _waived(f: Finding, w: Waiver, path: str) -> Finding:
@@ -189,17 +197,8 @@ def _waived(f: Finding, w: Waiver, path: str) -> Finding:
                    message=f"waived until {w.expires.isoformat()} ({w.reason}): {f.message}")
 
 
-def _status(w: Waiver, path: str, today: dt.date, used: int) -> Finding:
-    data: dict[str, Any] = {"file": path, "waiver": w.index, "check_waived": w.check,
-                            "expires": w.expires.isoformat(), "reason": w.reason}
-    if w.line is not None:
-        data["line"] = w.line
-    resource = f"{path}#waivers[{w.index}]"
-    if w.expired(today):
-        return Finding(CHECK, Status.FAIL, Severity.HIGH, resource,
-                       f"{w.label} expired on {w.expires.isoformat()}: the findings it covered "
-                       f"count again; renew it with a new date or fix them (reason was: "
-                       f"{w.reason})", data)
-    what = f"waives {used} finding(s)" if used else "matches no finding (stale? remove it)"
-    return Finding(CHECK, Status.PASS, Severity.HIGH, resource,
-                   f"{w.label} {what} until {w.expires.isoformat()}", {**data, "used": used})
+def _counted(f: Finding, used: dict[int, int]) -> Finding:
+    index = f.data.get("waiver")
+    n = used.get(index, 0) if isinstance(index, int) else 0
+    what = f"waives {n} finding(s)" if n else "matches no finding (stale? remove it)"
+    return replace(f, message=f"{f.message}: {what}", data={**f.data, "used": n})

@@ -83,11 +83,8 @@ def _properties(report: Report) -> list[tuple[str, str]]:
 
 
 def _areas(report: Report) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for rule in report.scope.get("rules") or []:
-        if isinstance(rule, Mapping) and isinstance(rule.get("id"), str):
-            out[rule["id"]] = str(rule.get("area") or "ecsdoctor")
-    return out
+    """Check id → its area (the test case's class name), from the checks that ran."""
+    return {c.id: c.area or "ecsdoctor" for c in report.checks}
 
 
 def _line(f: Finding) -> str:

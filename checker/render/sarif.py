@@ -2,9 +2,9 @@
 
 Why this shape: code scanning shows an alert on a line of a file and groups alerts by rule.
 So the run's driver lists one rule per check that produced a finding (title, help link and
-default level from the check catalog the report carries in `scope["rules"]`), and each
-failing finding is a result located in the task definition file at the line of its JSON
-path (`data["line"]`, `data["json_path"]`, set by the gate). `unknown` findings are results
+default level from the checks that ran, `Report.checks`), and each failing finding is a
+result located in the task definition file at the line of the field it is about (the gate
+turns a finding's path into `data["json_path"]` and `data["line"]`). `unknown` findings are results
 at level `note` — "could not check" must be visible, not silently green — and waived
 findings are results with an accepted external suppression, which is how SARIF says "known
 and accepted". Passes and skips are not results: SARIF lists problems.
@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import PurePath, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
-from checker.model import Finding, Report, Severity, Status
+from checker.model import CheckInfo, Finding, Report, Severity, Status
 from checker.render._text import bundle_warnings
 
 if TYPE_CHECKING:
@@ -87,22 +87,14 @@ def _driver(report: Report, rules: list[dict[str, Any]]) -> dict[str, Any]:
     return driver
 
 
-def _catalog(report: Report) -> dict[str, Mapping[str, Any]]:
-    """Rule metadata from the report's catalog, else the little the findings say."""
-    out: dict[str, Mapping[str, Any]] = {}
-    for rule in report.scope.get("rules") or []:
-        if isinstance(rule, Mapping) and isinstance(rule.get("id"), str):
-            out[rule["id"]] = rule
+def _catalog(report: Report) -> dict[str, CheckInfo]:
+    """What the report says about the checks that ran, else the little the findings say."""
+    out = {c.id: c for c in report.checks}
     for f in report.findings:
-        out.setdefault(f.check, {"id": f.check, "title": f.check, "severity": f.severity.value})
+        if f.check not in out:
+            out[f.check] = CheckInfo(id=f.check, title=f.check, severity=f.severity, docs="",
+                                     area="ecsdoctor")
     return out
-
-
-def _severity(value: Any) -> Severity:
-    try:
-        return Severity(str(value))
-    except ValueError:
-        return Severity.MEDIUM
 
 
 def _rules(report: Report) -> list[dict[str, Any]]:
@@ -111,20 +103,19 @@ def _rules(report: Report) -> list[dict[str, Any]]:
     out = []
     for check_id in sorted(used):
         meta = catalog[check_id]
-        severity = _severity(meta.get("severity"))
-        title = str(meta.get("title") or check_id)
+        severity = meta.severity
+        title = meta.title or check_id
         rule: dict[str, Any] = {"id": check_id, "name": _pascal(check_id),
                                 "shortDescription": {"text": title},
                                 "defaultConfiguration": {"level": LEVEL[severity]}}
-        description = str(meta.get("description") or "")
-        docs = str(meta.get("docs") or "")
+        description, docs = meta.description, meta.docs
         if description:
             rule["fullDescription"] = {"text": description}
         if docs.startswith(("https://", "http://")):
             rule["helpUri"] = docs
         rule["help"] = {"text": " ".join(p for p in (description or title,
                                                      f"See {docs}" if docs else "") if p)}
-        area = str(meta.get("area") or "ecsdoctor")
+        area = meta.area or "ecsdoctor"
         props: dict[str, Any] = {"tags": sorted({"ecs", area}), "severity": severity.value}
         if area == "security":
             props["tags"] = sorted({"ecs", "security"})

@@ -16,18 +16,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Facts, Item, arn_name
-from checker.gate.target import Target
+from checker.facts import Facts, Item, arn_name, obj
 from checker.model import Result, Severity, failed, passed, skipped, unknown
+from checker.registry import Prior, check
+from checks.lib.gate import DEV_DOCS, Target, target
 from checks.lib.labels import human_duration, td_label
 from checks.lib.series import parse
 from checks.lib.taskdefs import (
+    PARAMS_DOCS,
     container_name,
     containers,
     cpu_units,
-    mapping,
     memory_bound,
     memory_mib,
+    memory_path,
 )
 from checks.lib.values import int_or_none
 
@@ -75,18 +77,18 @@ def _ports(ctr: Item) -> list[str]:
 
 
 def _health(ctr: Item) -> str | None:
-    command = mapping(ctr.get("healthCheck")).get("command")
+    command = obj(ctr.get("healthCheck")).get("command")
     if not command:
         return None
     return " ".join(str(c) for c in command) if isinstance(command, list) else str(command)
 
 
 def _logs(ctr: Item) -> str | None:
-    log = mapping(ctr.get("logConfiguration"))
+    log = obj(ctr.get("logConfiguration"))
     driver = log.get("logDriver")
     if not driver:
         return None
-    group = mapping(log.get("options")).get("awslogs-group")
+    group = obj(log.get("options")).get("awslogs-group")
     return f"{driver} ({group})" if group else str(driver)
 
 
@@ -152,32 +154,50 @@ def _container_diff(base: str, old: Item, new: Item) -> list[Change]:
 
 # -- checks --------------------------------------------------------------------------------
 
+#: What the revision checks need: the candidate, and the target service (with the revision
+#: it runs now, kept in the gate's input).
+NEEDS = ("gate", "task_definitions", "services")
+
+
 def _nothing_to_compare(t: Target) -> Result | None:
     """Why there is no running revision to compare with, or None when there is one."""
     if t.service is None:
-        return skipped(t.arn, "needs --service (the revision it runs now)")
+        return skipped(t.arn, "needs --service (the revision it runs now)", path="")
     if t.running is None:
         return unknown(t.arn, f"service {t.service_label}: running task definition "
-                       f"{t.service.get('taskDefinition')} was not collected",
-                       service=t.service_arn)
+                       f"{t.running_arn} was not collected", service=t.service_arn, path="")
     return None
 
 
-def gate_revision_diff(t: Target) -> Iterator[Result]:
+@check(id="gate-revision-diff", area="gate", severity=Severity.INFO,
+       title="What changes compared with the running revision", needs=NEEDS,
+       docs=f"{DEV_DOCS}/update-task-definition-console-v2.html", emits=("diff", "running"))
+def gate_revision_diff(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """Field by field, running → candidate (environment and secrets by name only), so the
+    reviewer sees what the deployment changes. A candidate of another family is not a new
+    revision of what the service runs but another task definition: usually the wrong file."""
+    t = target(facts)
     why, running = _nothing_to_compare(t), t.running
     if why is not None or running is None:
-        yield why or skipped(t.arn, "nothing to compare")
+        yield why or skipped(t.arn, "nothing to compare", path="")
         return
     changes = diff(running, t.td)
     head = f"{t.label} vs running {td_label(running)} (service {t.service_label})"
+    family, running_family = t.td.get("family"), running.get("family")
+    if family != running_family:
+        yield failed(t.arn, f"{head}: family {family} replaces {running_family}: another task "
+                     "definition, not a new revision of the one the service runs (wrong file?)",
+                     service=t.service_arn, severity=Severity.MEDIUM, path="family",
+                     running=td_label(running), diff=[c.to_dict() for c in changes])
+        return
     if not changes:
         yield passed(t.arn, f"{head}: no change in the compared fields", service=t.service_arn,
-                     diff=[])
+                     path="", diff=[])
         return
     shown = "; ".join(c.text() for c in changes[:8])
     more = f"; and {len(changes) - 8} more" if len(changes) > 8 else ""
     yield passed(t.arn, f"{head}: {len(changes)} change(s): {shown}{more}",
-                 service=t.service_arn, running=td_label(running),
+                 service=t.service_arn, path="", running=td_label(running),
                  diff=[c.to_dict() for c in changes])
 
 
@@ -196,19 +216,17 @@ def _peak(facts: Facts, svc: Item, metric: str) -> tuple[float | None, str]:
     return max(values), human_duration(max(times) - min(times)) if len(times) > 1 else ""
 
 
-def _memory_path(td: Item) -> str:
-    if memory_mib(td.get("memory")):
-        return "memory"
-    for i, ctr in enumerate(containers(td)):
-        if int_or_none(ctr.get("memory")):
-            return f"containerDefinitions[{i}].memory"
-    return "memory"
-
-
-def gate_memory_below_peak(t: Target) -> Iterator[Result]:
-    why, running = _nothing_to_compare(t), t.running
-    if why is not None or running is None or t.facts is None or t.service is None:
-        yield why or skipped(t.arn, "needs --service")
+@check(id="gate-memory-below-peak", area="gate", severity=Severity.HIGH,
+       title="Memory limit is below what the running revision used",
+       needs=(*NEEDS, "metrics"), docs=f"{DEV_DOCS}/service_utilization.html",
+       emits=("candidate_mib", "peak_mib", "peak_pct", "running_mib"))
+def gate_memory_below_peak(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """AWS/ECS MemoryUtilization Maximum × the running limit is the most a task of the
+    service used; a new limit below it is an OOM kill (exit 137) at the next busy hour."""
+    t = target(facts)
+    why, running, service = _nothing_to_compare(t), t.running, t.service
+    if why is not None or running is None or service is None:
+        yield why or skipped(t.arn, "needs --service", path="")
         return
     old, _ = memory_bound(running)
     new, new_kind = memory_bound(t.td)
@@ -216,29 +234,30 @@ def gate_memory_below_peak(t: Target) -> Iterator[Result]:
     if old is None or new is None:
         which = "running revision" if old is None else "candidate"
         yield skipped(t.arn, f"{which} is sized by soft limits (memoryReservation) only: "
-                      "utilisation is relative to them", service=svc)
+                      "utilisation is relative to them", service=svc, path="")
         return
-    pct, window = _peak(t.facts, t.service, "MemoryUtilization")
+    pct, window = _peak(facts, service, "MemoryUtilization")
     if pct is None:
         yield unknown(t.arn, f"service {t.service_label}: needs AWS/ECS MemoryUtilization "
-                      "(Maximum); no datapoint in the window (no task running?)", service=svc)
+                      "(Maximum); no datapoint in the window (no task running?)", service=svc,
+                      path="")
         return
     used = pct / 100 * old
     span = f" over {window}" if window else ""
     text = (f"{t.label}: {new_kind} {new} MiB vs {used:.0f} MiB the running "
             f"{td_label(running)} peaked at (MemoryUtilization Maximum {pct:.0f}% of {old} MiB"
             f"{span})")
-    data: dict[str, Any] = {"json_path": _memory_path(t.td), "candidate_mib": new,
-                            "running_mib": old,
-            "peak_pct": round(pct, 1), "peak_mib": round(used)}
+    data: dict[str, Any] = {"candidate_mib": new, "running_mib": old,
+                            "peak_pct": round(pct, 1), "peak_mib": round(used)}
+    path = memory_path(t.td)
     if new < used:
         yield failed(t.arn, text + " — below what a task already used: an OOM kill (exit 137) "
-                     "at the next busy hour", service=svc, **data)
+                     "at the next busy hour", service=svc, path=path, **data)
     elif new < used * (1 + HEADROOM):
         yield failed(t.arn, text + f" — less than {HEADROOM:.0%} headroom", service=svc,
-                     severity=Severity.MEDIUM, **data)
+                     severity=Severity.MEDIUM, path=path, **data)
     else:
-        yield passed(t.arn, text, service=svc, **data)
+        yield passed(t.arn, text, service=svc, path=path, **data)
 
 
 def _reductions(running: Item, td: Item) -> list[Change]:
@@ -256,28 +275,34 @@ def _reductions(running: Item, td: Item) -> list[Change]:
     return out
 
 
-def gate_resources_reduced(t: Target) -> Iterator[Result]:
+@check(id="gate-resources-reduced", area="gate", severity=Severity.MEDIUM,
+       title="CPU or memory goes down compared with the running revision", needs=NEEDS,
+       docs=f"{PARAMS_DOCS}#task_size", emits=("diff",))
+def gate_resources_reduced(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """Shrinking a task is sometimes the point, but it is also the usual typo; the gate
+    shows each reduction with the peak the service reached."""
+    t = target(facts)
     why, running = _nothing_to_compare(t), t.running
     if why is not None or running is None or t.service is None:
-        yield why or skipped(t.arn, "needs --service")
+        yield why or skipped(t.arn, "needs --service", path="")
         return
     svc, changes = t.service_arn, _reductions(running, t.td)
     head = f"{t.label} vs running {td_label(running)}"
     if not changes:
-        yield passed(t.arn, f"{head}: no CPU or memory reduction", service=svc)
+        yield passed(t.arn, f"{head}: no CPU or memory reduction", service=svc, path="")
         return
     note, severity = _cpu_note(t, running, changes)
     yield failed(t.arn, f"{head}: reduces " + "; ".join(c.text() for c in changes) + note,
-                 service=svc, severity=severity, json_path=changes[0].path,
+                 service=svc, severity=severity, path=changes[0].path,
                  diff=[c.to_dict() for c in changes])
 
 
 def _cpu_note(t: Target, running: Item, changes: list[Change]) -> tuple[str, Severity | None]:
     """With the CPU peak known, a task CPU below it is worse than a plain reduction."""
-    cut = next((c for c in changes if c.path == "cpu"), None)
-    if cut is None or t.facts is None or t.service is None or not t.facts.has("metrics"):
+    cut, service = next((c for c in changes if c.path == "cpu"), None), t.service
+    if cut is None or service is None or not t.facts.has("metrics"):
         return "", None
-    pct, window = _peak(t.facts, t.service, "CPUUtilization")
+    pct, window = _peak(t.facts, service, "CPUUtilization")
     if pct is None:
         return "", None
     used = pct / 100 * cut.running
@@ -293,10 +318,16 @@ def _healthy_dependents(td: Item, name: str) -> list[str]:
                   and dep.get("condition") == "HEALTHY")
 
 
-def gate_health_check_removed(t: Target) -> Iterator[Result]:
+@check(id="gate-health-check-removed", area="gate", severity=Severity.MEDIUM,
+       title="Container health check disappears", needs=NEEDS,
+       docs=f"{PARAMS_DOCS}#container_definition_healthcheck", emits=("container", "diff"))
+def gate_health_check_removed(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """Without its health check ECS no longer replaces a hung container, and dependsOn
+    HEALTHY conditions on it cannot be met."""
+    t = target(facts)
     why, running = _nothing_to_compare(t), t.running
     if why is not None or running is None:
-        yield why or skipped(t.arn, "nothing to compare")
+        yield why or skipped(t.arn, "nothing to compare", path="")
         return
     had = False
     for index, ctr, old in pairs(running, t.td):
@@ -307,23 +338,29 @@ def gate_health_check_removed(t: Target) -> Iterator[Result]:
         change = Change(path, _health(old), _health(ctr))
         if change.candidate is not None:
             yield passed(t.arn, f"{t.label} container {name}: health check kept",
-                         service=t.service_arn, json_path=path, container=name)
+                         service=t.service_arn, path=path, container=name)
             continue
         waiting = _healthy_dependents(t.td, name)
         tail = (f"; {', '.join(waiting)} wait(s) for it to be HEALTHY and will never start"
                 if waiting else "; ECS no longer replaces it when it hangs")
         yield failed(t.arn, f"{t.label} container {name}: health check removed ({change.text()})"
                      + tail, service=t.service_arn, severity=Severity.HIGH if waiting else None,
-                     json_path=path, container=name, diff=[change.to_dict()])
+                     path=path, container=name, diff=[change.to_dict()])
     if not had:
         yield skipped(t.arn, f"running {td_label(running)} has no container health check",
-                      service=t.service_arn)
+                      service=t.service_arn, path="")
 
 
-def gate_log_configuration_removed(t: Target) -> Iterator[Result]:
+@check(id="gate-log-configuration-removed", area="gate", severity=Severity.MEDIUM,
+       title="Container log configuration disappears", needs=NEEDS,
+       docs=f"{PARAMS_DOCS}#container_definition_storage", emits=("container", "diff"))
+def gate_log_configuration_removed(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """A container that loses its log driver loses the one message that says why it
+    crashed."""
+    t = target(facts)
     why, running = _nothing_to_compare(t), t.running
     if why is not None or running is None:
-        yield why or skipped(t.arn, "nothing to compare")
+        yield why or skipped(t.arn, "nothing to compare", path="")
         return
     had = False
     for index, ctr, old in pairs(running, t.td):
@@ -335,10 +372,10 @@ def gate_log_configuration_removed(t: Target) -> Iterator[Result]:
         if change.candidate is None:
             yield failed(t.arn, f"{t.label} container {name}: log configuration removed "
                          f"({change.text()}): its output will be lost", service=t.service_arn,
-                         json_path=path, container=name, diff=[change.to_dict()])
+                         path=path, container=name, diff=[change.to_dict()])
         else:
             yield passed(t.arn, f"{t.label} container {name}: logs kept ({change.text()})",
-                         service=t.service_arn, json_path=path, container=name)
+                         service=t.service_arn, path=path, container=name)
     if not had:
         yield skipped(t.arn, f"running {td_label(running)} has no log configuration",
-                      service=t.service_arn)
+                      service=t.service_arn, path="")

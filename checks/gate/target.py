@@ -1,13 +1,7 @@
-"""Gate checks on the file alone, and on where the new revision will run.
-
-Static ones read only the candidate: what the CLI would reject (nulls, values outside the
-API's enums) and an execution role the task cannot start without. Live ones put the
-candidate on the cluster as it is now: would one copy fit on some container instance (CPU,
+"""Where the new revision will run: would one copy fit on some container instance (CPU,
 memory, static host ports and an ENI slot on the same instance, reusing the capacity
 checks' model), does the service's load balancer still find its container and port, does
-the service's network configuration still fit the network mode. Revision-to-revision
-comparisons live in checker/gate/diff.py.
-"""
+the service's network configuration still fit the network mode, is the cluster there."""
 
 from __future__ import annotations
 
@@ -16,83 +10,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Item, arn_name, objs
-from checker.gate.names import ecr_image, placeholder
-from checker.gate.target import Target
+from checker.facts import Facts, Item, arn_name, obj, objs
 from checker.model import Result, Severity, failed, passed, skipped, unknown
+from checker.registry import Prior, check
 from checks.lib.eni import slots
+from checks.lib.gate import DEV_DOCS, Target, target
 from checks.lib.hosts import Host, Need, hosts, need_of
-from checks.lib.taskdefs import EC2, FARGATE, container_name, containers, mapping, platform
+from checks.lib.taskdefs import EC2, container_name, containers, platform
 from checks.lib.values import int_or_none
 
 
-def gate_input_null_fields(t: Target) -> Iterator[Result]:
-    nulls, path = t.candidate.nulls, t.candidate.path
-    if not nulls:
-        yield passed(t.arn, f"{path}: no null values")
-        return
-    shown = ", ".join(nulls[:3]) + (f" and {len(nulls) - 3} more" if len(nulls) > 3 else "")
-    yield failed(t.arn, f"{path}: {len(nulls)} null value(s) ({shown}): `aws ecs "
-                 "register-task-definition --cli-input-json` rejects null; read as absent here, "
-                 "delete them from the file", json_path=nulls[0], nulls=list(nulls))
-
-
-def gate_input_invalid_value(t: Target) -> Iterator[Result]:
-    off = t.candidate.off_enum
-    if not off:
-        yield passed(t.arn, f"{t.candidate.path}: every enumerated value is one the API accepts")
-    for bad in off:
-        allowed = ", ".join(bad.allowed)
-        if placeholder(bad.value):
-            yield unknown(t.arn, f"{bad.path}: template placeholder {bad.value!r} (one of "
-                          f"{allowed} expected): render the template before the gate",
-                          json_path=bad.path, value=bad.value)
-        else:
-            shown = repr(bad.value) if bad.value else "this value"
-            yield failed(t.arn, f"{bad.path}: {shown} is not one of {allowed}: "
-                         "RegisterTaskDefinition rejects it", json_path=bad.path,
-                         value=bad.value, allowed=list(bad.allowed))
-
-
-def execution_role_needs(td: Item, launch: str) -> list[str]:
-    """Why the task needs an execution role (empty: it does not)."""
-    reasons: list[str] = []
-    for ctr in containers(td):
-        name = container_name(ctr)
-        log = mapping(ctr.get("logConfiguration"))
-        if ctr.get("secrets") or log.get("secretOptions"):
-            reasons.append(f"container {name} reads secrets")
-        if mapping(ctr.get("repositoryCredentials")).get("credentialsParameter"):
-            reasons.append(f"container {name} pulls with private registry credentials")
-        if launch == FARGATE and log.get("logDriver") == "awslogs":
-            reasons.append(f"container {name} logs with awslogs on Fargate")
-        if launch == FARGATE and ecr_image(ctr.get("image")) is not None:
-            reasons.append(f"container {name} pulls a private ECR image on Fargate")
-    return reasons
-
-
-def gate_execution_role_missing(t: Target) -> Iterator[Result]:
-    td = t.td
-    launch = platform(td, t.service)
-    reasons = execution_role_needs(td, launch)
-    role = td.get("executionRoleArn")
-    svc = t.service_arn
-    if role:
-        yield passed(t.arn, f"{t.label}: execution role {role}", service=svc,
-                     json_path="executionRoleArn")
-    elif not reasons:
-        yield passed(t.arn, f"{t.label}: needs no execution role ({launch})", service=svc)
-    else:
-        yield failed(t.arn, f"{t.label}: no executionRoleArn, but " + "; ".join(reasons)
-                     + " — the task will not start", service=svc, json_path="executionRoleArn",
-                     reasons=reasons, launch_type=launch)
-
-
-# -- live: the cluster -----------------------------------------------------------------------
-
-def gate_cluster_active(t: Target) -> Iterator[Result]:
-    assert t.facts is not None
-    for cluster in t.facts.clusters:
+@check(id="gate-cluster-active", area="gate", severity=Severity.HIGH,
+       title="Target cluster exists and is ACTIVE", needs=("gate", "clusters"),
+       docs=f"{DEV_DOCS}/clusters.html", emits=("status",))
+def gate_cluster_active(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """A deployment to a missing or INACTIVE cluster fails at UpdateService."""
+    t = target(facts)
+    for cluster in facts.clusters:
         if t.cluster in (cluster.get("clusterName"), cluster.get("clusterArn")):
             status, arn = str(cluster.get("status") or "?"), str(cluster.get("clusterArn"))
             instances = int_or_none(cluster.get("registeredContainerInstancesCount"))
@@ -129,7 +63,7 @@ def _room(t: Target, h: Host, need: Need, freed: Need | None) -> Room:
     udp = h.udp_used - (freed.udp if freed else frozenset())
     ports = frozenset({f"{p}/tcp" for p in need.tcp & tcp} | {f"{p}/udp" for p in need.udp & udp})
     eni: bool | None = None
-    if need.awsvpc and t.facts is not None:
+    if need.awsvpc:
         free = slots(t.facts, h).free
         back = 1 if freed is not None and freed.awsvpc else 0
         eni = None if free is None else free + back >= 1
@@ -164,17 +98,23 @@ def _shortfalls(rooms: list[Room]) -> str:
     return "; ".join(out)
 
 
-def gate_capacity_fit(t: Target) -> Iterator[Result]:
-    """One copy fits now, or in place of an old task when the deployment may stop one
-    first (minimumHealthyPercent < 100)."""
-    assert t.facts is not None
+@check(id="gate-capacity-fit", area="gate", severity=Severity.HIGH,
+       title="New revision fits on a container instance",
+       needs=("gate", "task_definitions", "container_instances"),
+       docs=f"{DEV_DOCS}/task-placement.html",
+       emits=("fits", "in_place", "instances", "need_cpu", "need_memory", "never"))
+def gate_capacity_fit(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """On EC2, a task is placed only on an instance with its CPU, memory, static host ports
+    and (awsvpc) an ENI slot free on that one instance; otherwise the deployment waits with
+    'unable to place a task'."""
+    t = target(facts)
     td, svc = t.td, t.service_arn
     launch = platform(td, t.service)
     if launch != EC2:
         yield skipped(t.arn, f"{t.label}: runs on {launch}: no container instance to fit",
-                      service=svc)
+                      service=svc, path="")
         return
-    mine = [h for h in hosts(t.facts) if h.cluster == arn_name(t.cluster or "")]
+    mine = [h for h in hosts(facts) if h.cluster == arn_name(t.cluster or "")]
     usable = [h for h in mine if h.usable]
     need = need_of(td)
     data: dict[str, Any] = {"need_cpu": need.cpu, "need_memory": need.memory,
@@ -182,14 +122,14 @@ def gate_capacity_fit(t: Target) -> Iterator[Result]:
     if not usable:
         yield failed(t.arn, f"{t.label}: cluster {t.cluster} has no ACTIVE container instance "
                      f"with a connected agent ({len(mine)} registered): nowhere to place it",
-                     service=svc, json_path="", **data)
+                     service=svc, path="", **data)
         return
     now = [_room(t, h, need, None) for h in usable]
     fits = [r.host for r in now if r.ok]
     if fits:
         yield passed(t.arn, f"{t.label}: fits on {len(fits)} of {len(usable)} instance(s) now "
                      f"(needs {_need_text(need)}; e.g. {fits[0].label})", service=svc,
-                     fits=len(fits), **data)
+                     path="", fits=len(fits), **data)
         return
     yield _in_place_or_never(t, need, usable, now, data)
 
@@ -197,23 +137,23 @@ def gate_capacity_fit(t: Target) -> Iterator[Result]:
 def _in_place_or_never(t: Target, need: Need, usable: list[Host], now: list[Room],
                        data: dict[str, Any]) -> Result:
     svc, old = t.service, need_of(t.running) if t.running else None
-    if t.facts is not None and svc is not None and old is not None:
+    if svc is not None and old is not None:
         holding = {str(task.get("containerInstanceArn"))
                    for task in t.facts.tasks_of_service(svc, "RUNNING")}
         swap = [h for h in usable if h.arn in holding and _room(t, h, need, old).ok]
-        min_healthy = int_or_none(mapping(svc.get("deploymentConfiguration")).get(
+        min_healthy = int_or_none(obj(svc.get("deploymentConfiguration")).get(
             "minimumHealthyPercent"))
         min_healthy = 100 if min_healthy is None else min_healthy
         if swap and min_healthy < 100:
             return passed(t.arn, f"{t.label}: no instance has room now, but it fits in place of "
                           f"an old task on {len(swap)} instance(s); minimumHealthyPercent "
                           f"{min_healthy}% lets ECS stop old tasks first", service=t.service_arn,
-                          fits=0, in_place=len(swap), **data)
+                          path="", fits=0, in_place=len(swap), **data)
         if swap:
             return failed(t.arn, f"{t.label}: fits only in place of a running task (on "
                           f"{len(swap)} instance(s)), but minimumHealthyPercent 100% keeps every "
                           "old task until a new one is healthy: the deployment waits for capacity",
-                          service=t.service_arn, json_path="", fits=0, in_place=len(swap), **data)
+                          service=t.service_arn, path="", fits=0, in_place=len(swap), **data)
     never = [what for what, biggest, wanted in (
         ("CPU", max((h.cpu_registered or 0) for h in usable), need.cpu),
         ("memory", max((h.mem_registered or 0) for h in usable), need.memory))
@@ -222,7 +162,7 @@ def _in_place_or_never(t: Target, need: Need, usable: list[Host], now: list[Room
             "be placed on these instance types") if never else ""
     return failed(t.arn, f"{t.label}: no container instance can take one task (needs "
                   f"{_need_text(need)}); of {len(usable)} usable: {_shortfalls(now)}{tail}",
-                  service=t.service_arn, json_path="memory" if "memory" in never else "",
+                  service=t.service_arn, path="memory" if "memory" in never else "",
                   fits=0, never=never, **data)
 
 
@@ -243,7 +183,7 @@ def _lb_entry(t: Target, entry: Item) -> Result:
     if index is None:
         return failed(tg_arn, f"service {t.service_label} sends {arn_name(tg_arn)} traffic to "
                       f"container {name} port {port}, but {t.label} has no container {name}: "
-                      "ECS rejects the deployment", service=svc, json_path="containerDefinitions",
+                      "ECS rejects the deployment", service=svc, path="containerDefinitions",
                       container=name, container_port=port)
     ctr = containers(td)[index]
     base = f"containerDefinitions[{index}]"
@@ -253,7 +193,7 @@ def _lb_entry(t: Target, entry: Item) -> Result:
         have = ", ".join(str(p) for p in sorted(p for p in ports if p is not None)) or "none"
         return failed(tg_arn, f"service {t.service_label}: load balancer expects container {name}"
                       f" port {port}, {t.label} maps {have}: ECS rejects the deployment",
-                      service=svc, json_path=f"{base}.portMappings", container=name,
+                      service=svc, path=f"{base}.portMappings", container=name,
                       container_port=port, mapped=sorted(p for p in ports if p is not None))
     return _target_group_fit(t, entry, tg_arn, name, port, base)
 
@@ -261,7 +201,6 @@ def _lb_entry(t: Target, entry: Item) -> Result:
 def _target_group_fit(t: Target, entry: Item, tg_arn: str, name: str, port: int | None,
                       base: str) -> Result:
     svc = t.service_arn
-    assert t.facts is not None
     tg = t.facts.lookup("target_groups", "TargetGroupArn", entry.get("targetGroupArn")) if \
         entry.get("targetGroupArn") else None
     head = f"service {t.service_label}: container {name} port {port}"
@@ -275,56 +214,74 @@ def _target_group_fit(t: Target, entry: Item, tg_arn: str, name: str, port: int 
     if target_type in ("ip", "instance") and target_type != wanted:
         return failed(tg_arn, f"{head}: target group {tg_name} has target type {target_type}, "
                       f"but {mode} tasks need {wanted}: ECS cannot register them",
-                      service=svc, json_path="networkMode", container=name,
+                      service=svc, path="networkMode", container=name,
                       target_type=target_type, network_mode=mode)
     tg_port = int_or_none(tg.get("Port"))
     note = "" if tg_port in (None, port) else (
         f"; target group default port {tg_port} differs, but ECS registers each target on its "
         "own port, so traffic still reaches it")
     return passed(tg_arn, f"{head} exists in {t.label}; target group {tg_name} ({target_type}) "
-                  f"fits {mode}{note}", service=svc, json_path=f"{base}.portMappings",
+                  f"fits {mode}{note}", service=svc, path=f"{base}.portMappings",
                   container=name, container_port=port, target_group_port=tg_port)
 
 
-def gate_load_balancer_container(t: Target) -> Iterator[Result]:
-    if t.service is None:
-        yield skipped(t.arn, "needs --service (its load balancers)")
+@check(id="gate-load-balancer-container", area="gate", severity=Severity.HIGH,
+       title="Service load balancer still matches a container port",
+       needs=("gate", "task_definitions", "services"),
+       docs=f"{DEV_DOCS}/register-multiple-targetgroups.html",
+       emits=("container", "container_port", "mapped", "network_mode", "target_group_port",
+              "target_type"))
+def gate_load_balancer_container(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """The service's loadBalancers name a container and port: the new revision must have
+    that container and port mapping, and the target group's target type must fit the
+    network mode (ip for awsvpc, instance for bridge/host)."""
+    t = target(facts)
+    service = t.service
+    if service is None:
+        yield skipped(t.arn, "needs --service (its load balancers)", path="")
         return
-    entries = objs(t.service.get("loadBalancers"))
+    entries = objs(service.get("loadBalancers"))
     if not entries:
         yield skipped(t.arn, f"service {t.service_label} has no load balancer",
-                      service=t.service_arn)
+                      service=t.service_arn, path="")
     for entry in entries:
         yield _lb_entry(t, entry)
 
 
-def gate_network_configuration(t: Target) -> Iterator[Result]:
-    if t.service is None or t.facts is None:
-        yield skipped(t.arn, "needs --service (its network configuration)")
+@check(id="gate-network-configuration", area="gate", severity=Severity.HIGH,
+       title="Service network configuration fits the new revision",
+       needs=("gate", "task_definitions", "services"), docs=f"{DEV_DOCS}/task-networking.html",
+       emits=("missing", "network_mode", "security_groups", "subnets"))
+def gate_network_configuration(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """awsvpc tasks need the service's subnets and security groups (which must still
+    exist); other network modes must not have them. A mismatch fails UpdateService."""
+    t = target(facts)
+    service = t.service
+    if service is None:
+        yield skipped(t.arn, "needs --service (its network configuration)", path="")
         return
     svc, label = t.service_arn, f"service {t.service_label}"
     mode = str(t.td.get("networkMode") or "bridge")
-    config = mapping(mapping(t.service.get("networkConfiguration")).get("awsvpcConfiguration"))
+    config = obj(obj(service.get("networkConfiguration")).get("awsvpcConfiguration"))
     if mode != "awsvpc":
         if config:
             yield failed(t.arn, f"{label} has an awsvpc network configuration, but {t.label} uses "
                          f"{mode}: UpdateService fails ('Network Configuration is not valid for "
-                         "the given networkMode')", service=svc, json_path="networkMode",
+                         "the given networkMode')", service=svc, path="networkMode",
                          network_mode=mode)
         else:
             yield passed(t.arn, f"{label}: {mode} network mode, no awsvpc configuration needed",
-                         service=svc, network_mode=mode)
+                         service=svc, path="", network_mode=mode)
         return
     if not config:
         yield failed(t.arn, f"{t.label} uses awsvpc, but {label} has no network configuration "
                      "(subnets, security groups): UpdateService fails", service=svc,
-                     json_path="networkMode", network_mode=mode)
+                     path="networkMode", network_mode=mode)
         return
     yield _awsvpc_still_there(t, config)
 
 
 def _awsvpc_still_there(t: Target, config: Item) -> Result:
-    assert t.facts is not None
     svc, label = t.service_arn, f"service {t.service_label}"
     subnets = [str(s) for s in config.get("subnets", []) or []]
     groups = [str(g) for g in config.get("securityGroups", []) or []]
@@ -333,7 +290,7 @@ def _awsvpc_still_there(t: Target, config: Item) -> Result:
     if gone:
         return failed(t.arn, f"{label}: awsvpc configuration names {', '.join(gone)}, which no "
                       "longer exist(s): new tasks cannot get an ENI", service=svc,
-                      severity=Severity.HIGH, missing=gone)
+                      severity=Severity.HIGH, path="", missing=gone)
     return passed(t.arn, f"{label}: awsvpc subnets {', '.join(subnets) or 'none'} and security "
-                  f"groups {', '.join(groups) or 'none'} exist", service=svc,
+                  f"groups {', '.join(groups) or 'none'} exist", service=svc, path="",
                   subnets=subnets, security_groups=groups)
