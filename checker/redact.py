@@ -4,7 +4,8 @@ Why here and not in the renderers: a bundle is saved (`--save-bundle`), attached
 and shared, and every report is built from one. A value that never enters the bundle cannot
 leak from any output format, present or future. The collector calls this on every task
 definition (``containerDefinitions[].environment``) and every task
-(``overrides.containerOverrides[].environment``) it stores.
+(``overrides.containerOverrides[].environment``) it stores, and :func:`redact_nested` on every
+history and CloudTrail event (checker/collect/history.py, cloudtrail.py).
 
 What "looks like a secret" is the same table the `environment-plaintext-secrets` check
 reads (``checks/data/secret_patterns.yaml``, loaded from the ``checks`` package: one source
@@ -124,3 +125,17 @@ def redact_task(task: Mapping[str, Any]) -> dict[str, Any]:
         out["overrides"] = {**overrides, "containerOverrides":
                             _redact_containers(overrides["containerOverrides"])}
     return out
+
+
+def redact_nested(value: Any) -> Any:
+    """A copy of any JSON value with every ``environment`` list in it redacted, wherever it
+    sits: history and CloudTrail events carry task definitions and overrides at depths and
+    under names the two functions above do not know (``detail.overrides…`` in a task state
+    change, ``requestParameters.containerDefinitions[]`` in RegisterTaskDefinition,
+    ``responseElements.tasks[].overrides…`` in RunTask). The input is not changed."""
+    if isinstance(value, list):
+        return [redact_nested(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {k: redact_environment(redact_nested(v)) if k == "environment" else redact_nested(v)
+            for k, v in value.items()}

@@ -65,13 +65,27 @@ IAM_PREFIX: Mapping[str, str] = {
 }
 
 
+#: Where deploy/history.yaml (and the audit template) keep the ECS events.
+HISTORY_LOG_GROUP = "/ecsdoctor/ecs-events"
+#: The history window `scan` and the audit read by default (CONTRACTS.md §5).
+DEFAULT_HISTORY = dt.timedelta(hours=24)
+
+
 @dataclass(frozen=True)
 class Scope:
-    """What the user asked to scan, as typed (names or ARNs)."""
+    """What the user asked to scan, as typed (names or ARNs).
+
+    ``since`` is the metrics window. ``history`` is the window of the history collections
+    (task_history, ecs_events from ``history_log_group``; cloudtrail_events): zero, the
+    default here, reads none of them, so a caller that builds a Scope by hand gets the
+    same calls as before they existed; ``scan`` and the audit pass DEFAULT_HISTORY.
+    """
 
     clusters: tuple[str, ...]
     services: tuple[str, ...] = ()
     since: dt.timedelta = dt.timedelta(hours=3)
+    history: dt.timedelta = dt.timedelta(0)
+    history_log_group: str = HISTORY_LOG_GROUP
 
 
 class Progress(Protocol):
@@ -129,7 +143,7 @@ def paginate(client: Any, op: str, key: str, **kw: Any) -> list[Any]:
 
 def client(
     session: Any, service: str, endpoint_url: str | None, max_workers: int,
-    *, max_attempts: int = 10, read_timeout: int = 30,
+    *, max_attempts: int = 10, read_timeout: int = 30, region_name: str | None = None,
 ) -> Any:
     """A client built for a shared, throttled, parallel scan.
 
@@ -145,6 +159,9 @@ def client(
         user_agent_extra=USER_AGENT,
     )
     try:
+        if region_name:
+            return session.client(service, region_name=region_name, endpoint_url=endpoint_url,
+                                  config=config)
         return session.client(service, endpoint_url=endpoint_url, config=config)
     except NoRegionError:
         raise InputError(NO_REGION) from None
@@ -188,7 +205,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._errors: list[dict[str, str]] = []
+        self._errors: list[dict[str, Any]] = []
         self._retries: Counter[str] = Counter()
         self._retried_calls: Counter[str] = Counter()
 
@@ -216,16 +233,20 @@ class Recorder:
     def record(self, collection: str, operation: str, exc: BaseException) -> None:
         self.add(error_entry(collection, operation, exc))
 
-    def add(self, entry: dict[str, str]) -> None:
+    def add(self, entry: Mapping[str, Any]) -> None:
+        """An entry as it goes into ``bundle.errors``: a failure, or a ``"level": "warning"``
+        one with a ``count`` (lines skipped, a window cut short: the collection is kept)."""
         with self._lock:
-            self._errors.append(entry)
+            self._errors.append(dict(entry))
 
     def failed(self, collection: str) -> bool:
-        """Whether any call of ``collection`` failed so far (its data is then incomplete)."""
+        """Whether any call of ``collection`` failed so far (its data is then incomplete);
+        warnings do not count."""
         with self._lock:
-            return any(e.get("collection") == collection for e in self._errors)
+            return any(e.get("collection") == collection and e.get("level") != "warning"
+                       for e in self._errors)
 
-    def errors(self) -> list[dict[str, str]]:
+    def errors(self) -> list[dict[str, Any]]:
         """Sorted, so that the same failures give the same bundle whatever thread came first."""
         with self._lock:
             entries = list(self._errors)
@@ -256,14 +277,20 @@ class Context:
     metrics: list[Item] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def client(self, service: str, **kw: Any) -> Any:
-        """The one shared client for ``service``; built under a lock (Session isn't thread-safe)."""
+    def client(self, service: str, *, region: str | None = None, **kw: Any) -> Any:
+        """The one shared client for ``service``; built under a lock (Session isn't thread-safe).
+
+        ``region``: a client of another Region than the scan's, kept as ``service@region``
+        (CloudTrail records IAM's events in us-east-1 only)."""
+        name = f"{service}@{region}" if region and region != self.region else service
         with self._lock:
-            if service not in self.clients:
+            if name not in self.clients:
+                if name != service:
+                    kw["region_name"] = region
                 api = client(self.session, service, self.endpoint_url, self.max_workers, **kw)
                 api.meta.events.register("after-call", self.recorder.after_call)
-                self.clients[service] = api
-            return self.clients[service]
+                self.clients[name] = api
+            return self.clients[name]
 
     def step(self, label: str) -> None:
         if self.progress is not None:
