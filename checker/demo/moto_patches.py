@@ -1,6 +1,8 @@
 """Class patches on moto, for what its responses cannot say or say too slowly: route states
 (blackhole), CPU-credit modes, target health reasons, and an indexed GetMetricData; and the
-VPC seeds that go with them (blackhole routes, NAT gateway states).
+VPC seeds that go with them (blackhole routes, NAT gateway states). CloudTrail's LookupEvents,
+which moto lacks, is in :mod:`checker.demo.moto_history`; it is installed and removed here
+with the rest.
 
 :mod:`checker.demo.moto_seed` re-exports everything public here; use it from there. Each patch is
 idempotent, keeps moto's original for :func:`uninstall_patches`, and changes nothing until
@@ -13,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from typing import Any
+
+from checker.demo import moto_history
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -241,6 +245,7 @@ def install_patches() -> None:
     patch_credit_specs()
     patch_target_health()
     patch_metric_data()
+    moto_history.patch_lookup_events()  # CloudTrail events put with put_cloudtrail_event
 
 
 def uninstall_patches() -> None:
@@ -248,9 +253,11 @@ def uninstall_patches() -> None:
     for (owner, name), original in _ORIGINALS.items():
         setattr(owner, name, original)
     _ORIGINALS.clear()
+    moto_history.unpatch_lookup_events()
 
 
 def reset_overrides() -> None:
     """Forget CREDIT_MODE and TARGET_HEALTH overrides (call when the backends are reset)."""
     CREDIT_MODE.clear()
     TARGET_HEALTH.clear()
+    moto_history.reset_history()
