@@ -48,6 +48,10 @@ COLLECTIONS: dict[str, str] = {
     "scalable_targets": "application-autoscaling:DescribeScalableTargets",
     "scaling_policies": "application-autoscaling:DescribeScalingPolicies",
     "auto_scaling_groups": "autoscaling:DescribeAutoScalingGroups",
+    # CONTRACTS.md §5: the history log group (deploy/history.yaml) and CloudTrail
+    "task_history": "logs:FilterLogEvents",
+    "ecs_events": "logs:FilterLogEvents",
+    "cloudtrail_events": "cloudtrail:LookupEvents",
 }
 
 #: What the gate's reference collector (checker/collect/refs.py) reads about the names a

@@ -55,7 +55,9 @@ def shared_dir() -> Path:
     return SHARED
 
 
-READ_ONLY = re.compile(r"^[a-z0-9-]+:(Describe|List|Get|BatchGet|Simulate)[A-Za-z0-9]*$")
+#: Read-only by name, plus the two history reads whose names say so less plainly.
+READ_ONLY = re.compile(r"^([a-z0-9-]+:(Describe|List|Get|BatchGet|Simulate)[A-Za-z0-9]*"
+                       r"|logs:FilterLogEvents|cloudtrail:LookupEvents)$")
 
 
 def _policy(name: str) -> frozenset[str]:

@@ -217,7 +217,10 @@ def test_odd_containers_do_not_crash() -> None:
 
 
 def test_every_bundle_collection_has_a_shape() -> None:
-    assert set(bundle_v1.COLLECTIONS) <= set(shapes.SHAPES)
+    # EventBridge details are not a botocore output shape (checker/shapes.py says so)
+    unshaped = {"task_history", "ecs_events"}
+    assert set(bundle_v1.COLLECTIONS) - unshaped <= set(shapes.SHAPES)
+    assert not unshaped & set(shapes.SHAPES)
     for service, shape in shapes.SHAPES.values():
         assert shapes.validator(service, shape) is not None
 

@@ -1,4 +1,6 @@
-"""deploy/template.yaml: what the function is, what it may do, and that cfn-lint accepts it.
+"""deploy/template.yaml: what the function is, what it may do, and that cfn-lint accepts it;
+deploy/history.yaml: the ECS events it keeps, for how long, who may write them, and that the
+audit template holds the same resources and tells the function where they are.
 
 The structural tests need only PyYAML (CloudFormation's short tags such as ``!Ref`` are
 turned into their ``{"Ref": …}`` / ``{"Fn::…": …}`` long forms). The scan statement must
@@ -143,5 +145,96 @@ def test_a_created_bucket_is_private_and_encrypted(template: dict[str, Any]) -> 
 def test_cfn_lint_accepts_the_template() -> None:
     cfnlint_api = pytest.importorskip("cfnlint.api")
     matches = cfnlint_api.lint(TEMPLATE.read_text(encoding="utf-8"),
+                               regions=["us-east-1", "eu-west-1"])
+    assert [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches] == []
+
+
+# -- history: deploy/history.yaml, and the same resources in the audit template ------------
+
+HISTORY = DEPLOY / "history.yaml"
+HISTORY_RESOURCES = ("EcsEventsLogGroup", "EcsEventsLogPolicy", "EcsEventsRule")
+#: history.yaml parameter → the audit template's, for comparing the two.
+HISTORY_PARAMETERS = {"LogGroupName": "HistoryLogGroupName",
+                      "RetentionInDays": "HistoryRetentionDays"}
+
+
+@pytest.fixture(scope="module")
+def history() -> dict[str, Any]:
+    doc: dict[str, Any] = yaml.load(HISTORY.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    return doc
+
+
+def test_history_rule_sends_stopped_tasks_and_the_other_ecs_events(
+        history: dict[str, Any]) -> None:
+    rule = _resource(history, "EcsEventsRule", "AWS::Events::Rule")["Properties"]
+    assert rule["State"] == "ENABLED"
+    assert rule["EventPattern"] == {"source": ["aws.ecs"], "$or": [
+        {"detail-type": ["ECS Task State Change"], "detail": {"lastStatus": ["STOPPED"]}},
+        {"detail-type": ["ECS Deployment State Change", "ECS Service Action",
+                         "ECS Container Instance State Change"]}]}
+    (target,) = rule["Targets"]
+    arn = target["Arn"]["Fn::Sub"]
+    assert arn.endswith(":log-group:${EcsEventsLogGroup}") and arn.startswith("arn:${AWS::")
+    # delivery waits for the policy that lets EventBridge write
+    assert history["Resources"]["EcsEventsRule"]["DependsOn"] == "EcsEventsLogPolicy"
+
+
+def test_history_group_defaults_to_the_scan_default_kept_30_days(
+        history: dict[str, Any]) -> None:
+    from checker.collect.aws import HISTORY_LOG_GROUP
+
+    params = history["Parameters"]
+    assert params["LogGroupName"]["Default"] == HISTORY_LOG_GROUP == "/ecsdoctor/ecs-events"
+    assert params["RetentionInDays"]["Default"] == 30
+    group = _resource(history, "EcsEventsLogGroup", "AWS::Logs::LogGroup")["Properties"]
+    assert group == {"LogGroupName": {"Ref": "LogGroupName"},
+                     "RetentionInDays": {"Ref": "RetentionInDays"}}
+    assert "--stack-name ecsdoctor-history" in history["Description"]
+
+
+def test_history_resource_policy_lets_eventbridge_write_to_the_group_only(
+        history: dict[str, Any]) -> None:
+    props = _resource(history, "EcsEventsLogPolicy", "AWS::Logs::ResourcePolicy")["Properties"]
+    text, values = props["PolicyDocument"]["Fn::Sub"]
+    assert values == {"GroupArn": {"Fn::GetAtt": ["EcsEventsLogGroup", "Arn"]}}
+    (statement,) = json.loads(text)["Statement"]
+    assert statement["Effect"] == "Allow"
+    assert statement["Principal"] == {"Service": ["events.amazonaws.com",
+                                                  "delivery.logs.amazonaws.com"]}
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == "${GroupArn}"
+
+
+def _renamed(value: Any) -> Any:
+    """history.yaml's resources with the audit template's parameter names."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in HISTORY_PARAMETERS:
+            return {"Ref": HISTORY_PARAMETERS[value["Ref"]]}
+        return {k: _renamed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v) for v in value]
+    return value
+
+
+def test_the_audit_template_keeps_the_same_history_and_reads_it(
+        template: dict[str, Any], history: dict[str, Any]) -> None:
+    for name in HISTORY_RESOURCES:
+        ours = dict(template["Resources"][name])
+        assert ours.pop("Condition") == "CreateHistory"
+        assert ours == _renamed(history["Resources"][name]), name
+    params = template["Parameters"]
+    assert params["History"]["Default"] == "create"
+    for mine, theirs in HISTORY_PARAMETERS.items():
+        assert params[theirs]["Default"] == history["Parameters"][mine]["Default"]
+    env = template["Resources"]["AuditFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["ECSDOCTOR_HISTORY_LOG_GROUP"] == {
+        "Fn::If": ["HasHistory", {"Ref": "HistoryLogGroupName"}, ""]}
+    scan = _actions(_statements(template)["EcsdoctorReadOnly"])
+    assert {"logs:FilterLogEvents", "cloudtrail:LookupEvents"} <= scan
+
+
+def test_cfn_lint_accepts_the_history_template() -> None:
+    cfnlint_api = pytest.importorskip("cfnlint.api")
+    matches = cfnlint_api.lint(HISTORY.read_text(encoding="utf-8"),
                                regions=["us-east-1", "eu-west-1"])
     assert [f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches] == []

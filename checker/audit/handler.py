@@ -35,7 +35,7 @@ from checker.audit.securityhub import import_findings
 from checker.audit.sinks import Audit, Config, notify_sns, put_metrics, split_names, write_s3
 from checker.bundle import now_iso
 from checker.collect import Scope, collect
-from checker.collect.aws import AUDIT_USER_AGENT
+from checker.collect.aws import AUDIT_USER_AGENT, DEFAULT_HISTORY
 from checker.errors import InputError
 from checker.model import Report, Severity, Status
 from checker.pipeline import Engine
@@ -85,12 +85,21 @@ def run(event: Mapping[str, Any], env: Mapping[str, str], *,
     if not clusters:
         log.warning("no ECS cluster in %s: nothing to scan", region)
         return {"status": "no-clusters", "region": region, "clusters": [], "errors": []}
-    report = engine().analyze(collect(scan, Scope(clusters=clusters)))
+    report = engine().analyze(collect(scan, scan_scope(clusters, config)))
     audit = Audit(report=report, json_text=render_json(report, _OPTIONS),
                   markdown_text=render_markdown(report, _OPTIONS), scope_key=scope_key,
                   home_region=str(home.region_name), checks=check_info(engine()))
     results, errors = run_sinks(config, home, audit)
     return summarize(audit, results, errors)
+
+
+def scan_scope(clusters: tuple[str, ...], config: Config) -> Scope:
+    """What to scan: with a history log group (the template's History parameter), the last
+    24 hours of it and of CloudTrail, as ``ecsdoctor scan`` reads by default."""
+    if config.history_log_group is None:
+        return Scope(clusters=clusters)
+    return Scope(clusters=clusters, history=DEFAULT_HISTORY,
+                 history_log_group=config.history_log_group)
 
 
 def clusters_to_scan(event: Mapping[str, Any], config: Config,

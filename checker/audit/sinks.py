@@ -14,6 +14,8 @@ ECSDOCTOR_NOTIFY_SEVERITY       ...when a diagnosis or failing finding is at/abo
 ECSDOCTOR_SECURITY_HUB          ``1``/``true``: import findings as ASFF (default off)
 ECSDOCTOR_METRICS_NAMESPACE     CloudWatch namespace (default ``ECSDoctor``; ``off`` or an
                                 empty value turns metrics off)
+ECSDOCTOR_HISTORY_LOG_GROUP     the history log group (docs/history.md): the scan reads the
+                                last 24 h of it and of CloudTrail; unset or empty: no history
 =============================== ============================================================
 
 Sinks run in a fixed order (S3 first: the notification links to the report it wrote) and
@@ -42,7 +44,7 @@ METRIC_BATCH = 20  # the long-standing PutMetricData limit; 1000 today, 20 works
 ENV_VARS = (
     "ECSDOCTOR_CLUSTERS", "ECSDOCTOR_S3_BUCKET", "ECSDOCTOR_S3_PREFIX",
     "ECSDOCTOR_SNS_TOPIC_ARN", "ECSDOCTOR_NOTIFY_SEVERITY", "ECSDOCTOR_SECURITY_HUB",
-    "ECSDOCTOR_METRICS_NAMESPACE",
+    "ECSDOCTOR_METRICS_NAMESPACE", "ECSDOCTOR_HISTORY_LOG_GROUP",
 )
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _OFF = frozenset({"", "off", "none", "false", "0"})
@@ -59,6 +61,7 @@ class Config:
     notify_severity: str = DEFAULT_NOTIFY.value
     security_hub: bool = False
     metrics_namespace: str | None = DEFAULT_NAMESPACE
+    history_log_group: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Config:
@@ -72,6 +75,7 @@ class Config:
             or DEFAULT_NOTIFY.value,
             security_hub=env.get("ECSDOCTOR_SECURITY_HUB", "").strip().lower() in _TRUE,
             metrics_namespace=None if namespace.lower() in _OFF else namespace,
+            history_log_group=env.get("ECSDOCTOR_HISTORY_LOG_GROUP", "").strip() or None,
         )
 
     def threshold(self) -> Severity:

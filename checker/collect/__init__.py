@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from checker.bundle import COLLECTIONS, new_bundle, to_jsonable
-from checker.collect import autoscaling, cloudwatch, ec2, ecs, elbv2
+from checker.collect import autoscaling, cloudtrail, cloudwatch, ec2, ecs, elbv2, history
 from checker.collect.aws import (
     NO_REGION,
     Context,
@@ -44,14 +44,18 @@ COLLECTORS: tuple[Collector, ...] = (
     elbv2.collect_elbv2,  # before ec2: the LB subnets and groups are on the network path
     ec2.collect_ec2,
     autoscaling.collect_autoscaling,
+    history.collect_history,  # scope.history > 0 only, as cloudtrail
+    cloudtrail.collect_cloudtrail,  # after every resource collector: keeps events on them
     cloudwatch.collect_cloudwatch,  # last: reads what every other collector stored
 )
 
-#: Every IAM action the collectors can call (read-only: Describe*, List*, Get*).
+#: Every IAM action the collectors can call (read-only: Describe*, List*, Get*, and the two
+#: history reads logs:FilterLogEvents and cloudtrail:LookupEvents).
 OPERATIONS: frozenset[str] = (frozenset({"sts:GetCallerIdentity", "ecs:ListClusters"})
                                | ecs.OPERATIONS
                                | ec2.OPERATIONS | autoscaling.OPERATIONS | elbv2.OPERATIONS
-                               | cloudwatch.OPERATIONS)
+                               | cloudwatch.OPERATIONS
+                               | history.OPERATIONS | cloudtrail.OPERATIONS)
 
 #: The first call is retried less and waits less: an unreachable or silent endpoint should
 #: be a quick, clear error (2 attempts of at most 5 s plus one backoff ≤ 1 s), not eleven

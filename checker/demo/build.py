@@ -13,6 +13,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from checker.collect.aws import HISTORY_LOG_GROUP
 from checker.demo import scenario as sc
 from checker.demo.capacity import Instance, build_capacity, ecs_ami, seed_instances
 from checker.demo.metrics import put_metrics
@@ -46,6 +47,9 @@ def seed(account: DemoAccount) -> None:
     then their metric history."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     aws = Clients(account)
+    # deploy/history.yaml's group, so that `scan` reads the demo's history (none yet)
+    aws.logs.create_log_group(logGroupName=HISTORY_LOG_GROUP)
+    aws.logs.put_retention_policy(logGroupName=HISTORY_LOG_GROUP, retentionInDays=30)
     net = build_network(aws.ec2, now)
     ami = ecs_ami(aws.ssm)
     instances = build_capacity(aws, net, ami)

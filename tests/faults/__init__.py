@@ -48,6 +48,9 @@ SERVICES: dict[str, Service] = {
     # botocore lists rpc-v2-cbor first for CloudWatch but this version speaks JSON to it
     "cloudwatch": Service("cloudwatch", "json", "Throttling", "AccessDenied"),
     "sts": Service("sts", "query", "Throttling", "AccessDenied"),
+    "logs": Service("cloudwatch-logs", "json", "ThrottlingException", "AccessDeniedException"),
+    "cloudtrail": Service("cloudtrail", "json", "ThrottlingException",
+                          "AccessDeniedException"),
 }
 
 

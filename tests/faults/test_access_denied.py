@@ -27,7 +27,9 @@ REGISTRY = load_registry()
 #: checks read through `facts.has()` with a documented fallback (awsvpcTrunking unknown;
 #: credit mode "launch default", "assumed default" in the message). Their denial is still
 #: in the report's errors and still makes --strict exit 3.
-OPTIONAL = {"account", "account_settings", "credit_specifications"}
+OPTIONAL = {"account", "account_settings", "credit_specifications",
+            # history (issue 11): collected; the checks that read them come next
+            "task_history", "ecs_events", "cloudtrail_events"}
 
 
 @pytest.fixture(scope="module")
