@@ -22,6 +22,15 @@ AWS-FACTS.md §1 and §9, for a scan of this cluster (resources outside it are n
   both namespace-wide instead (every ECS target and policy in the account and region); that
   figure is printed too.
 
+History (issue 11) is measured apart, after that scan, and printed on the line before the
+summary: a day of it is written into the account (a STOPPED task event per stopped task and
+a deployment event per service in the history log group; an UpdateService per service and
+as many tagging events, which are dropped, in CloudTrail), then only the two history
+collectors run over what the scan found. Their floor: one FilterLogEvents page per slice of
+the window (checker/collect/history.py) and ⌈write events/50⌉ LookupEvents calls; their
+ceilings: the budgets, 25 and 40 calls a scan. LookupEvents is paced at 2 calls a second: the
+time that costs is printed, not slept (an injected clock).
+
 The last line is the summary: ``API calls: N actual vs M lower bound — ratio X.XX``.
 
 Run from the repository root: ``python bench/api_calls.py [--tiny]``.
@@ -171,6 +180,66 @@ def table(counts: Counter[str], expected: dict[str, Bound]) -> list[str]:
     return lines
 
 
+def history_calls(account: acct.Account, bundle: dict[str, Any]) -> tuple[Counter[str], str]:
+    """Seed a day of history (module docstring), run the history collectors on the scan's
+    resources, and count their calls; returns the counts and the line that reports them."""
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
+
+    from checker.collect import Context, cloudtrail, history
+    from checker.collect.aws import DEFAULT_HISTORY, HISTORY_LOG_GROUP
+    from checker.demo import moto_history as mh
+
+    now = dt.datetime.now(dt.UTC)
+    arn = f"arn:aws:ecs:{acct.REGION}:123456789012"
+    services = account.services or [acct.service_name(0)]
+    events = [mh.ecs_event("ECS Task State Change", {
+        "taskArn": f"{arn}:task/{acct.CLUSTER}/{i:032x}", "lastStatus": "STOPPED",
+        "clusterArn": f"{arn}:cluster/{acct.CLUSTER}", "version": 3,
+        "group": f"service:{services[i % len(services)]}"},
+        when=now - dt.timedelta(minutes=1 + i * 1400 // max(1, account.size.stopped)))
+        for i in range(account.size.stopped)]
+    events += [mh.ecs_event("ECS Deployment State Change",
+                            {"eventName": "SERVICE_DEPLOYMENT_COMPLETED"},
+                            when=now - dt.timedelta(hours=2),
+                            resources=[f"{arn}:service/{acct.CLUSTER}/{name}"])
+               for name in services]
+    session = account.session()
+    mh.put_ecs_events(session.client("logs", endpoint_url=account.endpoint_url),
+                      HISTORY_LOG_GROUP, events)
+    mh.patch_lookup_events()
+    for name in services:
+        when = now - dt.timedelta(hours=3)
+        mh.put_cloudtrail_event(mh.cloudtrail_record(
+            "UpdateService", "ecs.amazonaws.com", {"cluster": acct.CLUSTER, "service": name},
+            when=when))
+        mh.put_cloudtrail_event(mh.cloudtrail_record(
+            "TagResource", "ecs.amazonaws.com", {"resourceArn": name}, when=when))
+    counter = CallCounter(session)
+    paced: list[float] = []
+    clock = cloudtrail.Clock(monotonic=lambda: sum(paced), sleep=paced.append)
+    scope = Scope(clusters=(acct.CLUSTER,), history=DEFAULT_HISTORY)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ctx = Context(scope=scope, region=acct.REGION, pool=pool, session=session,
+                      endpoint_url=account.endpoint_url, resources=dict(bundle["resources"]))
+        history.read_history(ctx, now)
+        cloudtrail.read_trail(ctx, now, clock=clock)
+    mh.unpatch_lookup_events()
+    mh.reset_history()
+    logs, trail = counter.counts["logs:FilterLogEvents"], counter.counts["cloudtrail:LookupEvents"]
+    slices = len(history.slices(now - DEFAULT_HISTORY, now))
+    writes = 2 * len(services)
+    line = (f"history ({DEFAULT_HISTORY.total_seconds() / 3600:.0f} h) adds {logs + trail} "
+            f"calls: logs:FilterLogEvents {logs} (floor {slices}: one page a slice), "
+            f"cloudtrail:LookupEvents {trail} (floor ⌈{writes} writes/50⌉ = "
+            f"{math.ceil(writes / 50)}; paced {sum(paced):.1f} s); at most "
+            f"{history.PAGE_BUDGET} + {cloudtrail.MAX_CALLS} a scan; kept "
+            f"{len(ctx.resources.get('task_history', []))} stopped tasks, "
+            f"{len(ctx.resources.get('ecs_events', []))} ECS events, "
+            f"{len(ctx.resources.get('cloudtrail_events', []))} CloudTrail events")
+    return counter.counts, line
+
+
 def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dict[str, float]:
     """Build, scan, compare, print; returns the totals (the smoke test runs it tiny)."""
     started = time.perf_counter()
@@ -181,6 +250,7 @@ def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dic
         start = time.perf_counter()
         bundle = collect(session, Scope(clusters=(acct.CLUSTER,)))
         scanned = time.perf_counter() - start
+        extra, history_line = history_calls(account, bundle)
     res = bundle["resources"]
     show(f"account: {len(res['services'])} services, {len(res['tasks'])} tasks, "
          f"{len(res['container_instances'])} container instances, "
@@ -200,9 +270,10 @@ def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dic
          f"(checker/collect/autoscaling.py) — ratio against that figure "
          f"{actual / section_9:.2f}")
     ratio = actual / bound
+    show(history_line)
     show(f"API calls: {actual} actual vs {bound} lower bound — ratio {ratio:.2f}")
     return {"actual": actual, "bound": bound, "ratio": ratio, "aws": aws,
-            "section_9": section_9}
+            "section_9": section_9, "history": sum(extra.values())}
 
 
 def main() -> None:

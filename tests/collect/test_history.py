@@ -244,3 +244,31 @@ def test_the_default_budget_is_25_pages() -> None:
     assert history.PAGE_BUDGET == 25
     read_history = history.read_history
     assert read_history.__defaults__ == (25,)
+
+
+def test_scan_reads_24_hours_of_history_by_default_and_0_turns_it_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from checker import bundle as bundle_mod
+    from checker.cli import main
+    from checker.cli import scan as cli_scan
+    from checker.cli.app import parse_history
+    from checker.errors import InputError
+
+    assert parse_history("0") == dt.timedelta(0) == parse_history("0h")
+    assert parse_history("24h") == DEFAULT_HISTORY and parse_history("7d").days == 7
+    with pytest.raises(InputError, match="--history 'soon'"):
+        parse_history("soon")
+    seen: list[Scope] = []
+
+    def fake_scan(scope: Scope, **_: Any) -> dict[str, Any]:
+        seen.append(scope)
+        return bundle_mod.new_bundle(account=ACCOUNT, region=REGION,
+                                     scope={"clusters": ["prod"]})
+
+    monkeypatch.setattr(cli_scan, "run_scan", fake_scan)
+    assert main(["scan", "--cluster", "prod", "-f", "json"]) == 0
+    assert main(["scan", "--cluster", "prod", "-f", "json", "--history", "0",
+                 "--history-log-group", "/ops/ecs"]) == 0
+    assert [(s.history, s.history_log_group) for s in seen] == [
+        (DEFAULT_HISTORY, HISTORY_LOG_GROUP), (dt.timedelta(0), "/ops/ecs")]
