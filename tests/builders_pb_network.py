@@ -210,7 +210,8 @@ def engine_with_pull_stubs() -> Engine:
     """The network-latency and vpc-outage playbooks alone, plus PULL_STUBS."""
     reg = registry.load()
     mine = [bk for bk in playbook.load(reg) if bk.scenario in ("network-latency", "vpc-outage")]
-    return Engine(reg, [*mine, playbook.parse(PULL_STUBS, "tests/builders_pb_network.py", reg)])
+    return Engine(reg.select("scan"),
+                  [*mine, playbook.parse(PULL_STUBS, "tests/builders_pb_network.py", reg)])
 
 
 def assert_filled(diag: Diagnosis) -> None:

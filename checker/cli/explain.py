@@ -77,6 +77,7 @@ def show_check(check_id: str) -> RenderableType:
     grid.add_column()
     rows = [
         ("id", spec.id), ("title", spec.title), ("area", spec.area),
+        ("run by", ", ".join(p for p in registry.PRODUCTS if p in spec.products)),
         ("severity", spec.severity.value), ("needs", ", ".join(spec.needs) or "-"),
         ("runs after", ", ".join(spec.after) or "-"), ("docs", spec.docs),
         ("used by", "\n".join(_uses(check_id, books)) or "no playbook yet"),
