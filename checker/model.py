@@ -187,6 +187,43 @@ class Evidence:
         }
 
 
+#: Diagnosis `status` (CONTRACTS.md §5): going on, or over since a completed fix.
+ACTIVE, RESOLVED = "active", "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """The change that most plausibly started a diagnosis (checker/past/reasoning.py):
+    when, who (`user/ops-admin`, `assumed-role/<role>/<session>`), what, to which
+    resource, seen where (`cloudtrail` or `deployment`), and the command undoing it."""
+
+    time: str
+    actor: str
+    event: str
+    resource: str
+    source: str
+    revert: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time": self.time, "actor": self.actor, "event": self.event,
+                "resource": self.resource, "source": self.source, "revert": self.revert}
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One moment of the report's timeline; `kind` is change, deployment, stopped-task,
+    service-event, alarm or log, and `summary` is cleaned AWS text (checker/past)."""
+
+    time: str
+    kind: str
+    resource: str
+    summary: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"time": self.time, "kind": self.kind, "resource": self.resource,
+                "summary": self.summary}
+
+
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
     id: str
@@ -207,6 +244,11 @@ class Diagnosis:
     explains: tuple[str, ...] = ()
     #: the diagnoses that account for this one
     explained_by: tuple[str, ...] = ()
+    #: ACTIVE, or RESOLVED when every failure behind it predates a completed fix
+    status: str = ACTIVE
+    #: ISO time of the earliest failure evidence behind it, None when nothing is dated
+    onset: str | None = None
+    trigger: Trigger | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -218,6 +260,9 @@ class Diagnosis:
             "confidence": round(self.confidence, 2),
             "score": round(self.score, 2),
             "impact": round(self.impact, 2),
+            "status": self.status,
+            "onset": self.onset,
+            "trigger": self.trigger.to_dict() if self.trigger else None,
             "resources": list(self.resources),
             "summary": self.summary,
             "why": list(self.why),
@@ -254,6 +299,9 @@ class Report:
     #: The checks that ran, by id order. Not in `to_dict()` (report v1 unchanged): the
     #: machine formats that describe rules (SARIF, JUnit) read it.
     checks: tuple[CheckInfo, ...] = ()
+    #: Changes, deployments, stopped tasks, events, alarms and log lines around the
+    #: diagnoses' onsets, ascending and bounded (checker/past/timeline.py).
+    timeline: tuple[TimelineEntry, ...] = ()
 
     FORMAT = "ecsdoctor-report"
     VERSION = 1
@@ -299,6 +347,7 @@ class Report:
                 "findings": self.status_counts(),
             },
             "diagnoses": [d.to_dict() for d in self.diagnoses],
+            "timeline": [t.to_dict() for t in self.timeline],
             "findings": [f.to_dict() for f in self.findings],
             "errors": [dict(e) for e in self.errors],
         }

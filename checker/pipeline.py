@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from checker import graph, playbook, rank, registry, shapes, walk
+from checker import graph, past, playbook, rank, registry, shapes, walk
 from checker.bundle import now_iso
 from checker.facts import Facts
 from checker.model import CheckInfo, Diagnosis, Finding, Report
@@ -44,11 +44,13 @@ class Engine:
         """The Report of `findings`, made by `checks` (default: this engine's) over
         `facts`: diagnosed, ranked, with the errors of the bundle and the checks that ran."""
         ran = checks if checks is not None else self.registry
+        diagnoses = tuple(self.diagnose(facts, findings))
         return Report(
             generated_at=generated_at or now_iso(),
             account=facts.account, region=facts.region,
             scope=dict(scope if scope is not None else facts.scope),
-            diagnoses=tuple(self.diagnose(facts, findings)),
+            diagnoses=diagnoses,
+            timeline=past.timeline(facts, diagnoses),
             findings=tuple(findings),
             # bundle errors, then shape warnings (level "warning"): one place every entry
             # point (scan, analyze, demo, Lambda, gate) passes
@@ -62,7 +64,15 @@ class Engine:
         candidates = walk.walk(self.playbooks, findings, self.weights)
         desired = {str(s.get("serviceArn")): _count(s.get("desiredCount"))
                    for s in (facts.services if facts.has("services") else [])}
-        return rank.rank(candidates, desired, self.weights)
+        ranked = rank.rank(candidates, desired, self.weights)
+        # onset, trigger and status (issue 11): resolved ones drop below every active one
+        return past.annotate(facts, ranked, self._past_checks, self.weights)
+
+    @property
+    def _past_checks(self) -> frozenset[str]:
+        """Checks whose failures are about the past (stopped tasks): a diagnosis resting
+        only on those and on dated events can be over (checker/past/reasoning.py)."""
+        return frozenset(s.id for s in self.registry if s.area == "stopped_tasks")
 
 
 def check_info(spec: CheckSpec) -> CheckInfo:
