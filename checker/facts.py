@@ -295,6 +295,13 @@ class Facts:
     def stopped_tasks(self) -> list[Item]:
         return [t for t in self.tasks if t.get("lastStatus") == "STOPPED"]
 
+    def stopped_tasks_with_history(self) -> list[Item]:
+        """The API's stopped tasks, then those of `task_history` the API no longer shows
+        (one per taskArn, the API item winning): what the stopped-task checks count, so
+        kills from hours ago still count. The API's alone when there is no history."""
+        from checker.past.records import stopped_tasks  # it reads Facts: imported late
+        return self.memo(("past", "stopped"), lambda: stopped_tasks(self))
+
     @cached_property
     def _container_instances(self) -> dict[str, Item]:
         return {str(ci.get("containerInstanceArn")): ci for ci in self.container_instances}

@@ -1,12 +1,16 @@
 """Stopped tasks: why they stopped, grouped per service (per task group for standalone tasks).
 
 ECS keeps stopped tasks visible for about an hour (AWS-FACTS.md §5), so "the window" of
-these checks is what the bundle shows: roughly the last hour before collection. Every
-task is classified once by checks/lib/stop_reasons.py; each check below reads one problem category.
+these checks is what the bundle shows: roughly the last hour before collection, or, with
+`task_history`, as far back as the history reaches (checks/lib/task_window.py: the tasks
+counted once by taskArn, the API's item winning; the messages say the window and when the
+first stop was). Every task is classified once by checks/lib/stop_reasons.py; each check
+below reads one problem category.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import statistics
 from collections.abc import Callable, Iterator
@@ -29,6 +33,7 @@ from checks.lib.stop_reasons import (
     tally,
     task_definition_of,
 )
+from checks.lib.task_window import HOUR, first_text, listed, past_data, stopped_at
 from checks.lib.values import int_or_none
 
 ERRORS_DOCS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html"
@@ -63,11 +68,11 @@ def _each(facts: Facts, cats: tuple[str, ...], what: str, describe: Describe) ->
             yield describe(facts, sub, hits)
         else:
             yield passed(sub.key, f"{sub.label}: none of {_tasks(len(sub.stops))} {what} "
-                         "(~last hour)", service=sub.arn)
+                         f"({sub.window.paren})", service=sub.arn)
 
 
 def _head(sub: Subject, hits: Hits) -> str:
-    return f"{sub.label}: {len(hits)} of {len(sub.stops)} stopped tasks (~last hour)"
+    return f"{sub.label}: {len(hits)} of {len(sub.stops)} stopped tasks ({sub.window.paren})"
 
 
 def _data(sub: Subject, hits: Hits, shortfall: bool = False) -> dict[str, Any]:
@@ -77,9 +82,24 @@ def _data(sub: Subject, hits: Hits, shortfall: bool = False) -> dict[str, Any]:
     cause = next(iter(causes))
     rep = _rep(hits, cause)
     return {"count": len(hits), "stopped": len(sub.stops), "cause": cause, "causes": causes,
-            "tasks": [task_id(t) for t, _ in hits], "reason": rep.reason, "target": rep.target,
+            "tasks": _ids(sub, hits), "reason": rep.reason, "target": rep.target,
             "containers": sorted({s.container for s in stops if s.container}),
-            "affected_tasks": sub.affected(len(hits), shortfall)}
+            "affected_tasks": sub.affected(len(hits), shortfall), **_past(sub, hits)}
+
+
+def _ids(sub: Subject, hits: Hits) -> list[str]:
+    """The task ids a finding lists (the newest ones when history makes them many)."""
+    return listed(sub.window, [task_id(t) for t, _ in hits], [t for t, _ in hits])
+
+
+def _past(sub: Subject, hits: Hits) -> dict[str, Any]:
+    """`first_at`, `last_at`, `window` with task history; nothing without."""
+    return past_data(sub.window, [t for t, _ in hits])
+
+
+def _first(sub: Subject, hits: Hits) -> str:
+    """`; first 01:12 UTC, 8h48m ago` with task history; "" without."""
+    return first_text(sub.window, [t for t, _ in hits])
 
 
 def _causes_text(causes: dict[str, int]) -> str:
@@ -122,7 +142,8 @@ def stopped_task_summary(facts: Facts, prior: Prior) -> Iterator[Result]:
     any other category makes this fail (at info severity — the specific checks carry the
     weight). Unrecognised reasons are kept verbatim so nothing is silently dropped."""
     seen: set[str] = set()
-    for sub in subjects(facts):
+    subs = subjects(facts)
+    for sub in subs:
         seen.add(sub.key)
         stops = [s for _, s in sub.stops]
         problems = [s for s in stops if s.problem]
@@ -132,7 +153,7 @@ def stopped_task_summary(facts: Facts, prior: Prior) -> Iterator[Result]:
             "stopped": len(stops), "problems": len(problems), "causes": labels,
             "categories": tally(s.category for s in stops),
             "unknown_reasons": sorted({s.reason for s in stops if s.category == "unknown"})}
-        msg = f"{sub.label}: {_tasks(len(stops))} (~last hour): {breakdown}"
+        msg = f"{sub.label}: {_tasks(len(stops))} ({sub.window.paren}): {breakdown}"
         if problems:
             yield failed(sub.key, msg, service=sub.arn, **data)
         else:
@@ -140,15 +161,16 @@ def stopped_task_summary(facts: Facts, prior: Prior) -> Iterator[Result]:
     for svc in sorted(facts.services, key=lambda s: str(s.get("serviceArn"))):
         if str(svc.get("serviceArn")) not in seen:
             label = Subject(str(svc.get("serviceArn")), svc, []).label
-            yield passed(str(svc.get("serviceArn")), f"{label}: no stopped tasks (~last hour)",
+            span = subs[0].window.paren if subs else HOUR.paren
+            yield passed(str(svc.get("serviceArn")), f"{label}: no stopped tasks ({span})",
                          service=str(svc.get("serviceArn")), stopped=0)
 
 
 @check(id="stopped-task-oom", area="stopped_tasks", severity=Severity.HIGH,
        title="Stopped tasks killed for exceeding their memory limit",
        needs=("tasks", "services"), docs=ERRORS_DOCS,
-       emits=("affected_tasks", "containers", "count", "memory_limit_mib", "stopped", "tasks",
-              "uptime", "uptimes_s"))
+       emits=("affected_tasks", "containers", "count", "first_at", "last_at",
+              "memory_limit_mib", "stopped", "tasks", "uptime", "uptimes_s", "window"))
 def stopped_task_oom(facts: Facts, prior: Prior) -> Iterator[Result]:
     """An OOM kill is reported as exit 137 and/or "OutOfMemoryError: Container killed due
     to memory usage" — and sometimes with exit 0 or no exit code, so the reason text is
@@ -165,12 +187,13 @@ def _describe_oom(facts: Facts, sub: Subject, ooms: Hits) -> Result:
     limit_txt = f", memory hard limit {limit} MiB" if limit else ""
     return failed(
         sub.key,
-        f"{sub.label}: {len(ooms)} of {len(sub.stops)} stopped tasks OOM-killed in ~the last "
-        f"hour (container {', '.join(containers)}, exit {first.exit_code}: "
-        f"{first.reason[:90]!r}){limit_txt}; uptime before kill {span(uptimes)}",
+        f"{sub.label}: {len(ooms)} of {len(sub.stops)} stopped tasks OOM-killed "
+        f"{sub.window.within} (container {', '.join(containers)}, exit {first.exit_code}: "
+        f"{first.reason[:90]!r}){limit_txt}; uptime before kill {span(uptimes)}"
+        f"{_first(sub, ooms)}",
         service=sub.arn, count=len(ooms), stopped=len(sub.stops), containers=containers,
         memory_limit_mib=limit, uptimes_s=[round(u) for u in uptimes], uptime=span(uptimes),
-        tasks=[task_id(t) for t, _ in ooms], affected_tasks=sub.affected(len(ooms)),
+        tasks=_ids(sub, ooms), affected_tasks=sub.affected(len(ooms)), **_past(sub, ooms),
     )
 
 
@@ -207,7 +230,8 @@ def oom_after_long_uptime(facts: Facts, prior: Prior) -> Iterator[Result]:
        title="Essential container keeps exiting with an error (crash loop)",
        needs=("tasks", "services"), docs=ERRORS_DOCS,
        emits=("affected_tasks", "cluster", "containers", "count", "exit_codes", "family",
-              "previous_revision", "revision", "task_definition", "tasks", "uptime", "uptimes_s"))
+              "first_at", "last_at", "previous_revision", "revision", "task_definition",
+              "tasks", "uptime", "uptimes_s", "window"))
 def stopped_task_app_exit(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Three or more application-error exits (non-zero, not OOM, not a requested stop) of
     one service within the visible window — or two with nothing left running — is a crash
@@ -218,7 +242,7 @@ def stopped_task_app_exit(facts: Facts, prior: Prior) -> Iterator[Result]:
         running = int_or_none(sub.service.get("runningCount")) if sub.service else None
         if len(errs) < CRASH_LOOP_MIN and not (len(errs) >= 2 and running == 0):
             yield passed(sub.key, f"{sub.label}: {len(errs)} application-error exits among "
-                         f"{_tasks(len(sub.stops))} (~last hour)", service=sub.arn)
+                         f"{_tasks(len(sub.stops))} ({sub.window.paren})", service=sub.arn)
             continue
         codes = sorted({s.exit_code for _, s in errs if s.exit_code is not None})
         containers = sorted({s.container or "?" for _, s in errs})
@@ -227,13 +251,22 @@ def stopped_task_app_exit(facts: Facts, prior: Prior) -> Iterator[Result]:
             sub.key,
             f"{sub.label}: essential container {', '.join(containers)} exited with code "
             f"{', '.join(map(str, codes))} in {len(errs)} of {len(sub.stops)} stopped tasks "
-            f"(~last hour); each ran {span(uptimes)}",
+            f"({sub.window.paren}); each ran {span(uptimes)}{_first(sub, errs)}",
             service=sub.arn, count=len(errs), exit_codes=codes, containers=containers,
-            tasks=[task_id(t) for t, _ in errs], uptimes_s=[round(u) for u in uptimes],
+            tasks=_ids(sub, errs), uptimes_s=[round(u) for u in uptimes],
             uptime=span(uptimes), cluster=arn_name(str(errs[0][0].get("clusterArn", ""))),
-            **_revision_data(errs[0][0]),
+            **_revision_data(_newest(sub, errs)), **_past(sub, errs),
             affected_tasks=desired - (running or 0) if desired else len(errs),
         )
+
+
+def _newest(sub: Subject, hits: Hits) -> Item:
+    """The task whose revision a rollback names: with history, the last to stop (older
+    ones may run a revision long gone); without, the first by ARN, as always."""
+    if not sub.window.history:
+        return hits[0][0]
+    return max(hits, key=lambda h: (stopped_at(h[0]) or dt.datetime.min.replace(
+        tzinfo=dt.UTC), str(h[0].get("taskArn"))))[0]
 
 
 @check(id="stopped-task-image-pull", area="stopped_tasks", severity=Severity.HIGH,
@@ -241,8 +274,9 @@ def stopped_task_app_exit(facts: Facts, prior: Prior) -> Iterator[Result]:
        needs=("tasks", "services"),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_cannot_pull_image.html",
        emits={"affected_tasks": None, "cause": causes("image-pull"), "causes": None,
-              "containers": None, "count": None, "image": None, "registry": None,
-              "stopped": None, "target": None, "tasks": None})
+              "containers": None, "count": None, "first_at": None, "image": None,
+              "last_at": None, "registry": None, "stopped": None, "target": None,
+              "tasks": None, "window": None})
 def stopped_task_image_pull(facts: Facts, prior: Prior) -> Iterator[Result]:
     """CannotPullContainerError never gets the application to start, so its logs are empty:
     the cause is only in the reason text — no route to the registry (i/o timeout, no NAT or
@@ -259,7 +293,8 @@ def _describe_pull(facts: Facts, sub: Subject, hits: Hits) -> Result:
     why = hint("image-pull", data["cause"], registry=registry)
     more = f"; causes: {_causes_text(data['causes'])}" if len(data["causes"]) > 1 else ""
     return failed(sub.key, f"{_head(sub, hits)} could not pull image {image or '?'} "
-                  f"{_why(rep.reason, why, rep.truncated)}{more}", service=sub.arn,
+                  f"{_why(rep.reason, why, rep.truncated)}{more}{_first(sub, hits)}",
+                  service=sub.arn,
                   image=image, registry=registry, **data)
 
 
@@ -268,7 +303,8 @@ def _describe_pull(facts: Facts, sub: Subject, hits: Hits) -> Result:
        needs=("tasks", "services"),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/resource-initialization-error.html",
        emits={"affected_tasks": None, "cause": causes("secrets-pull"), "causes": None,
-              "containers": None, "count": None, "stopped": None, "target": None, "tasks": None})
+              "containers": None, "count": None, "first_at": None, "last_at": None,
+              "stopped": None, "target": None, "tasks": None, "window": None})
 def stopped_task_secrets_pull(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Before any container starts, the task execution role fetches `secrets` from Secrets
     Manager or SSM and registry credentials; a missing secret, a missing permission or no
@@ -283,14 +319,15 @@ def _describe_secrets(facts: Facts, sub: Subject, hits: Hits) -> Result:
     why = hint("secrets-pull", data["cause"], target=target)
     more = f"; causes: {_causes_text(data['causes'])}" if len(data["causes"]) > 1 else ""
     return failed(sub.key, f"{_head(sub, hits)} could not fetch secrets from {target} "
-                  f"{_why(rep.reason, why, rep.truncated)}{more}", service=sub.arn, **data)
+                  f"{_why(rep.reason, why, rep.truncated)}{more}{_first(sub, hits)}",
+                  service=sub.arn, **data)
 
 
 @check(id="stopped-task-start-failure", area="stopped_tasks", severity=Severity.HIGH,
        title="Tasks stopped before their containers could start",
        needs=("tasks", "services"), docs=ERRORS_DOCS,
-       emits=("affected_tasks", "cause", "causes", "containers", "count", "stopped", "target",
-              "tasks"))
+       emits=("affected_tasks", "cause", "causes", "containers", "count", "first_at",
+              "last_at", "stopped", "target", "tasks", "window"))
 def stopped_task_start_failure(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Tasks that never ran: the container could not be created or started
     (CannotCreate/CannotStartContainerError, runtime errors), the ENI could not be
@@ -305,7 +342,8 @@ def _describe_start(facts: Facts, sub: Subject, hits: Hits) -> Result:
     rep = _rep(hits, data["cause"])
     why = hint(rep.category, data["cause"])
     return failed(sub.key, f"{_head(sub, hits)} failed to start: {_causes_text(data['causes'])}"
-                  f" {_why(rep.reason, why, rep.truncated)}", service=sub.arn, **data)
+                  f" {_why(rep.reason, why, rep.truncated)}{_first(sub, hits)}",
+                  service=sub.arn, **data)
 
 
 def _killed_while_starting(uptimes: list[float], grace: float) -> bool:
@@ -324,8 +362,9 @@ def _health_data(sub: Subject, hits: Hits) -> dict[str, Any]:
        title="Tasks killed by load balancer health checks",
        needs=("tasks", "services"),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/troubleshoot-service-load-balancers.html",
-       emits={"affected_tasks": None, "containers": None, "count": None, "grace_period_s": None,
-              "median_uptime": None, "stopped": None, "target_groups": None, "tasks": None,
+       emits={"affected_tasks": None, "containers": None, "count": None, "first_at": None,
+              "grace_period_s": None, "last_at": None, "median_uptime": None, "stopped": None,
+              "target_groups": None, "tasks": None, "window": None,
               "uptime": None, "uptimes_s": None, "while_starting": (True, False)})
 def stopped_task_elb_health(facts: Facts, prior: Prior) -> Iterator[Result]:
     """ECS replaces a task its target group reports unhealthy. How long the task ran first
@@ -358,8 +397,9 @@ def _describe_elb(facts: Facts, sub: Subject, hits: Hits) -> Result:
        title="Tasks killed by their container health check",
        needs=("tasks", "services"),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/healthcheck.html",
-       emits=("affected_tasks", "containers", "count", "median_uptime", "start_period_s",
-              "stopped", "tasks", "uptime", "uptimes_s", "while_starting"))
+       emits=("affected_tasks", "containers", "count", "first_at", "last_at", "median_uptime",
+              "start_period_s", "stopped", "tasks", "uptime", "uptimes_s", "while_starting",
+              "window"))
 def stopped_task_container_health(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A container `healthCheck` that fails makes ECS replace the task; a startPeriod
     shorter than the application's start, or a check command missing from the image
@@ -397,8 +437,8 @@ _INSTANCE = re.compile(r"\b(i-[0-9a-f]{8,17})\b")
        title="Tasks stopped because their host went away",
        needs=("tasks", "services"),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/spot-interruption-errors.html",
-       emits=("affected_tasks", "cause", "causes", "containers", "count", "instances", "planned",
-              "stopped", "target", "tasks"))
+       emits=("affected_tasks", "cause", "causes", "containers", "count", "first_at",
+              "instances", "last_at", "planned", "stopped", "target", "tasks", "window"))
 def stopped_task_host_lost(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Spot reclaims, terminated or drained instances and Fargate maintenance stop tasks
     the application did nothing wrong in. Planned ones (drain, maintenance) are low

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 from checker.facts import Facts, Item, obj, objs
 from checks.lib.knowledge import table
 from checks.lib.labels import service_label
+from checks.lib.task_window import HOUR, Window, window
 from checks.lib.values import int_or_none
 
 #: ECS truncates reasons at about this many characters (often ending in "...").
@@ -216,6 +217,8 @@ class Subject(NamedTuple):
     key: str
     service: Item | None
     stops: list[tuple[Item, Stop]]
+    #: how far back `stops` reach: the API's last hour, or the task history
+    window: Window = HOUR
 
     @property
     def arn(self) -> str | None:
@@ -248,14 +251,17 @@ def subjects(facts: Facts) -> list[Subject]:
         return _SUBJECTS[facts]
     groups: dict[str, list[Item]] = defaultdict(list)
     owners: dict[str, Item | None] = {}
-    for task in facts.stopped_tasks():
+    stopped = facts.stopped_tasks_with_history()
+    win = window(facts, stopped)
+    for task in stopped:
         svc = facts.service_of_task(task)
         key = str(svc["serviceArn"]) if svc else str(task.get("group") or task.get("taskArn"))
         groups[key].append(task)
         owners[key] = svc
     out = [Subject(key, owners[key],
                    [(t, classify(t)) for t in sorted(groups[key],
-                                                     key=lambda t: str(t.get("taskArn")))])
+                                                     key=lambda t: str(t.get("taskArn")))],
+                   win)
            for key in sorted(groups)]
     _SUBJECTS[facts] = out
     return out
