@@ -24,6 +24,7 @@ from checker.render._text import (
     no_diagnoses_line,
     unexplained_shown,
 )
+from checker.render._timeline import around, hhmm, is_resolved, trigger_line
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -39,7 +40,7 @@ def render_markdown(report: Report, options: RenderOptions) -> str:
     if report.diagnoses:
         lines += _summary_table(report)
         for diagnosis in report.diagnoses:
-            lines += _section(diagnosis)
+            lines += _section(diagnosis, report)
     else:
         lines += [f"**{no_diagnoses_line(report)}.**", ""]
     if not options.verbose:
@@ -98,23 +99,30 @@ def _summary_table(report: Report) -> list[str]:
         names = [code(short_name(r), cell=True) for r in d.resources[:SUMMARY_RESOURCES]]
         if len(d.resources) > SUMMARY_RESOURCES:
             names.append(f"+{len(d.resources) - SUMMARY_RESOURCES} more")
-        lines.append(_row(str(d.rank), f"**{d.severity.value}**",
+        severity = f"**{d.severity.value}**" + (" (resolved)" if is_resolved(d) else "")
+        lines.append(_row(str(d.rank), severity,
                           f"{text(d.title)} ({code(d.id, cell=True)})", ", ".join(names),
                           f"{d.confidence:.0%}", f"{d.score:.1f}"))
     return [*lines, ""]
 
 
-def _section(d: Diagnosis) -> list[str]:
-    """One diagnosis: what, on which resources, why, the evidence, and what to run."""
+def _section(d: Diagnosis, report: Report) -> list[str]:
+    """One diagnosis: what, on which resources, what started it, why, the evidence, the
+    moments around its onset, and what to run."""
+    resolved = " · **resolved**" if is_resolved(d) else ""
     lines = [
         f"## {d.rank}. {text(d.title)}", "",
-        f"**{d.severity.value.upper()}** · {code(d.id)} · scenario {code(d.scenario)}"
+        f"**{d.severity.value.upper()}**{resolved} · {code(d.id)} · scenario {code(d.scenario)}"
         f" · confidence {d.confidence:.0%} · score {d.score:.1f}", "",
     ]
     if d.resources:
         lines += ["**Resources:** " + ", ".join(code(r) for r in d.resources), ""]
     if d.summary:
         lines += [text(d.summary), ""]
+    if d.trigger is not None:
+        lines += [f"**Trigger:** {text(trigger_line(d.trigger))}", ""]
+        if d.trigger.revert:
+            lines += _fenced("To undo it:", d.trigger.revert)
     if d.why:
         lines += ["**Why**", "", *(f"- {text(w)}" for w in d.why), ""]
     if d.evidence:
@@ -122,10 +130,30 @@ def _section(d: Diagnosis) -> list[str]:
         lines += [f"- **{ev.status.value}** {code(ev.check)} on {code(short_name(ev.resource))}:"
                   f" {text(evidence_message(ev))}" for ev in d.evidence]
         lines.append("")
+    lines += _timeline(report, d)
     lines += _next_steps(d)
     if d.references:
         lines += ["**References**", "", *(f"- {_link(r)}" for r in d.references), ""]
     return lines
+
+
+def _timeline(report: Report, d: Diagnosis) -> list[str]:
+    """The moments around the onset (checker.render._timeline.around), as a table."""
+    rows = around(report, d)
+    if not rows:
+        return []
+    lines = [f"**Timeline** (UTC, around the onset at {hhmm(d.onset)})", "",
+             _row("Time", "Kind", "Resource", "What"), _row("---", "---", "---", "---")]
+    lines += [_row(hhmm(r.time), r.kind, code(short_name(r.resource), cell=True),
+                   text(r.summary)) for r in rows]
+    return [*lines, ""]
+
+
+def _fenced(label: str, command: str) -> list[str]:
+    """A label and a command in a ```sh fence that survives backticks in it."""
+    longest = max((len(r) for r in _BACKTICKS.findall(command)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [label, "", fence + "sh", *command.splitlines(), fence, ""]
 
 
 def _next_steps(d: Diagnosis) -> list[str]:

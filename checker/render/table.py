@@ -25,7 +25,15 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from checker.model import Diagnosis, Evidence, Report, Severity, Status, short_name
+from checker.model import (
+    Diagnosis,
+    Evidence,
+    Report,
+    Severity,
+    Status,
+    TimelineEntry,
+    short_name,
+)
 from checker.render._text import (
     WARNINGS_TITLE,
     WARNINGS_WHY,
@@ -36,6 +44,7 @@ from checker.render._text import (
     no_diagnoses_line,
     unexplained_shown,
 )
+from checker.render._timeline import around, hhmm, is_resolved, trigger_line
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -75,7 +84,7 @@ def render_table(report: Report, options: RenderOptions) -> str:
     if report.diagnoses:
         for diagnosis in report.diagnoses:
             console.print()
-            _print_diagnosis(console, diagnosis)
+            _print_diagnosis(console, diagnosis, report)
     else:
         console.print()
         console.print(Text(no_diagnoses_line(report), style=LABEL_STYLE))
@@ -105,22 +114,33 @@ def _header(report: Report) -> Text:
     return text
 
 
-def _print_diagnosis(console: Console, d: Diagnosis) -> None:
-    """One block per diagnosis: heading, what, why, evidence, what to do."""
+def _print_diagnosis(console: Console, d: Diagnosis, report: Report) -> None:
+    """One block per diagnosis: heading, what, what started it, why, evidence, the moments
+    around its onset, what to do."""
     console.print(_heading(d))
     body: list[RenderableType] = []
     if d.resources:
         body.append(_labelled("resources", ", ".join(short_name(r) for r in d.resources)))
     if d.summary:
         body.append(Text(d.summary))
+    if d.trigger is not None:
+        body.append(_labelled("trigger", trigger_line(d.trigger)))
     if d.why:
         body.append(Text("why", style=LABEL_STYLE))
         body.append(_hanging(("-", line) for line in d.why))
     if d.evidence:
         body.append(Text("evidence", style=LABEL_STYLE))
         body.append(Padding(_evidence_grid(d.evidence), (0, 0, 0, 2)))
+    rows = around(report, d)
+    if rows:
+        body.append(Text(f"timeline (UTC, around the onset at {hhmm(d.onset)})",
+                         style=LABEL_STYLE))
+        body.append(Padding(_timeline_grid(rows), (0, 0, 0, 2)))
     for renderable in body:
         console.print(Padding(renderable, (0, 0, 0, INDENT)))
+    if d.trigger is not None and d.trigger.revert:
+        console.print(Padding(Text("undo the trigger", style=LABEL_STYLE), (0, 0, 0, INDENT)))
+        _print_command(console, d.trigger.revert)
     _print_next_steps(console, d)
     if d.references:
         console.print(Padding(Text("references", style=LABEL_STYLE), (0, 0, 0, INDENT)))
@@ -148,6 +168,8 @@ def _print_unexplained(console: Console, report: Report) -> None:
 def _heading(d: Diagnosis) -> Text:
     text = Text().append(f"#{d.rank}  ", style=LABEL_STYLE)
     text.append(d.severity.value.upper(), style=SEVERITY_STYLE[d.severity])
+    if is_resolved(d):
+        text.append("  RESOLVED", style=LABEL_STYLE)
     text.append("  ")
     text.append(d.title, style=LABEL_STYLE)
     text.append(f"  ({d.id})  confidence {d.confidence:.0%}  score {d.score:.1f}")
@@ -194,10 +216,26 @@ def _print_next_steps(console: Console, d: Diagnosis) -> None:
     for number, step in enumerate(d.remediation, start=1):
         console.print(Padding(_hanging([(f"{number}.", step.step)]), (0, 0, 0, INDENT)))
         if step.command:
-            command = Text()
-            for line in step.command.splitlines(keepends=True):
-                command.append(COMMAND_INDENT).append(line, style=COMMAND_STYLE)
-            console.print(command, soft_wrap=True)
+            _print_command(console, step.command)
+
+
+def _print_command(console: Console, text: str) -> None:
+    """A command alone on its lines, never wrapped, so it copies cleanly."""
+    command = Text()
+    for line in text.splitlines(keepends=True):
+        command.append(COMMAND_INDENT).append(line, style=COMMAND_STYLE)
+    console.print(command, soft_wrap=True)
+
+
+def _timeline_grid(rows: Iterable[TimelineEntry]) -> Table:
+    """Time and kind in narrow columns, then what happened (AWS text, never markup)."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for row in rows:
+        grid.add_row(Text(hhmm(row.time)), Text(row.kind), Text(row.summary))
+    return grid
 
 
 def _trailing_sections(report: Report, verbose: bool) -> list[tuple[str, Table]]:
