@@ -192,7 +192,32 @@ def resolved_oom() -> Item:
     return _finish(c)
 
 
+def noise_before_failure() -> Item:
+    """checkout's security group stops admitting the ALB (tests.incidents.s_lb.sg_blocks_lb)
+    with no record of who changed it, while in the minutes before: CI deploys web, someone
+    tags checkout's group and service, Application Auto Scaling sets checkout's count.
+    None of these is what broke checkout."""
+    c = Cluster()
+    night(c)
+    s_lb.sg_blocks_lb(c)
+    deploy_with_history(c, "web", 26, h.assumed_role(CI[0], "gh-run-1290"))
+    checkout = service_arn("checkout")
+    _history(c)[2].extend([
+        h.trail("CreateTags", "ec2.amazonaws.com", 25, {"resourcesSet": {"items": [
+            {"resourceId": task_sg("checkout")}]}, "tagSet": {"items": [
+                {"key": "owner", "value": "payments"}]}}, h.iam_user("ops-admin")),
+        h.trail("TagResource", "ecs.amazonaws.com", 24.5, {
+            "resourceArn": checkout, "tags": [{"key": "owner", "value": "payments"}]},
+            h.iam_user("ops-admin")),
+        h.trail("UpdateService", "ecs.amazonaws.com", 24, {
+            "cluster": "prod", "service": "checkout", "desiredCount": 2},
+            h.aws_service("application-autoscaling.amazonaws.com"),
+            response={"service": {"serviceArn": checkout}})])
+    return _finish(c)
+
+
 SCENARIOS = {"healthy-with-history": healthy_with_history, "leak-in-history": leak_in_history,
              "route-deleted-by-user": route_deleted_by_user,
              "ingress-revoked-by-ci": ingress_revoked_by_ci,
-             "deploy-then-crash-loop": deploy_then_crash_loop, "resolved-oom": resolved_oom}
+             "deploy-then-crash-loop": deploy_then_crash_loop, "resolved-oom": resolved_oom,
+             "noise-before-failure": noise_before_failure}

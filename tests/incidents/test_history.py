@@ -122,6 +122,16 @@ def test_a_healthy_account_with_benign_history() -> None:
     assert not any("Tags" in t.summary or "TagResource" in t.summary for t in report.timeline)
 
 
+def test_tags_other_services_and_aws_scaling_are_never_the_trigger() -> None:
+    report = _report("noise-before-failure")
+    top = report.diagnoses[0]
+    assert top.id == "security-group-blocks-lb" and top.onset == "2026-11-20T09:37:00+00:00"
+    assert all(d.trigger is None for d in report.diagnoses), [
+        (d.id, d.trigger) for d in report.diagnoses if d.trigger]
+    summaries = [t.summary for t in report.timeline]
+    assert any("deployment of web:58" in s for s in summaries)  # on the timeline, not named
+
+
 @pytest.mark.parametrize("name", ["route-deleted-by-user", "resolved-oom"])
 @pytest.mark.parametrize("fmt", ["table", "markdown"])
 def test_renderers_show_a_short_timeline_around_each_onset(name: str, fmt: str) -> None:
