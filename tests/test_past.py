@@ -330,3 +330,16 @@ def test_timeline_without_onset_keeps_the_newest() -> None:
 def test_windows_refuse_negative_values() -> None:
     with pytest.raises(ValueError, match="trigger_s"):
         Windows(trigger_s=-1)
+
+
+def test_a_trigger_never_carries_control_characters() -> None:
+    from checker.past.changes import Change
+    from checker.past.reasoning import began_line, to_trigger
+
+    change = Change(b.NOW - dt.timedelta(minutes=3), "Delete\x1b[2JRoute", "user/x\x07y",
+                    "rtb-0b2a4d6f8b0c2e3a4\n", "cloudtrail", frozenset(),
+                    revert="aws ec2 create-route --route-table-id 'rtb-\x1b[31m'")
+    trig = to_trigger(change)
+    assert trig.revert is None
+    for text in (trig.event, trig.actor, trig.resource, began_line(b.NOW, change, b.NOW)):
+        assert text.isprintable(), text

@@ -31,7 +31,7 @@ from checker.past.changes import Change, changes
 from checker.past.happenings import Happening, happenings
 from checker.past.records import has_history, tasks_by_id
 from checker.past.refs import refs_in
-from checker.past.text import clock, gap, iso, when
+from checker.past.text import clean, clock, gap, iso, when
 from checker.past.windows import DEFAULT, Windows
 from checker.rank import score
 from checker.ranking import DEFAULT as DEFAULT_WEIGHTS
@@ -171,9 +171,9 @@ def resolution(facts: Facts, d: Diagnosis, refs: frozenset[str], found: Failures
         signal = next((h for h in mine if h.recovery and fix.time <= h.time <= latest_ok), None)
         if signal is not None:
             now = facts.collected_at
-            return (f"resolved: {fix.event} at {clock(fix.time, now)} by {fix.actor}; "
-                    f"{_signal(signal)} at {clock(signal.time, now)}, no failure since the "
-                    f"last at {clock(last, now)}")
+            return clean(f"resolved: {fix.event} at {clock(fix.time, now)} by {fix.actor}; "
+                         f"{_signal(signal)} at {clock(signal.time, now)}, no failure since "
+                         f"the last at {clock(last, now)}", 400)
     return None
 
 
@@ -189,14 +189,18 @@ def began_line(onset: dt.datetime, change: Change | None, now: dt.datetime) -> s
     line = f"began {clock(onset, now)}"
     if change is None:
         return line
-    on = short_name(change.resource)
-    return (f"{line}, {gap((onset - change.time).total_seconds())} after {change.event} "
-            f"on {on} by {change.actor}")
+    return (f"{line}, {gap((onset - change.time).total_seconds())} after "
+            f"{clean(change.event, 120)} on {clean(short_name(change.resource), 120)} by "
+            f"{clean(change.actor, 120)}")
 
 
 def to_trigger(change: Change) -> Trigger:
-    return Trigger(time=iso(change.time), actor=change.actor, event=change.event,
-                   resource=change.resource, source=change.source, revert=change.revert)
+    """The report's trigger: every text from AWS cleaned (checker.past.text.clean); a
+    revert whose values hold control characters is dropped rather than printed."""
+    revert = change.revert if change.revert and change.revert.isprintable() else None
+    return Trigger(time=iso(change.time), actor=clean(change.actor, 200),
+                   event=clean(change.event, 200), resource=clean(change.resource, 400),
+                   source=change.source, revert=revert)
 
 
 def annotate(facts: Facts, diagnoses: Sequence[Diagnosis], past_checks: Iterable[str],
