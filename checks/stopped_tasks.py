@@ -33,7 +33,7 @@ from checks.lib.stop_reasons import (
     tally,
     task_definition_of,
 )
-from checks.lib.task_window import HOUR, first_text, listed, past_data, stopped_at
+from checks.lib.task_window import HOUR, first_text, newest, past_data, stopped_at
 from checks.lib.values import int_or_none
 
 ERRORS_DOCS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html"
@@ -89,7 +89,13 @@ def _data(sub: Subject, hits: Hits, shortfall: bool = False) -> dict[str, Any]:
 
 def _ids(sub: Subject, hits: Hits) -> list[str]:
     """The task ids a finding lists (the newest ones when history makes them many)."""
-    return listed(sub.window, [task_id(t) for t, _ in hits], [t for t, _ in hits])
+    return [task_id(t) for t, _ in newest(sub.window, hits, lambda h: h[0])]
+
+
+def _listed_uptimes(sub: Subject, hits: Hits) -> list[int]:
+    """The uptimes a finding lists (those of the newest stops when history makes them
+    many): what oom-after-long-uptime and the health-check verdicts read."""
+    return [round(u) for u in _uptimes(newest(sub.window, hits, lambda h: h[0]))]
 
 
 def _past(sub: Subject, hits: Hits) -> dict[str, Any]:
@@ -192,7 +198,7 @@ def _describe_oom(facts: Facts, sub: Subject, ooms: Hits) -> Result:
         f"{first.reason[:90]!r}){limit_txt}; uptime before kill {span(uptimes)}"
         f"{_first(sub, ooms)}",
         service=sub.arn, count=len(ooms), stopped=len(sub.stops), containers=containers,
-        memory_limit_mib=limit, uptimes_s=[round(u) for u in uptimes], uptime=span(uptimes),
+        memory_limit_mib=limit, uptimes_s=_listed_uptimes(sub, ooms), uptime=span(uptimes),
         tasks=_ids(sub, ooms), affected_tasks=sub.affected(len(ooms)), **_past(sub, ooms),
     )
 
@@ -253,7 +259,7 @@ def stopped_task_app_exit(facts: Facts, prior: Prior) -> Iterator[Result]:
             f"{', '.join(map(str, codes))} in {len(errs)} of {len(sub.stops)} stopped tasks "
             f"({sub.window.paren}); each ran {span(uptimes)}{_first(sub, errs)}",
             service=sub.arn, count=len(errs), exit_codes=codes, containers=containers,
-            tasks=_ids(sub, errs), uptimes_s=[round(u) for u in uptimes],
+            tasks=_ids(sub, errs), uptimes_s=_listed_uptimes(sub, errs),
             uptime=span(uptimes), cluster=arn_name(str(errs[0][0].get("clusterArn", ""))),
             **_revision_data(_newest(sub, errs)), **_past(sub, errs),
             affected_tasks=desired - (running or 0) if desired else len(errs),
@@ -354,7 +360,7 @@ def _health_data(sub: Subject, hits: Hits) -> dict[str, Any]:
     uptimes = _uptimes(hits)
     data = _data(sub, hits)
     del data["cause"], data["causes"], data["target"]
-    return {**data, "uptimes_s": [round(u) for u in uptimes], "uptime": span(uptimes),
+    return {**data, "uptimes_s": _listed_uptimes(sub, hits), "uptime": span(uptimes),
             "median_uptime": human_duration(statistics.median(uptimes)) if uptimes else "unknown"}
 
 

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple, TypeVar
 
 from checker.facts import Facts, Item, parse_time
 from checks.lib.labels import human_duration
 
-#: How many task ids a finding lists when history makes the count large (the newest):
+T = TypeVar("T")
+#: How many task ids (and uptimes) a finding lists when history makes the count large (the newest):
 #: `describe-tasks` takes at most 100, and a night of crash loops is thousands.
 TASKS_LISTED = 100
 
@@ -81,11 +82,11 @@ def past_data(win: Window, tasks: list[Item]) -> dict[str, Any]:
             "window": win.within}
 
 
-def listed(win: Window, ids: list[str], tasks: list[Item]) -> list[str]:
-    """The task ids a finding lists: all of them without history, the newest
-    TASKS_LISTED with it."""
-    if not win.history or len(ids) <= TASKS_LISTED:
-        return ids
-    order = sorted(zip(ids, tasks, strict=True),
-                   key=lambda p: stopped_at(p[1]) or dt.datetime.min.replace(tzinfo=dt.UTC))
-    return [i for i, _ in order[-TASKS_LISTED:]]
+def newest(win: Window, rows: list[T], task_of: Callable[[T], Item]) -> list[T]:
+    """The rows a finding lists (task ids, uptimes): all of them without history, the
+    TASKS_LISTED whose tasks stopped last with it, so a night of crash loops does not put
+    thousands of values in a report."""
+    if not win.history or len(rows) <= TASKS_LISTED:
+        return rows
+    earliest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    return sorted(rows, key=lambda r: stopped_at(task_of(r)) or earliest)[-TASKS_LISTED:]

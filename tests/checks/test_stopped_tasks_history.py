@@ -87,3 +87,12 @@ def test_without_history_the_checks_say_what_they_always_said() -> None:
     assert without.message == empty.message
     assert "(~last hour); each ran" in without.message
     assert "first_at" not in without.data and "first" not in without.message.split("ran")[1]
+
+
+def test_a_night_of_crashes_lists_only_the_newest_tasks_and_uptimes() -> None:
+    history = [_old(b.crash_task("web"), 30 + m * 5) for m in range(150)]
+    (f,) = run_check("stopped-task-app-exit", _bundle([], history, running=0))
+    assert f.data["count"] == 150
+    assert len(f.data["tasks"]) == len(f.data["uptimes_s"]) == 100
+    newest = {t["taskArn"].rsplit("/", 1)[1] for t in history[:100]}
+    assert set(f.data["tasks"]) == newest
