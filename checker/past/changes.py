@@ -47,6 +47,8 @@ class Change:
     service: str | None = None
     #: never a trigger: a rollback, or an AWS service acting on its own
     routine: bool = False
+    #: made by an AWS service on its own (Application Auto Scaling): not a fix either
+    automatic: bool = False
     #: the `family:revision` a deployment rolls out
     task_definition: str | None = None
     #: a few words on what changed (`0.0.0.0/0`, `tcp 8080`), for the timeline
@@ -199,7 +201,8 @@ def _changes(facts: Facts, windows: Windows) -> list[Change]:
                 revert(ev, events[:i], facts))
         out.append(Change(time=ev.time, event=ev.name, actor=ev.actor, resource=_primary(ev),
                           source=CLOUDTRAIL, refs=ev.refs, revert=undo, service=ev.service,
-                          routine=ev.invoked_by is not None, task_definition=label,
+                          routine=ev.invoked_by is not None,
+                          automatic=ev.invoked_by is not None, task_definition=label,
                           detail=_detail(ev)))
     return sorted(out, key=lambda c: (c.time, c.source, c.event, c.resource))
 

@@ -13,7 +13,8 @@
   to another service is on no path but its own.
 - `status` (only with history): `resolved` when every failure behind it predates a change
   on its path after which a recovery signal (steady state, completed deployment, alarm back
-  to OK) is at least `Windows.recovery_s` old, nothing on its path fails since, its
+  to OK) is at least `Windows.recovery_s` old (a rollback counts as that change, an AWS
+  service scaling on its own does not), nothing on its path fails since, its
   services run their desired count, and all its failing evidence is about the past
   (stopped tasks, dated events): a failing configuration or metric check means it is not
   over. A resolved diagnosis weighs as `low` at most and ranks below every active one.
@@ -167,7 +168,7 @@ def resolution(facts: Facts, d: Diagnosis, refs: frozenset[str], found: Failures
         return None
     last = max([*found.times, *(h.time for h in mine if h.failure)])
     latest_ok = facts.collected_at - dt.timedelta(seconds=windows.recovery_s)
-    for fix in (c for c in all_changes if c.time > last and c.refs & refs):
+    for fix in (c for c in all_changes if c.time > last and c.refs & refs and not c.automatic):
         signal = next((h for h in mine if h.recovery and fix.time <= h.time <= latest_ok), None)
         if signal is not None:
             now = facts.collected_at

@@ -139,3 +139,21 @@ def test_renderers_show_a_short_timeline_around_each_onset(name: str, fmt: str) 
     assert "timeline" in out.lower()
     assert "resolved" in out.lower() or "DeleteRoute" in out
     assert len(out.splitlines()) < 400
+
+
+def test_aws_scaling_after_the_last_kill_is_no_fix() -> None:
+    """Application Auto Scaling touching checkout after its last OOM, then a steady state:
+    the leak is not over, it has only not struck again yet."""
+    from tests import builders_history as h
+
+    bundle = SCENARIOS["leak-in-history"]()
+    checkout = service_arn("checkout")
+    bundle["resources"]["cloudtrail_events"].append(h.trail(
+        "UpdateService", "ecs.amazonaws.com", 170, {"cluster": "prod", "service": "checkout",
+                                                    "desiredCount": 2},
+        h.aws_service("application-autoscaling.amazonaws.com"),
+        response={"service": {"serviceArn": checkout}}))
+    bundle["resources"]["ecs_events"].append(h.service_action(checkout, "SERVICE_STEADY_STATE",
+                                                              165))
+    top = ENGINE.analyze(bundle).diagnoses[0]
+    assert (top.id, top.status) == ("memory-leak", "active")
