@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checker.model import Report, Severity
 from checker.pipeline import Engine
-from tests.incidents._base import healthy_cluster
+from tests.incidents.healthy import healthy_cluster
 from tests.incidents.scenarios import Scenario, all_scenarios, explain
 
 

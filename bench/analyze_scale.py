@@ -1,6 +1,6 @@
 """Analysis time against bundle size: `Engine().analyze` on in-memory bundles, no AWS.
 
-The unit is the incident suite's healthy `prod` cluster (tests/incidents/_base.py: six
+The unit is the incident suite's healthy `prod` cluster (tests/incidents/healthy.py: six
 services, 17 tasks, three container instances, 86 metric series of three hours at one
 minute). A bundle of size ``copies`` repeats that unit ``copies`` times inside the same
 cluster, VPC and ALB: every copy renames its services (`web` → `web-004`, everywhere the
@@ -49,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checker.pipeline import Engine
 from tests.incidents import _base as base
-from tests.incidents._base import healthy_cluster
+from tests.incidents.healthy import healthy_cluster
 
 Item = dict[str, Any]
 

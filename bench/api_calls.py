@@ -1,6 +1,6 @@
 """AWS calls of one scan against the fewest the API limits allow, per operation.
 
-The account is bench/_account.py's (default: 1 cluster, 200 services, 2,000 running and 500
+The account is bench/moto_account.py's (default: 1 cluster, 200 services, 2,000 running and 500
 stopped tasks, 50 container instances, two ALBs with 40 target groups, 50 services with
 target-tracking scaling), in-process under moto's ``mock_aws``. ``checker.collect.collect``
 scans it with the default pool; a botocore ``before-call.*.*`` hook on the session counts
@@ -52,7 +52,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _account as acct  # bench/ is not a package
+import moto_account as acct  # bench/ is not a package
 
 from checker.collect import Scope, cloudwatch, collect, ec2
 from checker.collect.aws import iam_prefix

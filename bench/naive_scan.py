@@ -15,7 +15,7 @@ once.
 
 ``scan(session, cluster)`` returns how many of each thing it read, so the bench can show
 both scans saw the same account. Run alone: ``python bench/naive_scan.py`` (it builds the
-small account of bench/_account.py first).
+small account of bench/moto_account.py first).
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def _metrics(session: Any, cluster: str, services: list[Item], instances: list[I
 def main() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import _account as acct
+    import moto_account as acct
 
     with acct.served(acct.TINY) as account:
         for collection, n in sorted(scan(account.session(), acct.CLUSTER).items()):

@@ -1,6 +1,6 @@
 """Wall time of ecsdoctor's collection against a sequential one-by-one script, same account.
 
-The account is bench/_account.py's (default: 200 services, 2,000 running and 500 stopped
+The account is bench/moto_account.py's (default: 200 services, 2,000 running and 500 stopped
 tasks, 50 container instances, ...) behind moto's ``ThreadedMotoServer`` on 127.0.0.1, as
 ``ecsdoctor demo`` serves its account: every request goes over HTTP, through botocore's
 serialisation, signing and parsing, like against AWS (minus the network latency, which
@@ -35,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _account as acct  # bench/ is not a package
+import moto_account as acct  # bench/ is not a package
 import naive_scan
 from api_calls import CallCounter
 

@@ -21,9 +21,9 @@ def bench() -> Iterator[Any]:
     """bench/ is a directory of scripts, not a package: import them as the scripts do."""
     sys.path.insert(0, str(BENCH))
     try:
-        import _account
+        import moto_account
 
-        yield _account
+        yield moto_account
     finally:
         sys.path.remove(str(BENCH))
 

@@ -606,7 +606,7 @@ def test_live_image_platform_mismatch(tmp_path: Path, account: dict[str, str]) -
 def test_live_calls_only_declared_read_only_operations(tmp_path: Path,
                                                         account: dict[str, str]) -> None:
     from checker.collect import OPERATIONS
-    from tests.collect._support import Calls
+    from tests.collect.support import Calls
 
     session = boto3.session.Session(region_name=REGION)
     calls = Calls(session)

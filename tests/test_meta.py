@@ -73,6 +73,71 @@ def test_renderers_import_only_the_model() -> None:
             m for m in ours if m.startswith("checker.render.")}, path.name
 
 
+# -- the layers (DESIGN.md data flow; issue 10) ------------------------------------------
+#: The engine: checker's top-level modules. Products (cli, gate, audit, demo), collectors
+#: and renderers are subpackages that build on it; the engine imports none of them.
+PRODUCTS = ("checker.cli", "checker.gate", "checker.audit", "checker.demo")
+#: What checks may import of ecsdoctor: the engine's read side, and each other.
+CHECKS_MAY_IMPORT = ("checker.facts", "checker.model", "checker.registry", "checker.errors",
+                     "checker.bundle", "checker.names", "checks")
+
+
+def _ours(path: Path) -> set[str]:
+    return {m for m in _imports(path) if m.split(".")[0] in ("checker", "checks")}
+
+
+def _under(module: str, *prefixes: str) -> bool:
+    return any(module == p or module.startswith(f"{p}.") for p in prefixes)
+
+
+def test_engine_imports_no_product_collector_or_renderer() -> None:
+    engine = sorted(p for p in (REPO / "checker").glob("*.py"))
+    assert {p.stem for p in engine} >= {"bundle", "facts", "registry", "graph", "walk",
+                                        "playbook", "rank", "model", "pipeline"}
+    for path in engine:
+        bad = {m for m in _ours(path)
+               if _under(m, *PRODUCTS, "checker.collect", "checker.render", "checks")}
+        assert not bad, f"engine module {path.name} imports {sorted(bad)}"
+
+
+def test_checks_import_only_the_engines_read_side() -> None:
+    for path in _py("checks"):
+        bad = {m for m in _ours(path) if not _under(m, *CHECKS_MAY_IMPORT)}
+        assert not bad, f"{path.relative_to(REPO)} imports {sorted(bad)}"
+
+
+def test_collectors_import_no_checks_and_no_product() -> None:
+    for path in _py("checker", "collect"):
+        bad = {m for m in _ours(path) if _under(m, "checks", "checker.render", *PRODUCTS)}
+        assert not bad, f"{path.relative_to(REPO)} imports {sorted(bad)}"
+
+
+def test_products_do_not_import_each_other() -> None:
+    for product in PRODUCTS:
+        others = [p for p in PRODUCTS if p != product]
+        if product == "checker.cli":  # the command line starts the gate and the demo
+            others = ["checker.audit"]
+        for path in _py(*product.split(".")):
+            bad = {m for m in _ours(path) if _under(m, *others)}
+            assert not bad, f"{path.relative_to(REPO)} imports {sorted(bad)}"
+
+
+def test_no_module_imports_another_packages_private_module() -> None:
+    """`_x` is private to its package: a helper several packages need gets a public name."""
+    for base in ("checker", "checks", "tests", "bench"):
+        for path in _py(base):
+            rel = path.relative_to(REPO).with_suffix("")
+            package = ".".join(rel.parts[:-1])
+            for module in _ours(path) | {m for m in _imports(path) if m.split(".")[0] in (
+                    "tests", "bench") or (m.startswith("_") and not m.startswith("__"))}:
+                parts = module.split(".")
+                private = next((i for i, part in enumerate(parts)
+                                if part.startswith("_") and not part.startswith("__")), None)
+                if private is not None:
+                    owner = ".".join(parts[:private])
+                    assert owner == package, f"{rel} imports {module}, private to {owner}"
+
+
 def test_cli_start_up_does_not_import_moto_or_boto3() -> None:
     import subprocess
     import sys

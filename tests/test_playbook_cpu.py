@@ -17,7 +17,7 @@ from tests import builders as b
 from tests import builders_hosts as h
 from tests import builders_metrics as m
 from tests import builders_pb_cpu as pb
-from tests.test_playbooks import _assert_filled
+from tests.test_playbooks import assert_filled
 
 ENGINE = Engine()
 WEB = b.service_arn("prod", "web")
@@ -59,7 +59,7 @@ def test_every_task_busy_is_cpu_saturation() -> None:
     assert diag.confidence == pytest.approx(0.85)
     assert diag.summary.startswith("Every task of prod/web is busy: CPUUtilization averaged "
                                    "over its 2 running task(s)")
-    _assert_filled(diag)
+    assert_filled(diag)
 
 
 def test_cpu_saturation_ends_with_profiling_through_ecs_exec() -> None:
@@ -95,7 +95,7 @@ def test_one_pinned_task_on_a_binpacked_host_is_a_hot_spot() -> None:
     assert diag.remediation[-1].command == (
         'aws ecs execute-command --cluster prod --task <hot-task-id> --interactive '
         '--command "top -H"')
-    _assert_filled(diag)
+    assert_filled(diag)
 
 
 def test_every_task_hot_is_not_the_hot_spot_variant() -> None:
@@ -121,7 +121,7 @@ def test_throttled_host_explains_the_saturated_tasks_on_it() -> None:
     assert credit.explains == ("cpu-saturation on prod/web",)
     assert diags[("cpu-saturation", WEB)].explained_by == ("cpu-credit-exhaustion",)
     assert "held at their baseline: i-01 (t3.medium)" in credit.summary
-    _assert_filled(credit)
+    assert_filled(credit)
     _above(bundle, "cpu-credit-exhaustion", "cpu-saturation")
 
 
@@ -149,7 +149,7 @@ def test_no_scaling_policy_is_autoscaling_missing_and_explains_the_saturation() 
                                    "count stays at 2")
     assert "--min-capacity 2 --max-capacity <max-tasks>" in " ".join(
         r.command or "" for r in diag.remediation)
-    _assert_filled(diag)
+    assert_filled(diag)
     _above(bundle, "autoscaling-missing", "cpu-saturation")
 
 
@@ -165,7 +165,7 @@ def test_at_max_capacity_under_load_is_autoscaling_at_max() -> None:
     assert _roles(diag)["confirm"] == {"service-autoscaling-at-max"}
     assert "(2 of 2 tasks) while under load" in diag.summary
     assert diag.explains == ("cpu-saturation on prod/web",)
-    _assert_filled(diag)
+    assert_filled(diag)
     _above(bundle, "autoscaling-at-max", "cpu-saturation")
 
 
@@ -179,7 +179,7 @@ def test_slow_scale_out_cooldown_under_load() -> None:
     assert _roles(diag)["confirm"] == {"service-scaling-policy-unusual", "service-cpu-saturated"}
     assert "web-cpu-target reacts too late: scale-out cooldown 900s > 300s" in diag.summary
     assert '"ScaleOutCooldown":60' in (diag.remediation[0].command or "")
-    _assert_filled(diag)
+    assert_filled(diag)
 
 
 def test_slow_policy_without_saturation_is_not_a_scaling_diagnosis() -> None:
@@ -218,7 +218,7 @@ def test_credit_exhaustion_reaches_every_service_on_the_host() -> None:
     for diag in credit.values():
         assert diag.scenario == "cpu-credits" and diag.confidence == pytest.approx(0.8)
         assert "held at their baseline: i-01 (t3.medium)" in diag.summary
-        _assert_filled(diag)
+        assert_filled(diag)
     assert credit[API].impact == 1.0 and credit[WEB].impact == 0.5  # 1 of web's 2 tasks
 
 

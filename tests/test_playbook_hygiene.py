@@ -15,7 +15,7 @@ from tests import builders_hosts as h
 from tests import builders_service as s
 from tests import builders_taskdef as t
 from tests.builders_pb_memory import logs
-from tests.test_playbooks import _assert_filled
+from tests.test_playbooks import assert_filled
 
 ENGINE = Engine()
 WEB = b.service_arn("prod", "web")
@@ -55,7 +55,7 @@ def _bundle(*containers: dict[str, Any], azs: tuple[str, ...] = (AZ_A, AZ_B),
 def _analyze(bundle: dict[str, Any]) -> Report:
     report = ENGINE.analyze(bundle)
     for diag in report.diagnoses:
-        _assert_filled(diag)
+        assert_filled(diag)
     return report
 
 

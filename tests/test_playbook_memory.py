@@ -12,7 +12,7 @@ from checker.pipeline import Engine
 from tests import builders as b
 from tests import builders_pb_memory as pb
 from tests.builders_metrics import Values
-from tests.test_playbooks import _assert_filled
+from tests.test_playbooks import assert_filled
 
 ENGINE = Engine()
 WEB = b.service_arn("prod", "web")
@@ -24,7 +24,7 @@ JVM_OVER = {"JAVA_OPTS": "-Xms256m -Xmx1536m"}
 def _analyze(bundle: dict[str, Any]) -> Report:
     report = ENGINE.analyze(bundle)
     for diag in report.diagnoses:
-        _assert_filled(diag)
+        assert_filled(diag)
     return report
 
 

@@ -17,7 +17,7 @@ from checker.pipeline import Engine
 from tests import builders as b
 from tests import builders_hosts as h
 from tests import builders_service as s
-from tests.test_playbooks import _assert_filled
+from tests.test_playbooks import assert_filled
 
 ENGINE = Engine()
 WEB = b.service_arn("prod", "web")
@@ -57,7 +57,7 @@ def _diag(bundle: dict[str, Any], diagnosis: str, resource: str = WEB) -> Diagno
     found = [d for d in _report(bundle).diagnoses
              if d.id == diagnosis and d.resources[0] == resource]
     assert len(found) == 1, [(d.id, d.resources) for d in _report(bundle).diagnoses]
-    _assert_filled(found[0])
+    assert_filled(found[0])
     return found[0]
 
 

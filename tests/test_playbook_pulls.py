@@ -16,7 +16,7 @@ from checker.pipeline import Engine
 from tests import builders as b
 from tests import builders_network as n
 from tests import builders_service as s
-from tests.test_playbooks import _assert_filled
+from tests.test_playbooks import assert_filled
 
 ENGINE = Engine()
 WEB = b.service_arn("prod", "web")
@@ -91,7 +91,7 @@ def _world(*stopped: dict[str, Any], egress: bool = True, **service: Any) -> dic
 def _analyze(bundle: dict[str, Any]) -> Report:
     report = ENGINE.analyze(bundle)
     for diag in report.diagnoses:
-        _assert_filled(diag)
+        assert_filled(diag)
     return report
 
 

@@ -11,7 +11,7 @@ from checker.playbook import load
 from tests import builders_network as n
 from tests import builders_pb_network as p
 from tests.builders_pb_network import API, RT_A, WEB, analyze, assert_filled, find, get, roles
-from tests.checks._run import REGISTRY
+from tests.checks.harness import REGISTRY
 
 STUBBED = p.engine_with_pull_stubs()
 

@@ -118,7 +118,7 @@ def _diags(bundle: dict) -> dict[tuple[str, str], object]:
 WEB = b.service_arn("prod", "web")
 
 
-def _assert_filled(diag: object) -> None:
+def assert_filled(diag: object) -> None:
     """No playbook placeholder may reach a user unfilled."""
     texts = [diag.summary, *(r.step for r in diag.remediation),  # type: ignore[attr-defined]
              *(r.command or "" for r in diag.remediation)]  # type: ignore[attr-defined]
@@ -135,7 +135,7 @@ def test_leak_confirmed_by_long_uptime_oom_and_undersized_ruled_out() -> None:
     leak = diags[("memory-leak", WEB)]
     assert {e.check for e in leak.evidence} >= {"stopped-task-oom", "oom-after-long-uptime"}
     assert "OOM-killed after" in leak.summary
-    _assert_filled(leak)
+    assert_filled(leak)
 
 
 def test_undersized_confirmed_when_oom_is_soon_after_start() -> None:
@@ -145,7 +145,7 @@ def test_undersized_confirmed_when_oom_is_soon_after_start() -> None:
     assert ("memory-undersized", WEB) in diags and ("memory-leak", WEB) not in diags
     diag = diags[("memory-undersized", WEB)]
     assert "(2m–6m (median 4m) of uptime)" in diag.summary  # type: ignore[attr-defined]
-    _assert_filled(diag)
+    assert_filled(diag)
 
 
 def test_unknown_uptime_keeps_undersized_with_capped_confidence() -> None:
@@ -162,7 +162,7 @@ def test_crash_loop_confirmed_and_ruled_out() -> None:
                          [b.crash_task("web") for _ in range(4)])
     diag = _diags(crash)[("app-crash-loop", WEB)]
     assert "each after running 20s" in diag.summary  # type: ignore[attr-defined]
-    _assert_filled(diag)
+    assert_filled(diag)
     healthy = b.ecs_bundle([b.service("web", desired=2, running=2)],
                            [b.crash_task("web", 143) for _ in range(4)])
     assert _diags(healthy) == {}

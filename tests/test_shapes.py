@@ -27,7 +27,7 @@ from checker.pipeline import Engine
 from checker.render import render
 from checker.render.asff import to_asff
 from tests import builders as b
-from tests.incidents._base import healthy_cluster
+from tests.incidents.healthy import healthy_cluster
 
 HANDWRITTEN = Path(__file__).parent / "bundles" / "handwritten-oom.json"
 runner = CliRunner()

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from tests.checks._run import OBSERVED
+from tests.checks.harness import OBSERVED
 
 ENV = "ECSDOCTOR_OBSERVED_FILE"
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests import builders as b
 from tests import builders_hosts as h
-from tests.checks._run import run_check, statuses
+from tests.checks.harness import run_check, statuses
 
 WEB = b.service_arn("prod", "web")
 API = b.service_arn("prod", "api")
@@ -241,7 +241,7 @@ def test_odd_values_do_not_crash_the_host_checks() -> None:
     """Hand-written bundles carry strings for numbers, nulls and junk where objects belong."""
     from checker.facts import Facts
     from checker.graph import run
-    from tests.checks._run import REGISTRY
+    from tests.checks.harness import REGISTRY
 
     ci = h.container_instance("i-01", instance_type="t3.medium")
     ci.update(versionInfo="1.2", runningTasksCount="x", pendingTasksCount=None,

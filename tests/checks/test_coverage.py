@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.checks._run import REGISTRY
+from tests.checks.harness import REGISTRY
 from tests.checks.observe import ENV
 
 HERE = Path(__file__).parent

@@ -14,7 +14,7 @@ from tests import builders as b
 from tests import builders_gate as g
 from tests import builders_hosts as h
 from tests import builders_metrics as m
-from tests.checks._run import OBSERVED, REGISTRY
+from tests.checks.harness import OBSERVED, REGISTRY
 
 GATE = REGISTRY.select("gate")
 REPO = f"{b.ACCOUNT}.dkr.ecr.{b.REGION}.amazonaws.com/web"

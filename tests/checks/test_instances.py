@@ -6,7 +6,7 @@ import pytest
 
 from tests import builders as b
 from tests import builders_hosts as h
-from tests.checks._run import run_check, statuses
+from tests.checks.harness import run_check, statuses
 
 WEB = b.service_arn("prod", "web")
 I01, I02, I03 = h.ci_arn("i-01"), h.ci_arn("i-02"), h.ci_arn("i-03")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from checks.lib import series as _series
 from tests import builders as b
 from tests import builders_metrics as m
-from tests.checks._run import run_check, statuses
+from tests.checks.harness import run_check, statuses
 
 WEB = b.service_arn("prod", "web")
 API = b.service_arn("prod", "api")

@@ -14,7 +14,7 @@ from checker.model import Finding
 from checks.lib.network.rules import Peer, denied, nacl_evaluate, network, sg_missing, subtract
 from tests import builders as b
 from tests import builders_network as n
-from tests.checks._run import REGISTRY, run_check
+from tests.checks.harness import REGISTRY, run_check
 
 WEB = b.service_arn("prod", "web")
 A, B = n.PRIVATE

@@ -6,7 +6,7 @@ import pytest
 
 from tests import builders as b
 from tests import builders_taskdef as t
-from tests.checks._run import run_check
+from tests.checks.harness import run_check
 
 WEB = b.service_arn("prod", "web")
 

@@ -8,7 +8,7 @@ from checker import graph
 from checker.facts import Facts
 from tests import builders as b
 from tests import builders_service as s
-from tests.checks._run import REGISTRY, run_check, statuses
+from tests.checks.harness import REGISTRY, run_check, statuses
 
 WEB = b.service_arn("prod", "web")
 CI = "ECS/ContainerInsights"

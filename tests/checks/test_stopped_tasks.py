@@ -7,7 +7,7 @@ import pytest
 from checks.lib.knowledge import table
 from checks.lib.stop_reasons import classify, shorten
 from tests import builders as b
-from tests.checks._run import run_check, statuses
+from tests.checks.harness import run_check, statuses
 
 WEB = b.service_arn("prod", "web")
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests import builders as b
 from tests import builders_history as h
-from tests.checks._run import run_check
+from tests.checks.harness import run_check
 
 WEB = b.service_arn("prod", "web")
 

@@ -7,7 +7,7 @@ import pytest
 from checks.lib.heap import heap_settings
 from tests import builders as b
 from tests import builders_taskdef as t
-from tests.checks._run import run_check
+from tests.checks.harness import run_check
 
 WEB = b.service_arn("prod", "web")
 
@@ -371,7 +371,7 @@ ODD_CONTAINERS: list[dict[str, Any]] = [
 def test_odd_values_do_not_crash(td_extra: dict, container: dict) -> None:
     from checker.facts import Facts
     from checker.graph import run
-    from tests.checks._run import REGISTRY
+    from tests.checks.harness import REGISTRY
 
     td = {"taskDefinitionArn": b.td_arn("odd", 1), "family": "odd",
           "containerDefinitions": [container, "junk"], **td_extra}

@@ -1,4 +1,4 @@
-"""Fixtures every collector test module asks for by name (helpers: tests/collect/_support.py)."""
+"""Fixtures every collector test module asks for by name (helpers: tests/collect/support.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.collect._support import REGION, Calls, build_network_account, match_any_filter_value
+from tests.collect.support import REGION, Calls, build_network_account, match_any_filter_value
 
 
 @pytest.fixture

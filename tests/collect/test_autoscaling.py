@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 
 from checker.bundle import validate
 from checker.collect import Context, autoscaling, collect
-from tests.collect._support import ACCOUNT, PROD, REGION, Calls, denied, serial_context
+from tests.collect.support import ACCOUNT, PROD, REGION, Calls, denied, serial_context
 
 ASG_ARN = (f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:"
            "0d5c6a3e-1111-2222-3333-444455556666:autoScalingGroupName/{}")

@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 
 from checker.collect import Context, ecs
 from checker.collect.aws import batched, paginate
-from tests.collect._support import stub_fixtures
+from tests.collect.support import stub_fixtures
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/prod"
 REF = ecs.ClusterRef(CLUSTER, "prod")

@@ -26,7 +26,7 @@ from checker.collect.aws import DEFAULT_HISTORY
 from checker.collect.cloudtrail_scope import scope_ids, touches
 from checker.demo import moto_history
 from checker.demo.moto_history import cloudtrail_record, put_cloudtrail_event
-from tests.collect._support import ACCOUNT, REGION, Calls, serial_context
+from tests.collect.support import ACCOUNT, REGION, Calls, serial_context
 
 HISTORY = Scope(clusters=("prod",), history=DEFAULT_HISTORY)
 SECRET = "AKIAABCDEFGHIJKLMNOP"
@@ -185,7 +185,7 @@ def test_a_denied_role_lookup_is_a_warning_the_regions_events_stay(trail: None) 
 def test_denied_lookups_leave_the_collection_absent_and_the_scan_goes_on(
     trail: None, net: dict[str, Any], session: boto3.session.Session,
 ) -> None:
-    from tests.collect._support import denied
+    from tests.collect.support import denied
 
     session.events.register("before-call.cloudtrail.LookupEvents",
                             denied("cloudtrail:LookupEvents"))

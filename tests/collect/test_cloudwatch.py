@@ -21,7 +21,7 @@ from checker.bundle import validate
 from checker.collect import Context, Scope, cloudwatch, collect, ecs, elbv2
 from checker.facts import Facts
 from tests.builders import cluster, service
-from tests.collect._support import ACCOUNT, REGION, Calls, build_lb_account, denied, stub_fixtures
+from tests.collect.support import ACCOUNT, REGION, Calls, build_lb_account, denied, stub_fixtures
 
 NOW = dt.datetime(2026, 11, 20, 10, 7, 42, tzinfo=dt.UTC)
 PROD_AND_BATCH = Scope(clusters=("prod", "batch"))

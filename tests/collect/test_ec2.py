@@ -2,7 +2,7 @@
 batch cuts and pages moto ignores (MOTO.md finding 3).
 
 The moto account is ``build_network_account`` (the `net` fixture, shared with
-test_autoscaling.py); tests/collect/_support.py describes what it holds, and what is next to
+test_autoscaling.py); tests/collect/support.py describes what it holds, and what is next to
 it that no scanned resource uses and none of which may be collected.
 """
 
@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 
 from checker.bundle import COLLECTIONS, validate
 from checker.collect import Context, Scope, collect, ec2
-from tests.collect._support import ACCOUNT, PROD, REGION, Calls, denied, stub_fixtures
+from tests.collect.support import ACCOUNT, PROD, REGION, Calls, denied, stub_fixtures
 
 EC2_ONLY = {"ec2_instances", "instance_types", "credit_specifications", "vpcs", "subnets",
             "route_tables", "nat_gateways", "vpc_endpoints", "security_groups", "network_acls"}

@@ -20,7 +20,7 @@ from botocore.exceptions import ConnectTimeoutError
 from checker.bundle import validate
 from checker.collect import Scope, collect
 from checker.errors import InputError
-from tests.collect._support import (
+from tests.collect.support import (
     ACCOUNT,
     PROD,
     REGION,

@@ -20,7 +20,7 @@ from checker.bundle import validate
 from checker.collect import Context, collect, ecs, elbv2
 from checker.collect.aws import batched
 from tests.builders import service, shaped
-from tests.collect._support import (
+from tests.collect.support import (
     ACCOUNT,
     PROD,
     REGION,

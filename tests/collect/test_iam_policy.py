@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 
 from checker.collect import OPERATIONS, Scope, collect, ecs
-from tests.collect._support import REGION, Calls, build_account
+from tests.collect.support import REGION, Calls, build_account
 
 POLICY = Path(__file__).resolve().parents[2] / "deploy" / "iam-policy.json"
 READ_ONLY = re.compile(r"^([a-z0-9-]+:(Describe|List|Get)[A-Za-z0-9]+"

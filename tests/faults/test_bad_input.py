@@ -25,7 +25,7 @@ from checker.cli import main
 from checker.pipeline import Engine
 from checker.render import RENDERERS
 from tests.conftest import REPO
-from tests.incidents._base import healthy_cluster
+from tests.incidents.healthy import healthy_cluster
 
 HANDWRITTEN = REPO / "tests" / "bundles" / "handwritten-oom.json"
 SCHEMA = json.loads((REPO / "docs" / "schema" / "report-v1.schema.json").read_text())

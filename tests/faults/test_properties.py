@@ -28,7 +28,7 @@ from checker.model import Report
 from checker.pipeline import Engine
 from checker.render import render
 from tests.conftest import REPO
-from tests.incidents._base import healthy_cluster
+from tests.incidents.healthy import healthy_cluster
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)

@@ -1,4 +1,4 @@
-"""The network, load balancer and EC2 capacity of the healthy cluster (tests/incidents/_base.py).
+"""The network, load balancer and EC2 capacity of the healthy cluster (tests/incidents/healthy.py).
 
 One VPC over three AZs: a private subnet per AZ behind its own NAT gateway, public subnets
 with an internet gateway, ECR/S3/Logs/Secrets Manager endpoints, the default network ACL;
@@ -13,7 +13,7 @@ from tests import builders as b
 from tests import builders_hosts as bh
 from tests import builders_network as bn
 from tests import builders_service as bs
-from tests.incidents._base import (
+from tests.incidents.healthy import (
     ALB,
     ALB_SG,
     AMI,

@@ -1,4 +1,4 @@
-"""Three hours of one-minute CloudWatch series for the healthy cluster (tests/incidents/_base.py).
+"""Three hours of one-minute CloudWatch series for the healthy cluster (tests/incidents/healthy.py).
 
 Every series a check reads is there: AWS/ECS CPU and memory (Average and Maximum) per
 service, Container Insights task counts, AWS/EC2 CPU per container instance, the NAT
@@ -60,7 +60,7 @@ def nat(nat_id: str, name: str, stat: str, values: Values) -> dict[str, Any]:
 
 
 def alb(tg_dim: str, name: str, stat: str, values: Values) -> dict[str, Any]:
-    from tests.incidents._base import LB_DIM
+    from tests.incidents.healthy import LB_DIM
 
     return bm.series("AWS/ApplicationELB", name, {"TargetGroup": tg_dim, "LoadBalancer": LB_DIM},
                      stat, _whole(name, stat, values), PERIOD)
@@ -119,7 +119,7 @@ def lb_series(tg_dim: str, rpm: float, latency: float, healthy: int,
 
 
 def healthy_metrics(seed: int) -> list[dict[str, Any]]:
-    from tests.incidents._base import INSTANCES, NATS, SPECS
+    from tests.incidents.healthy import INSTANCES, NATS, SPECS
 
     rng = random.Random(seed * 7919 + 1)
     out: list[dict[str, Any]] = []

@@ -14,7 +14,7 @@ from typing import Any
 
 from tests import builders_history as h
 from tests.incidents import s_lb, s_network, s_start
-from tests.incidents._base import ALB_SG, PRIVATE_RTS, sync_hosts, task_sg
+from tests.incidents.healthy import ALB_SG, PRIVATE_RTS, sync_hosts, task_sg
 from tests.incidents.scenarios import Cluster, service_arn
 
 Item = dict[str, Any]

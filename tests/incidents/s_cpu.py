@@ -8,8 +8,8 @@ from collections.abc import Callable
 from tests import builders as b
 from tests import builders_hosts as bh
 from tests.incidents import _metrics as m
-from tests.incidents._base import INSTANCES, SPEC
 from tests.incidents._infra import container_instance, ec2_instance
+from tests.incidents.healthy import INSTANCES, SPEC
 from tests.incidents.scenarios import Cluster, fires, scenario
 
 

@@ -3,8 +3,8 @@ plain text, an old agent and AMI."""
 
 from __future__ import annotations
 
-from tests.incidents._base import AZS, PRIVATE
 from tests.incidents._infra import container_instance, ec2_instance
+from tests.incidents.healthy import AZS, PRIVATE
 from tests.incidents.scenarios import Cluster, fires, scenario
 
 

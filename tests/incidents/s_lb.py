@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests import builders as b
 from tests import builders_network as bn
 from tests.incidents import _metrics as m
-from tests.incidents._base import ALB_SG, AZS, ECR, PUBLIC, SPEC, task_sg
+from tests.incidents.healthy import ALB_SG, AZS, ECR, PUBLIC, SPEC, task_sg
 from tests.incidents.scenarios import Cluster, fires, scenario, task_id
 
 SPEC_HEALTH = {"command": ["CMD-SHELL", "curl -fsS http://localhost:8080/healthz || exit 1"],

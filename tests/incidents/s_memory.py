@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tests import builders as b
 from tests.incidents import _metrics as m
-from tests.incidents._base import ECR
+from tests.incidents.healthy import ECR
 from tests.incidents.scenarios import Cluster, fires, scenario
 
 OOM = "OutOfMemoryError: Container killed due to memory usage"

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from tests import builders as b
 from tests import builders_network as bn
 from tests.incidents import _metrics as m
-from tests.incidents._base import NATS, PRIVATE_RTS, SPEC, task_sg
+from tests.incidents.healthy import NATS, PRIVATE_RTS, SPEC, task_sg
 from tests.incidents.s_start import cut
 from tests.incidents.scenarios import Cluster, fires, scenario
 

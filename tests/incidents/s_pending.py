@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from tests import builders_network as bn
 from tests.incidents import _metrics as m
-from tests.incidents._base import AZS, INSTANCES, PRIVATE, task_sg
 from tests.incidents._infra import container_instance
+from tests.incidents.healthy import AZS, INSTANCES, PRIVATE, task_sg
 from tests.incidents.scenarios import Cluster, fires, scenario
 
 PLACE = ("(service {name}) was unable to place a task because no container instance met all "

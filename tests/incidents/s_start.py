@@ -4,7 +4,7 @@ cannot be fetched. Reasons are the texts ECS writes (cut at 255 characters like 
 from __future__ import annotations
 
 from tests import builders as b
-from tests.incidents._base import ECR, INSTANCES, SECRET
+from tests.incidents.healthy import ECR, INSTANCES, SECRET
 from tests.incidents.scenarios import Cluster, fires, scenario
 
 LIMIT = 255

@@ -25,7 +25,8 @@ from tests import builders as b
 from tests import builders_metrics as bm
 from tests import builders_network as bn
 from tests.incidents import _metrics as m
-from tests.incidents._base import (
+from tests.incidents._infra import target_of
+from tests.incidents.healthy import (
     CLUSTER,
     SPEC,
     Ids,
@@ -38,7 +39,6 @@ from tests.incidents._base import (
     healthy_cluster,
     sync_hosts,
 )
-from tests.incidents._infra import target_of
 
 MODULES = ("s_cpu", "s_memory", "s_start", "s_pending", "s_network", "s_lb", "s_hygiene",
            "s_mixed")

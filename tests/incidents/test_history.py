@@ -16,7 +16,7 @@ from checker.model import RESOLVED, Diagnosis, Report, Severity, Status
 from checker.pipeline import Engine
 from checker.render import RenderOptions, render
 from tests.conftest import REPO
-from tests.incidents._base import NATS, PRIVATE_RTS, task_sg
+from tests.incidents.healthy import NATS, PRIVATE_RTS, task_sg
 from tests.incidents.history import SCENARIOS
 from tests.incidents.scenarios import service_arn
 

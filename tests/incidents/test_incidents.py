@@ -23,7 +23,7 @@ from checker.facts import parse_time
 from checker.model import Finding, Report, Severity, Status
 from checker.pipeline import Engine
 from checker.playbook import catalog
-from tests.incidents._base import healthy_cluster
+from tests.incidents.healthy import healthy_cluster
 from tests.incidents.scenarios import Expect, Scenario, all_scenarios, explain, service_arn
 
 ENGINE = Engine()
