@@ -88,8 +88,6 @@ def uses(facts: Facts) -> Iterator[Use]:
             yield Use(td, svc)
 
 
-mapping = obj  # kept for importers being moved; removed once they use checker.facts.obj
-
 
 def containers(td: Item) -> list[Item]:
     """Container definitions that are objects (hand-written files sometimes hold junk)."""
