@@ -20,7 +20,7 @@ from checker.collect.aws import DEFAULT_HISTORY, HISTORY_LOG_GROUP
 from checker.demo import moto_history
 from checker.demo.moto_history import ecs_event, put_ecs_events
 from checker.facts import Facts
-from tests.collect._support import ACCOUNT, REGION, Calls, denied, serial_context
+from tests.collect.support import ACCOUNT, REGION, Calls, denied, serial_context
 
 ARN = f"arn:aws:ecs:{REGION}:{ACCOUNT}"
 HISTORY = Scope(clusters=("prod",), history=DEFAULT_HISTORY)
@@ -272,3 +272,13 @@ def test_scan_reads_24_hours_of_history_by_default_and_0_turns_it_off(
                  "--history-log-group", "/ops/ecs"]) == 0
     assert [(s.history, s.history_log_group) for s in seen] == [
         (DEFAULT_HISTORY, HISTORY_LOG_GROUP), (dt.timedelta(0), "/ops/ecs")]
+
+
+def test_the_audit_reads_the_group_its_template_names() -> None:
+    from checker.audit.handler import scan_scope
+    from checker.audit.sinks import Config
+
+    named = scan_scope(("prod",), Config.from_env({"ECSDOCTOR_HISTORY_LOG_GROUP": "/g"}))
+    assert (named.history, named.history_log_group) == (DEFAULT_HISTORY, "/g")
+    assert scan_scope(("prod",), Config.from_env({"ECSDOCTOR_HISTORY_LOG_GROUP": " "})
+                      ).history == dt.timedelta(0)
