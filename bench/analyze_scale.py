@@ -48,7 +48,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from checker.pipeline import Engine
-from tests.incidents import _base as base
+from tests.incidents import healthy as base
 from tests.incidents.healthy import healthy_cluster
 
 Item = dict[str, Any]

@@ -49,6 +49,9 @@ def _imports(path: Path) -> set[str]:
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             out.add(node.module)
+            # `from pkg import _mod` imports the module pkg._mod
+            out.update(f"{node.module}.{a.name}" for a in node.names
+                       if a.name.startswith("_") and not a.name.startswith("__"))
     return out
 
 
