@@ -92,7 +92,9 @@ class Facts:
             op = err.get("operation") or COLLECTIONS.get(collection) or REFERENCES.get(
                 collection, collection)
             grant = f"; needs permission {op}" if code in DENIED else ""
-            return f"collection failed: {op} {code}{grant}"
+            # a collector that knows the one command setting the source up says it
+            setup = f"; set it up with: {err['setup']}" if err.get("setup") else ""
+            return f"collection failed: {op} {code}{grant}{setup}"
         if collection == METRICS:
             return None if METRICS in self.bundle else "not collected (no metrics in bundle)"
         if collection == GATE:

@@ -275,6 +275,7 @@ def _record_failure(ctx: Context, action: str, group: str, exc: Exception) -> No
                 "collection": collection, "operation": action, "code": NO_GROUP,
                 "message": f"no history log group {group} in {ctx.region}: ECS keeps stopped "
                            f"tasks about an hour only; keep its events with: "
-                           f"{setup_command(ctx.region, group)}"})
+                           f"{setup_command(ctx.region, group)}",
+                "setup": setup_command(ctx.region, group)})
         else:
             ctx.fail(collection, action, exc)

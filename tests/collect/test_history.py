@@ -155,6 +155,9 @@ def test_no_log_group_leaves_history_absent_with_the_command_that_creates_it(
         assert entry["message"].endswith(command)
     facts = Facts(bundle)
     assert not facts.has("task_history") and facts.has("services")
+    # a check that needs history is `unknown` with the command that sets it up
+    reason = facts.missing_reason("task_history")
+    assert reason is not None and reason.endswith(f"set it up with: {command}")
 
 
 def test_a_custom_group_name_is_read_and_named_in_the_command(
