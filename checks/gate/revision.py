@@ -12,7 +12,7 @@ changed, never what they are.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -318,12 +318,11 @@ def _healthy_dependents(td: Item, name: str) -> list[str]:
                   and dep.get("condition") == "HEALTHY")
 
 
-@check(id="gate-health-check-removed", area="gate", severity=Severity.MEDIUM,
-       title="Container health check disappears", needs=NEEDS,
-       docs=f"{PARAMS_DOCS}#container_definition_healthcheck", emits=("container", "diff"))
-def gate_health_check_removed(facts: Facts, prior: Prior) -> Iterator[Result]:
-    """Without its health check ECS no longer replaces a hung container, and dependsOn
-    HEALTHY conditions on it cannot be met."""
+def _kept_or_removed(facts: Facts, field: str, read: Callable[[Item], str | None],
+                     what: str) -> Iterator[Result | tuple[Target, str, str, Change]]:
+    """The containers whose running revision had `field`, paired with the candidate's
+    (by name, as ECS pairs them): a Result when there is nothing to compare, else
+    (target, path, container name, change) for the check to judge."""
     t = target(facts)
     why, running = _nothing_to_compare(t), t.running
     if why is not None or running is None:
@@ -331,11 +330,27 @@ def gate_health_check_removed(facts: Facts, prior: Prior) -> Iterator[Result]:
         return
     had = False
     for index, ctr, old in pairs(running, t.td):
-        if _health(old) is None or ctr is None:
+        if read(old) is None or ctr is None:
             continue
         had = True
-        path, name = f"containerDefinitions[{index}].healthCheck", container_name(old)
-        change = Change(path, _health(old), _health(ctr))
+        path = f"containerDefinitions[{index}].{field}"
+        yield t, path, container_name(old), Change(path, read(old), read(ctr))
+    if not had:
+        yield skipped(t.arn, f"running {td_label(running)} has no {what}",
+                      service=t.service_arn, path="")
+
+
+@check(id="gate-health-check-removed", area="gate", severity=Severity.MEDIUM,
+       title="Container health check disappears", needs=NEEDS,
+       docs=f"{PARAMS_DOCS}#container_definition_healthcheck", emits=("container", "diff"))
+def gate_health_check_removed(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """Without its health check ECS no longer replaces a hung container, and dependsOn
+    HEALTHY conditions on it cannot be met."""
+    for item in _kept_or_removed(facts, "healthCheck", _health, "container health check"):
+        if isinstance(item, Result):
+            yield item
+            continue
+        t, path, name, change = item
         if change.candidate is not None:
             yield passed(t.arn, f"{t.label} container {name}: health check kept",
                          service=t.service_arn, path=path, container=name)
@@ -346,9 +361,6 @@ def gate_health_check_removed(facts: Facts, prior: Prior) -> Iterator[Result]:
         yield failed(t.arn, f"{t.label} container {name}: health check removed ({change.text()})"
                      + tail, service=t.service_arn, severity=Severity.HIGH if waiting else None,
                      path=path, container=name, diff=[change.to_dict()])
-    if not had:
-        yield skipped(t.arn, f"running {td_label(running)} has no container health check",
-                      service=t.service_arn, path="")
 
 
 @check(id="gate-log-configuration-removed", area="gate", severity=Severity.MEDIUM,
@@ -357,18 +369,11 @@ def gate_health_check_removed(facts: Facts, prior: Prior) -> Iterator[Result]:
 def gate_log_configuration_removed(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A container that loses its log driver loses the one message that says why it
     crashed."""
-    t = target(facts)
-    why, running = _nothing_to_compare(t), t.running
-    if why is not None or running is None:
-        yield why or skipped(t.arn, "nothing to compare", path="")
-        return
-    had = False
-    for index, ctr, old in pairs(running, t.td):
-        if _logs(old) is None or ctr is None:
+    for item in _kept_or_removed(facts, "logConfiguration", _logs, "log configuration"):
+        if isinstance(item, Result):
+            yield item
             continue
-        had = True
-        path, name = f"containerDefinitions[{index}].logConfiguration", container_name(old)
-        change = Change(path, _logs(old), _logs(ctr))
+        t, path, name, change = item
         if change.candidate is None:
             yield failed(t.arn, f"{t.label} container {name}: log configuration removed "
                          f"({change.text()}): its output will be lost", service=t.service_arn,
@@ -376,6 +381,3 @@ def gate_log_configuration_removed(facts: Facts, prior: Prior) -> Iterator[Resul
         else:
             yield passed(t.arn, f"{t.label} container {name}: logs kept ({change.text()})",
                          service=t.service_arn, path=path, container=name)
-    if not had:
-        yield skipped(t.arn, f"running {td_label(running)} has no log configuration",
-                      service=t.service_arn, path="")
