@@ -163,3 +163,38 @@ def test_demo_without_moto_says_what_to_install() -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert "pip install 'ecsdoctor[demo]'" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_demo_has_a_night_of_history(demo_run: tuple[dict[str, Any], Path]) -> None:
+    """Issue 11: checkout's OOM kills through the night live only in the history log group;
+    payments' outage follows ops-admin's DeleteRoute, which the report names as its trigger."""
+    from checker.demo.history import CHECKOUT_NIGHT_OOMS
+
+    report, path = demo_run
+    res = load(path)["resources"]
+    night = [t for t in res["task_history"] if t.get("group") == "service:checkout"]
+    assert len(night) == len(CHECKOUT_NIGHT_OOMS)
+    assert {c["exitCode"] for t in night for c in t["containers"]} == {137}
+    live = {t["taskArn"] for t in res["tasks"]}
+    assert not live & {t["taskArn"] for t in night}  # gone from DescribeTasks
+    assert isinstance(res["ecs_events"], list)
+    trail = [e for e in res["cloudtrail_events"] if e["EventName"] == "DeleteRoute"]
+    assert len(trail) == 1 and trail[0]["Username"] == "ops-admin"
+    table = json.loads(trail[0]["CloudTrailEvent"])["requestParameters"]["routeTableId"]
+
+    by_id = {d["id"]: d for d in report["diagnoses"]}
+    egress = by_id["egress-route-missing"]
+    assert egress["status"] == "active"
+    assert egress["trigger"]["actor"] == "user/ops-admin"
+    assert egress["trigger"]["event"] == "DeleteRoute"
+    assert egress["trigger"]["revert"].startswith(
+        f"aws ec2 create-route --route-table-id {table} --destination-cidr-block 0.0.0.0/0")
+    assert egress["trigger"]["time"] < egress["onset"]
+
+    leak = by_id["memory-leak"]
+    counted = [ev["data"] for ev in leak["evidence"] if "stopped" in ev.get("data", {})]
+    history_ids = {t["taskArn"].rsplit("/", 1)[1] for t in night}
+    assert counted and counted[0]["count"] == 4 + len(CHECKOUT_NIGHT_OOMS)
+    assert history_ids <= set(counted[0]["tasks"])
+    assert leak["onset"] < egress["onset"]  # the leak began in the night
+    assert leak.get("trigger") is None  # nothing on its path changed before the night

@@ -257,6 +257,7 @@ def demo(
         require_moto()
         from checker.cli.progress import collect_progress
         from checker.collect import Scope, collect
+        from checker.collect.aws import HISTORY_LOG_GROUP
         from checker.demo.run import demo_account
 
         with ExitStack() as stack:
@@ -264,8 +265,10 @@ def demo(
             with err.status(starting) if err.is_terminal else nullcontext():
                 acct = stack.enter_context(demo_account())
             with collect_progress(err, err.is_terminal) as progress:
-                bundle = collect(acct.session(), Scope(clusters=(acct.cluster,)),
-                                 progress=progress, endpoint_url=acct.endpoint_url)
+                scope = Scope(clusters=(acct.cluster,), history=dt.timedelta(hours=24),
+                              history_log_group=HISTORY_LOG_GROUP)
+                bundle = collect(acct.session(), scope, progress=progress,
+                                 endpoint_url=acct.endpoint_url)
         _finish(bundle, fmt, output, save_bundle, None, False, verbose)
 
 

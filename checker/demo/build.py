@@ -2,7 +2,8 @@
 ``demo_account()``. On the network of :mod:`checker.demo.network` and the capacity of
 :mod:`checker.demo.capacity` it creates the log groups, task definitions, services, tasks,
 target registrations and autoscaling, writes what moto's API cannot express with
-:mod:`checker.demo.moto_seed`, then the CloudWatch history (:mod:`checker.demo.metrics`).
+:mod:`checker.demo.moto_seed`, then the CloudWatch history (:mod:`checker.demo.metrics`) and
+the night of ECS events and CloudTrail changes (:mod:`checker.demo.history`).
 moto is imported only inside functions, so importing this module loads none.
 """
 
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from checker.collect.aws import HISTORY_LOG_GROUP
 from checker.demo import scenario as sc
 from checker.demo.capacity import Instance, build_capacity, ecs_ami, seed_instances
+from checker.demo.history import put_history
 from checker.demo.metrics import put_metrics
 from checker.demo.network import (
     Clients,
@@ -44,10 +46,10 @@ class Built:
 
 def seed(account: DemoAccount) -> None:
     """Build the scenario in dependency order: network, capacity and ALB, then the services,
-    then their metric history."""
+    then their metric history, then the night's history log group and CloudTrail."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     aws = Clients(account)
-    # deploy/history.yaml's group, so that `scan` reads the demo's history (none yet)
+    # deploy/history.yaml's group, so that `scan` reads the demo's history
     aws.logs.create_log_group(logGroupName=HISTORY_LOG_GROUP)
     aws.logs.put_retention_policy(logGroupName=HISTORY_LOG_GROUP, retentionInDays=30)
     net = build_network(aws.ec2, now)
@@ -62,6 +64,7 @@ def seed(account: DemoAccount) -> None:
         built.append(b)
     seed_instances([(b.service, b.tasks) for b in built], instances, ami, now)
     put_metrics(aws.cw, built, instances, net, balancers, now)
+    put_history(aws, HISTORY_LOG_GROUP, now)
 
 
 # --- services and their tasks -------------------------------------------------------------
