@@ -167,7 +167,8 @@ def test_demo_without_moto_says_what_to_install() -> None:
 
 def test_demo_has_a_night_of_history(demo_run: tuple[dict[str, Any], Path]) -> None:
     """Issue 11: checkout's OOM kills through the night live only in the history log group;
-    payments' outage follows ops-admin's DeleteRoute, which the report names as its trigger."""
+    payments' outage follows ops-admin's ReplaceRoute (to a deleted NAT gateway: the blackhole),
+    which the report names as its trigger."""
     from checker.demo.history import CHECKOUT_NIGHT_OOMS
 
     report, path = demo_run
@@ -178,7 +179,7 @@ def test_demo_has_a_night_of_history(demo_run: tuple[dict[str, Any], Path]) -> N
     live = {t["taskArn"] for t in res["tasks"]}
     assert not live & {t["taskArn"] for t in night}  # gone from DescribeTasks
     assert isinstance(res["ecs_events"], list)
-    trail = [e for e in res["cloudtrail_events"] if e["EventName"] == "DeleteRoute"]
+    trail = [e for e in res["cloudtrail_events"] if e["EventName"] == "ReplaceRoute"]
     assert len(trail) == 1 and trail[0]["Username"] == "ops-admin"
     table = json.loads(trail[0]["CloudTrailEvent"])["requestParameters"]["routeTableId"]
 
@@ -186,9 +187,9 @@ def test_demo_has_a_night_of_history(demo_run: tuple[dict[str, Any], Path]) -> N
     egress = by_id["egress-route-missing"]
     assert egress["status"] == "active"
     assert egress["trigger"]["actor"] == "user/ops-admin"
-    assert egress["trigger"]["event"] == "DeleteRoute"
+    assert egress["trigger"]["event"] == "ReplaceRoute"
     assert egress["trigger"]["revert"].startswith(
-        f"aws ec2 create-route --route-table-id {table} --destination-cidr-block 0.0.0.0/0")
+        f"aws ec2 replace-route --route-table-id {table} --destination-cidr-block 0.0.0.0/0")
     assert egress["trigger"]["time"] < egress["onset"]
 
     leak = by_id["memory-leak"]

@@ -5,9 +5,10 @@ CloudTrail show, written with :mod:`checker.demo.moto_history`.
   tasks was OOM-killed every ~3 hours through the night, each after ~9 h of uptime. Those
   kills are gone from DescribeTasks and live only as ``ECS Task State Change`` events in the
   history log group (deploy/history.yaml's).
-- ``payments``: ``user/ops-admin`` deleted the default route of the payments route table a
-  few minutes before the service's first task failed to pull its image: the CloudTrail
-  ``DeleteRoute`` is the change a scan names as the outage's trigger.
+- ``payments``: ``user/ops-admin`` pointed the default route of the payments route table at a
+  NAT gateway that had been deleted (the route shows as a blackhole) a few minutes before
+  the service's first task failed to pull its image: the CloudTrail ``ReplaceRoute`` is the
+  change a scan names as the outage's trigger.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from checker.demo.moto_history import (
 CHECKOUT_NIGHT_OOMS = (182.0, 363.0, 547.0, 728.0, 911.0)
 CHECKOUT_UPTIME = 540.0  # minutes each task ran before the kill, as the last hour's
 #: Minutes ago ops-admin deleted the payments default route (payments launched 42 min ago).
-PAYMENTS_ROUTE_DELETED = 46.0
+PAYMENTS_ROUTE_REPLACED = 46.0
 OPS_ADMIN = "user/ops-admin"
 
 
@@ -72,10 +73,12 @@ def put_history(aws: Any, log_group: str, now: dt.datetime) -> None:
     tables = aws.ec2.describe_route_tables(Filters=[
         {"Name": "tag:Name", "Values": ["prod-payments-private"]}])["RouteTables"]
     table = tables[0]["RouteTableId"]
+    nat = next(str(r.get("NatGatewayId")) for r in tables[0]["Routes"]
+               if r.get("DestinationCidrBlock") == "0.0.0.0/0")
     record = cloudtrail_record(
-        "DeleteRoute", "ec2.amazonaws.com",
-        {"routeTableId": table, "destinationCidrBlock": "0.0.0.0/0"},
-        when=now - dt.timedelta(minutes=PAYMENTS_ROUTE_DELETED), actor=OPS_ADMIN,
+        "ReplaceRoute", "ec2.amazonaws.com",
+        {"routeTableId": table, "destinationCidrBlock": "0.0.0.0/0", "natGatewayId": nat},
+        when=now - dt.timedelta(minutes=PAYMENTS_ROUTE_REPLACED), actor=OPS_ADMIN,
         response={"_return": True}, account=sc.ACCOUNT, region=sc.REGION)
     put_cloudtrail_event(record, resources=[("AWS::EC2::RouteTable", table)],
                          account=sc.ACCOUNT, region=sc.REGION)
