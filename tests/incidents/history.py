@@ -10,12 +10,14 @@ UTC): "540 minutes ago" is 01:00.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from tests import builders_history as h
 from tests.incidents import s_lb, s_network, s_start
 from tests.incidents.healthy import ALB_SG, PRIVATE_RTS, sync_hosts, task_sg
-from tests.incidents.scenarios import Cluster, service_arn
+from tests.incidents.scenarios import Break, Cluster, service_arn
 
 Item = dict[str, Any]
 OOM = "OutOfMemoryError: Container killed due to memory usage"
@@ -93,17 +95,29 @@ def night(c: Cluster) -> None:
 
 
 def _finish(c: Cluster) -> Item:
-    for key in ("task_history", "ecs_events", "cloudtrail_events"):
-        c.res[key].sort(key=lambda i: str(i.get("stoppedAt") or i.get("time")
-                                          or i.get("EventTime")))
+    in_order(c)
     sync_hosts(c.bundle)
     return c.bundle
 
 
-def healthy_with_history() -> Item:
+def whole(brk: Break) -> Item:
+    """The bundle of one incident with history: the healthy account, its night, the
+    break, events in time order."""
     c = Cluster()
     night(c)
+    brk(c)
     return _finish(c)
+
+
+def in_order(c: Cluster) -> None:
+    """Sort the history collections by time, as the log group and CloudTrail return them."""
+    for key in ("task_history", "ecs_events", "cloudtrail_events"):
+        c.res[key].sort(key=lambda i: str(i.get("stoppedAt") or i.get("time")
+                                          or i.get("EventTime")))
+
+
+def healthy_with_history(c: Cluster) -> None:
+    """Nothing broken: only the night's benign history."""
 
 
 def _oom(c: Cluster, stopped: float, uptime_min: float, where: int) -> None:
@@ -112,22 +126,17 @@ def _oom(c: Cluster, stopped: float, uptime_min: float, where: int) -> None:
     to_history(c, task)
 
 
-def leak_in_history() -> Item:
+def leak_in_history(c: Cluster) -> None:
     """checkout leaks: a task is OOM-killed after ~3 h at 01:00, 04:00 and 07:00. ECS
     has forgotten all three; the last hour is clean and its memory graph unremarkable."""
-    c = Cluster()
-    night(c)
     for stopped, where in ((540, 0), (360, 1), (180, 0)):
         _oom(c, stopped, 178, where)
-    return _finish(c)
 
 
-def route_deleted_by_user() -> Item:
+def route_deleted_by_user(c: Cluster) -> None:
     """ops-admin deleted the default route of the us-east-1b private route table at
     09:10 (and tagged the table a minute later); web tasks there cannot pull from ghcr.io
     since 09:13 (tests.incidents.s_network.egress_route_missing)."""
-    c = Cluster()
-    night(c)
     s_network.egress_route_missing(c)
     _, _, trail = _history(c)
     trail += [
@@ -138,15 +147,12 @@ def route_deleted_by_user() -> Item:
             {"resourceId": PRIVATE_RTS[1]}]}, "tagSet": {"items": [
                 {"key": "reviewed", "value": "yes"}]}}, h.iam_user("ops-admin")),
     ]
-    return _finish(c)
 
 
-def ingress_revoked_by_ci() -> Item:
+def ingress_revoked_by_ci(c: Cluster) -> None:
     """Terraform (assumed role terraform-ci) revoked the ALB's 8080 ingress on checkout's
     security group at 09:35 and authorized 8443 right after; health checks fail since
     (tests.incidents.s_lb.sg_blocks_lb)."""
-    c = Cluster()
-    night(c)
     s_lb.sg_blocks_lb(c)
     ci = h.assumed_role("terraform-ci", "gh-run-4711")
     sg = task_sg("checkout")
@@ -157,15 +163,12 @@ def ingress_revoked_by_ci() -> Item:
         h.trail("AuthorizeSecurityGroupIngress", "ec2.amazonaws.com", 24.9, {
             "groupId": sg, "ipPermissions": h.ip_permissions("tcp", 8443, groups=(ALB_SG,))},
             ci)])
-    return _finish(c)
 
 
-def deploy_then_crash_loop() -> Item:
+def deploy_then_crash_loop(c: Cluster) -> None:
     """checkout:42 goes out at 09:32 from CI and its container exits with code 1 within
     seconds (tests.incidents.s_start.crash_loop); CloudTrail has the UpdateService and
     EventBridge the deployment: one change."""
-    c = Cluster()
-    night(c)
     s_start.crash_loop(c)
     arn = service_arn("checkout")
     dep_id = c.service("checkout")["deployments"][0]["id"]
@@ -176,29 +179,23 @@ def deploy_then_crash_loop() -> Item:
             "serviceArn": arn}}))
     events += [h.deployment_event(arn, "IN_PROGRESS", 28, dep_id),
                h.service_action(arn, "SERVICE_TASK_START_IMPAIRED", 9, "WARN")]
-    return _finish(c)
 
 
-def resolved_oom() -> Item:
+def resolved_oom(c: Cluster) -> None:
     """checkout:41 was OOM-killed three times around 03:30 minutes after each start (its
     memory too small for the night batch); ops-admin deployed checkout:42 with twice the
     memory at 05:00, steady since: the incident is over."""
-    c = Cluster()
-    night(c)
     for stopped, uptime, where in ((400, 6, 0), (370, 5, 1), (340, 7, 0)):
         _oom(c, stopped, uptime, where)
     deploy_with_history(c, "checkout", 300, h.iam_user("ops-admin"),
                         td={"cpu": "512", "memory": "2048"})
-    return _finish(c)
 
 
-def noise_before_failure() -> Item:
+def noise_before_failure(c: Cluster) -> None:
     """checkout's security group stops admitting the ALB (tests.incidents.s_lb.sg_blocks_lb)
     with no record of who changed it, while in the minutes before: CI deploys web, someone
     tags checkout's group and service, Application Auto Scaling sets checkout's count.
     None of these is what broke checkout."""
-    c = Cluster()
-    night(c)
     s_lb.sg_blocks_lb(c)
     deploy_with_history(c, "web", 26, h.assumed_role(CI[0], "gh-run-1290"))
     checkout = service_arn("checkout")
@@ -213,11 +210,14 @@ def noise_before_failure() -> Item:
             "cluster": "prod", "service": "checkout", "desiredCount": 2},
             h.aws_service("application-autoscaling.amazonaws.com"),
             response={"service": {"serviceArn": checkout}})])
-    return _finish(c)
 
 
-SCENARIOS = {"healthy-with-history": healthy_with_history, "leak-in-history": leak_in_history,
-             "route-deleted-by-user": route_deleted_by_user,
-             "ingress-revoked-by-ci": ingress_revoked_by_ci,
-             "deploy-then-crash-loop": deploy_then_crash_loop, "resolved-oom": resolved_oom,
-             "noise-before-failure": noise_before_failure}
+BREAKS: dict[str, Break] = {
+    "healthy-with-history": healthy_with_history, "leak-in-history": leak_in_history,
+    "route-deleted-by-user": route_deleted_by_user, "ingress-revoked-by-ci": ingress_revoked_by_ci,
+    "deploy-then-crash-loop": deploy_then_crash_loop, "resolved-oom": resolved_oom,
+    "noise-before-failure": noise_before_failure}
+
+#: name -> a function building that incident's whole bundle.
+SCENARIOS: dict[str, Callable[[], Item]] = {
+    name: functools.partial(whole, brk) for name, brk in BREAKS.items()}

@@ -41,7 +41,7 @@ from tests.incidents.healthy import (
 )
 
 MODULES = ("s_cpu", "s_memory", "s_start", "s_pending", "s_network", "s_lb", "s_hygiene",
-           "s_mixed")
+           "s_mixed", "s_history")
 
 
 # -- editing the cluster -------------------------------------------------------------------
@@ -307,6 +307,11 @@ def mixed(name: str, *parts: Break) -> None:
     _REGISTRY[name] = Scenario(
         name, tuple(s.expected[0] for s in scs), tuple(parts),
         tuple(c for s in scs for c in s.checks), " + ".join(s.name for s in scs))
+
+
+def scenario_of(fn: Break) -> Scenario:
+    """The scenario a registered break function defines."""
+    return _BY_FUNCTION[fn]
 
 
 def all_scenarios() -> list[Scenario]:
