@@ -52,6 +52,9 @@ COLLECTIONS: dict[str, str] = {
     "task_history": "logs:FilterLogEvents",
     "ecs_events": "logs:FilterLogEvents",
     "cloudtrail_events": "cloudtrail:LookupEvents",
+    # CONTRACTS.md §5: container logs of failing services, and the alarms on them
+    "log_events": "logs:GetLogEvents",
+    "alarms": "cloudwatch:DescribeAlarms",
 }
 
 #: What the gate's reference collector (checker/collect/refs.py) reads about the names a

@@ -139,3 +139,40 @@ def redact_nested(value: Any) -> Any:
         return value
     return {k: redact_environment(redact_nested(v)) if k == "environment" else redact_nested(v)
             for k, v in value.items()}
+
+
+#: `NAME=value`, `NAME: value`, `"name": "value"` in free text: the pairs a log line carries.
+_PAIR = re.compile(r"""(?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,80})"""
+                   r"""(?P<sep>["']?\s{0,3}[=:]\s{0,3}["']?)(?P<value>[^\s"',;&]{1,500})""")
+
+
+def redact_line(line: str) -> str:
+    """A log line with what looks like a secret replaced by the marker: value shapes
+    (access keys, JWTs, URLs with a password, …) wherever they are, and the value of a
+    ``NAME=value`` / ``"name": "value"`` pair whose name is a secret's (``DB_PASSWORD=…``),
+    by the rules of :func:`looks_secret`. Why: a container that prints its configuration
+    or a connection string at start-up puts the credentials in the very lines a crash loop
+    makes worth reading (checker/collect/logs.py keeps them in the bundle)."""
+    pats = patterns()
+
+    def shape(match: re.Match[str]) -> str:
+        password = match.groupdict().get("password")
+        if password is None:
+            return pats.marker
+        if _placeholder(password, pats):
+            return match.group(0)
+        start, end = match.span("password")
+        base = match.start()
+        text = match.group(0)
+        return text[:start - base] + pats.marker + text[end - base:]
+
+    for pattern in pats.values:
+        line = pattern.sub(shape, line)
+
+    def pair(match: re.Match[str]) -> str:
+        value = match.group("value")
+        if value == pats.marker or not looks_secret(match.group("name"), value):
+            return match.group(0)
+        return f"{match.group('name')}{match.group('sep')}{pats.marker}"
+
+    return _PAIR.sub(pair, line)

@@ -169,6 +169,9 @@ def scan(
              "(deploy/history.yaml), CloudTrail changes; 0 turns it off.")] = "24h",
     history_log_group: Annotated[str, typer.Option(
         help="The history log group.")] = "/ecsdoctor/ecs-events",
+    log_lines: Annotated[int, typer.Option(
+        min=0, max=10_000, help="Last log lines read per container of a failing service "
+                                "(awslogs); 0 reads no logs.")] = 50,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     save_bundle: SaveOpt = None,
@@ -187,7 +190,8 @@ def scan(
 
         bundle = run_scan(
             Scope(clusters=tuple(cluster), services=tuple(service or ()), since=window,
-                  history=past, history_log_group=history_log_group),
+                  history=past, history_log_group=history_log_group,
+                  log_lines=log_lines),
             region=region, profile=profile, workers=workers, console=err,
             show_progress=err.is_terminal,
         )

@@ -19,7 +19,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from checker.bundle import COLLECTIONS, new_bundle, to_jsonable
-from checker.collect import autoscaling, cloudtrail, cloudwatch, ec2, ecs, elbv2, history
+from checker.collect import (
+    alarms,
+    autoscaling,
+    cloudtrail,
+    cloudwatch,
+    ec2,
+    ecs,
+    elbv2,
+    history,
+    logs,
+)
 from checker.collect.aws import (
     NO_REGION,
     Context,
@@ -46,7 +56,9 @@ COLLECTORS: tuple[Collector, ...] = (
     autoscaling.collect_autoscaling,
     history.collect_history,  # scope.history > 0 only, as cloudtrail
     cloudtrail.collect_cloudtrail,  # after every resource collector: keeps events on them
-    cloudwatch.collect_cloudwatch,  # last: reads what every other collector stored
+    cloudwatch.collect_cloudwatch,  # reads what every resource collector stored
+    alarms.collect_alarms,  # the alarms on the resources stored so far
+    logs.collect_logs,  # last: "slow or erroring" is read from the metrics and alarms
 )
 
 #: Every IAM action the collectors can call (read-only: Describe*, List*, Get*, and the two
@@ -55,7 +67,8 @@ OPERATIONS: frozenset[str] = (frozenset({"sts:GetCallerIdentity", "ecs:ListClust
                                | ecs.OPERATIONS
                                | ec2.OPERATIONS | autoscaling.OPERATIONS | elbv2.OPERATIONS
                                | cloudwatch.OPERATIONS
-                               | history.OPERATIONS | cloudtrail.OPERATIONS)
+                               | history.OPERATIONS | cloudtrail.OPERATIONS
+                               | alarms.OPERATIONS | logs.OPERATIONS)
 
 #: The first call is retried less and waits less: an unreachable or silent endpoint should
 #: be a quick, clear error (2 attempts of at most 5 s plus one backoff ≤ 1 s), not eleven

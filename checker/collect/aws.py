@@ -69,6 +69,8 @@ IAM_PREFIX: Mapping[str, str] = {
 HISTORY_LOG_GROUP = "/ecsdoctor/ecs-events"
 #: The history window `scan` and the audit read by default (CONTRACTS.md §5).
 DEFAULT_HISTORY = dt.timedelta(hours=24)
+#: Last log lines read per container of a failing service by default (``scan --log-lines``).
+DEFAULT_LOG_LINES = 50
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class Scope:
     (task_history, ecs_events from ``history_log_group``; cloudtrail_events): zero, the
     default here, reads none of them, so a caller that builds a Scope by hand gets the
     same calls as before they existed; ``scan`` and the audit pass DEFAULT_HISTORY.
+    ``log_lines`` is how many last log lines to read per container of a failing service
+    (checker/collect/logs.py); zero here reads none, ``scan`` passes DEFAULT_LOG_LINES.
     """
 
     clusters: tuple[str, ...]
@@ -86,6 +90,7 @@ class Scope:
     since: dt.timedelta = dt.timedelta(hours=3)
     history: dt.timedelta = dt.timedelta(0)
     history_log_group: str = HISTORY_LOG_GROUP
+    log_lines: int = 0
 
 
 class Progress(Protocol):

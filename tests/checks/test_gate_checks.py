@@ -81,6 +81,22 @@ def test_gate_execution_role_missing(extra: dict[str, Any], expected: str) -> No
         assert f.path == "executionRoleArn" and "awslogs on Fargate" in f.message
 
 
+@pytest.mark.parametrize(("extra", "expected"), [
+    ({}, ["pass"]),
+    ({"requiresCompatibilities": ["FARGATE"], "networkMode": "bridge", "cpu": "256",
+      "memory": "512"}, ["fail", "fail", "fail"]),
+])
+def test_gate_aws_would_reject(extra: dict[str, Any], expected: list[str]) -> None:
+    found = run_gate_check("gate-aws-would-reject", g.gate_bundle(req(**extra)))
+    assert [f.status.value for f in found] == expected
+    if "fail" in expected:
+        assert {(f.data["rule"], f.path) for f in found} == {
+            ("fargate-awsvpc", "networkMode"),
+            ("container-memory-within-task", "containerDefinitions[0].memory"),
+            ("awslogs-options", "containerDefinitions[0].logConfiguration.options")}
+        assert all(f.severity.value == "critical" for f in found)
+
+
 # -- the target ------------------------------------------------------------------------------
 @pytest.mark.parametrize(("status", "expected"), [("ACTIVE", "pass"), ("INACTIVE", "fail")])
 def test_gate_cluster_active(status: str, expected: str) -> None:
