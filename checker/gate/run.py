@@ -70,8 +70,9 @@ class Verdict:
         if self.exit_code:
             names = ", ".join(sorted({f.check for f in self.blocking})) or "diagnoses"
             return (f"ecsdoctor gate: FAIL — {len(self.blocking)} finding(s) at or above "
-                    f"{fail_on.value} ({names}); {tail}")
-        return f"ecsdoctor gate: PASS — nothing at or above {fail_on.value}; {tail}"
+                    f"{fail_on.value} ({names}); {tail}{waivers.hidden_lines(self.report)}")
+        return (f"ecsdoctor gate: PASS — nothing at or above {fail_on.value}; {tail}"
+                f"{waivers.hidden_lines(self.report)}")
 
 
 def run_gate(opts: GateOptions, session: Any = None) -> Verdict:
@@ -79,8 +80,8 @@ def run_gate(opts: GateOptions, session: Any = None) -> Verdict:
         raise InputError("--service needs --cluster (the cluster the service runs in)")
     candidate = load_candidate(opts.task_definition)
     known = registry.load()
-    waiver_file = _waivers(opts.waivers, set(known.specs))
     today = opts.today or dt.datetime.now(dt.UTC).date()
+    waiver_file = _waivers(opts.waivers, set(known.specs), today)
     if opts.cluster and session is None:
         from checker.collect.session import session_for
 
@@ -94,11 +95,12 @@ def run_gate(opts: GateOptions, session: Any = None) -> Verdict:
     return verdict(report, opts.fail_on)
 
 
-def _waivers(path: Path | None, known: set[str]) -> waivers.WaiverFile | None:
+def _waivers(path: Path | None, known: set[str],
+             today: dt.date) -> waivers.WaiverFile | None:
     if path is not None:
-        return waivers.load(path, known)
+        return waivers.load(path, known, today)
     default = Path(waivers.DEFAULT_FILE)
-    return waivers.load(default, known) if default.is_file() else None
+    return waivers.load(default, known, today) if default.is_file() else None
 
 
 # -- the bundle -----------------------------------------------------------------------------

@@ -17,13 +17,25 @@ File format (`.ecsdoctor.yaml`)::
         expires: 2026-12-31                         # through this day, UTC
 
 A malformed file is an input error (one line naming the key, exit 2): a typo must not
-silently waive nothing — or everything.
+silently waive nothing — or everything. So is a waiver that quietly switches the gate off: one
+whose resource glob matches every resource (`"*"`, `arn:aws:ecs:*:*:task-definition/*`), or
+that runs more than a year ahead. When that is meant, the waiver says why in `broad:`::
+
+      - check: container-privileged
+        resource: "*"
+        reason: the sandbox cluster runs the vendor's agent everywhere (SEC-42)
+        expires: 2026-12-31
+        broad: every task definition of the sandbox account carries the agent
+
+The file is read with limits (size, aliases, the values it expands to), so a few hundred
+bytes of nested aliases fail in milliseconds instead of exhausting memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
@@ -33,14 +45,22 @@ from typing import Any
 import yaml
 
 from checker.errors import InputError
-from checker.model import Finding, Status
+from checker.model import Finding, Report, Status
+from checker.sanitize import one_line
 
 DEFAULT_FILE = ".ecsdoctor.yaml"
 #: The check that keeps each waiver (checks/gate/waivers.py): its findings are never waived.
 CHECK = "waiver-expired"
 _TOP = ("waivers",)
 _REQUIRED = ("check", "resource", "reason", "expires")
-_KEYS = (*_REQUIRED, "container")
+_KEYS = (*_REQUIRED, "container", "broad")
+#: Limits on the file: far above any real waiver list, far below what hurts.
+MAX_BYTES = 256 << 10
+MAX_ALIASES = 100
+MAX_VALUES = 50_000
+MAX_DEPTH = 50
+#: How far ahead a waiver may run without `broad:`.
+HORIZON = "a year"
 
 
 @dataclass(frozen=True)
@@ -52,6 +72,7 @@ class Waiver:
     expires: dt.date
     container: str | None = None
     line: int | None = None
+    broad: str | None = None
 
     def expired(self, today: dt.date) -> bool:
         return today > self.expires
@@ -69,26 +90,30 @@ class WaiverFile:
     waivers: tuple[Waiver, ...]
 
 
-def load(path: str | Path, known: Iterable[str] | None = None) -> WaiverFile:
+def load(path: str | Path, known: Iterable[str] | None = None,
+         today: dt.date | None = None) -> WaiverFile:
+    """The waiver file at `path`; `today` (UTC by default) dates the one-year horizon."""
     shown = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
     except FileNotFoundError:
         raise InputError(f"{shown}: no such waiver file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise InputError(f"{shown}: cannot read the waiver file: {exc}") from None
-    return parse(text, shown, known)
-
-
-def parse(text: str, shown: str, known: Iterable[str] | None = None) -> WaiverFile:
+    if len(data) > MAX_BYTES:
+        raise InputError(f"{shown}: larger than {MAX_BYTES >> 10} KiB; a waiver file is a "
+                         "list of waivers, not a data set")
     try:
-        raw = yaml.safe_load(text)
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InputError(f"{shown}: not valid YAML{where}: {problem}") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{shown}: cannot read the waiver file: {exc}") from None
+    return parse(text, shown, known, today)
+
+
+def parse(text: str, shown: str, known: Iterable[str] | None = None,
+          today: dt.date | None = None) -> WaiverFile:
+    raw, node = _read_yaml(text, shown)
     if raw is None:
         return WaiverFile(shown, ())
     if not isinstance(raw, dict):
@@ -103,9 +128,100 @@ def parse(text: str, shown: str, known: Iterable[str] | None = None) -> WaiverFi
         raise InputError(f"{shown}: waivers: expected a list of waivers")
     lines = _entry_lines(node)
     ids = set(known) if known is not None else None
-    waivers = [_waiver(shown, i, entry, ids, lines[i] if i < len(lines) else None)
+    day = today or dt.datetime.now(dt.UTC).date()
+    waivers = [_waiver(shown, i, entry, ids, lines[i] if i < len(lines) else None, day)
                for i, entry in enumerate(entries)]
     return WaiverFile(shown, tuple(waivers))
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses, while the document is still being read, more than
+    MAX_ALIASES aliases (an alias bomb is many aliases to aliases) and nesting deeper than
+    MAX_DEPTH (the composer recurses once per level)."""
+
+    aliases = 0
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise _TooBig(f"more than {MAX_ALIASES} aliases (*name)")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _TooBig(f"nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+class _TooBig(Exception):
+    pass
+
+
+def _read_yaml(text: str, shown: str) -> tuple[Any, Any]:
+    """The document and its node tree, with the limits on what it may expand to checked
+    before any Python value is built (safe_load alone builds whatever the aliases say)."""
+    loader = _Loader(text)
+    try:
+        _flow_depth(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _expanded(node)
+        return loader.construct_document(node), node
+    except _TooBig as exc:
+        raise InputError(f"{shown}: refused: {exc}; write the waivers out instead") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{shown}: not valid YAML{where}: {problem}") from None
+    finally:
+        loader.dispose()
+
+
+def _flow_depth(text: str) -> None:
+    """Refuse `[[[[…` before PyYAML's scanner sees it: it looks ahead over every open
+    bracket for a possible key, quadratically (about a second for a thousand). Counts every
+    bracket, quoted or not: over-counting only refuses what no waiver file looks like."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        depth = depth + 1 if match.group() in "[{" else max(depth - 1, 0)
+        if depth > MAX_DEPTH:
+            raise _TooBig(f"nested more than {MAX_DEPTH} levels deep")
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _expanded(root: yaml.Node) -> None:
+    """Count the values the tree stands for once aliases are expanded (each shared node
+    counted as often as it is referred to, computed once per node); refuse past MAX_VALUES
+    and refuse a node that contains itself."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise _TooBig("an alias refers to a value that contains it")
+        open_.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        open_.discard(key)
+        if total > MAX_VALUES:
+            raise _TooBig(f"expands to more than {MAX_VALUES} values")
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def _hint(key: str, choices: Sequence[str]) -> str:
@@ -123,7 +239,8 @@ def _entry_lines(node: Any) -> list[int]:
     return []
 
 
-def _waiver(shown: str, i: int, entry: Any, known: set[str] | None, line: int | None) -> Waiver:
+def _waiver(shown: str, i: int, entry: Any, known: set[str] | None, line: int | None,
+            today: dt.date) -> Waiver:
     where = f"{shown}: waivers[{i}]"
     if not isinstance(entry, dict):
         raise InputError(f"{where}: expected a mapping with {', '.join(_REQUIRED)}")
@@ -135,14 +252,60 @@ def _waiver(shown: str, i: int, entry: Any, known: set[str] | None, line: int | 
             raise InputError(f"{where}.{key}: missing (required: {', '.join(_REQUIRED)})")
     for key in ("check", "resource", "reason", "container"):
         if key in entry and not isinstance(entry[key], str):
-            raise InputError(f"{where}.{key}: expected a string, got {entry[key]!r}")
+            raise InputError(f"{where}.{key}: expected a string, got {_short(entry[key])}")
     check = entry["check"]
     if known is not None and check not in known:
         raise InputError(f"{where}.check: unknown check {check!r}{_hint(check, sorted(known))} "
                          "(list them with: ecsdoctor checks)")
-    return Waiver(index=i, check=check, resource=entry["resource"], reason=entry["reason"],
-                  expires=_date(entry["expires"], f"{where}.expires"),
-                  container=entry.get("container"), line=line)
+    waiver = Waiver(index=i, check=check, resource=entry["resource"], reason=entry["reason"],
+                    expires=_date(entry["expires"], f"{where}.expires"),
+                    container=entry.get("container"), line=line,
+                    broad=_broad(entry.get("broad"), f"{where}.broad"))
+    if waiver.broad is None:
+        _refuse_broad(waiver, where, today)
+    return waiver
+
+
+def _short(value: Any) -> str:
+    """A value for an error line: a type for collections (their repr can be huge)."""
+    return type(value).__name__ if isinstance(value, list | dict) else repr(value)[:80]
+
+
+def _broad(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: expected the reason this waiver is meant to be this wide "
+                         f"or long (a sentence), got {_short(value)}")
+    return value
+
+
+def matches_everything(glob: str) -> bool:
+    """Whether a resource glob leaves the resource's own name open: no letter or digit
+    after its last `/` outside wildcards (`*`, `?`, `[...]`). `*`, `*:*` and
+    `arn:aws:ecs:*:*:task-definition/*` match every resource a check reports; `web:*`
+    (every revision of web) does not."""
+    last = re.sub(r"\[[^\]]*\]", "", glob.rsplit("/", 1)[-1])
+    return not any(ch.isalnum() for ch in last)
+
+
+def horizon(today: dt.date) -> dt.date:
+    """The last day a waiver may run to without `broad:` (one year from today)."""
+    try:
+        return today.replace(year=today.year + 1)
+    except ValueError:  # 29 February
+        return today.replace(year=today.year + 1, day=28)
+
+
+def _refuse_broad(w: Waiver, where: str, today: dt.date) -> None:
+    hint = ("; if that is meant, say why in `broad:` (a sentence) — see docs/gate.md")
+    if matches_everything(w.resource):
+        raise InputError(f"{where}.resource: {w.resource!r} matches every resource, so the "
+                         f"check {w.check} could never fail; name the resources{hint}")
+    if w.expires > horizon(today):
+        raise InputError(f"{where}.expires: {w.expires.isoformat()} is more than {HORIZON} "
+                         f"ahead (latest {horizon(today).isoformat()}); a waiver is a dated "
+                         f"promise{hint}")
 
 
 def _date(value: Any, where: str) -> dt.date:
@@ -165,7 +328,8 @@ def gate_input(waivers: WaiverFile | None, today: dt.date) -> dict[str, Any] | N
         return None
     return {"file": waivers.path, "today": today.isoformat(), "waivers": [
         {"index": w.index, "check": w.check, "resource": w.resource, "reason": w.reason,
-         "expires": w.expires.isoformat(), "container": w.container, "line": w.line}
+         "expires": w.expires.isoformat(), "container": w.container, "line": w.line,
+         "broad": w.broad}
         for w in waivers.waivers]}
 
 
@@ -202,3 +366,29 @@ def _counted(f: Finding, used: dict[int, int]) -> Finding:
     n = used.get(index, 0) if isinstance(index, int) else 0
     what = f"waives {n} finding(s)" if n else "matches no finding (stale? remove it)"
     return replace(f, message=f"{f.message}: {what}", data={**f.data, "used": n})
+
+
+#: How many hidden findings the gate's summary names before it counts the rest.
+SHOWN = 20
+
+
+def hidden_lines(report: Report) -> str:
+    """What the waivers hid, one line per finding that failed or could not be checked
+    before a waiver turned it into `skipped`, for the gate's summary: a green gate says
+    what it did not look at. Empty when nothing was hidden."""
+    hidden = [f for f in report.findings
+              if isinstance(w := f.data.get("waived"), dict) and w.get("status") != "pass"]
+    lines = [f"\n  {_hidden(f)}" for f in hidden[:SHOWN]]
+    if len(hidden) > SHOWN:
+        lines.append(f"\n  … and {len(hidden) - SHOWN} more waived (see the report)")
+    return "".join(lines)
+
+
+def _hidden(f: Finding) -> str:
+    """`waived fail: container-privileged on <resource>, container agent (waivers[0] until
+    2026-12-31: reason)`, each piece on one line and escaped (it comes from AWS or a file)."""
+    w, name = f.data["waived"], f.data.get("container")
+    where = f", container {one_line(name)}" if isinstance(name, str) and name else ""
+    return (f"waived {one_line(w.get('status'))}: {f.check} on {one_line(f.resource)}{where} "
+            f"(waivers[{w.get('waiver')}] until {w.get('expires')}: "
+            f"{one_line(w.get('reason'))})")
