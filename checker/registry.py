@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 
 _ATTR = "__ecsdoctor_check__"
 AREAS = (
-    "taskdef", "service", "stopped_tasks", "capacity", "instances", "network", "metrics",
-    "security", "ecs_exec", "gate",
+    "taskdef", "service", "stopped_tasks", "history", "logs", "capacity", "instances",
+    "network", "metrics", "security", "ecs_exec", "gate",
 )
 #: What runs checks: `scan` (scan, analyze, demo, the Lambda audit) and `gate` (a task
 #: definition before it is deployed). Registry.select(product) is what each one runs.

@@ -14,6 +14,7 @@ CloudTrail show, written with :mod:`checker.demo.moto_history`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from checker.demo import scenario as sc
@@ -58,6 +59,33 @@ def _oom_task(now: dt.datetime, stopped: float, index: int, td_arn: str) -> dict
     }
 
 
+def _api_stops(aws: Any) -> list[dict[str, Any]]:
+    """The stops DescribeTasks still shows, as the rule delivered them seconds after each:
+    the group sees every stop, not only the night's (a group missing all of them is a rule
+    that stopped delivering: the `history-unavailable` check)."""
+    arns = [arn for page in aws.ecs.get_paginator("list_tasks").paginate(
+        cluster=sc.CLUSTER, desiredStatus="STOPPED") for arn in page["taskArns"]]
+    events = []
+    for start in range(0, len(arns), 100):
+        described = aws.ecs.describe_tasks(cluster=sc.CLUSTER, tasks=arns[start:start + 100])
+        for task in described["tasks"]:
+            stopped = task.get("stoppedAt")
+            if task.get("lastStatus") != "STOPPED" or not isinstance(stopped, dt.datetime):
+                continue
+            detail = json.loads(json.dumps(task, default=_iso_default))
+            events.append(ecs_event("ECS Task State Change", detail,
+                                    resources=[task["taskArn"]],
+                                    when=stopped + dt.timedelta(seconds=6),
+                                    account=sc.ACCOUNT, region=sc.REGION))
+    return events
+
+
+def _iso_default(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return _iso(value.astimezone(dt.UTC))
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
 def put_history(aws: Any, log_group: str, now: dt.datetime) -> None:
     """Write the night's history into ``log_group`` and the demo's CloudTrail."""
     td_arn = aws.ecs.describe_services(cluster=sc.CLUSTER, services=["checkout"])[
@@ -68,6 +96,7 @@ def put_history(aws: Any, log_group: str, now: dt.datetime) -> None:
         events.append(ecs_event("ECS Task State Change", task, resources=[task["taskArn"]],
                                 when=now - dt.timedelta(minutes=stopped - 0.1),
                                 account=sc.ACCOUNT, region=sc.REGION))
+    events += _api_stops(aws)
     put_ecs_events(aws.logs, log_group, events)
 
     tables = aws.ec2.describe_route_tables(Filters=[

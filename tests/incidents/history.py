@@ -110,7 +110,13 @@ def whole(brk: Break) -> Item:
 
 
 def in_order(c: Cluster) -> None:
-    """Sort the history collections by time, as the log group and CloudTrail return them."""
+    """The history as the account records it: every stop the API still shows delivered to
+    the log group too (the rule sees every stop), each collection in time order as the
+    log group and CloudTrail return it."""
+    kept = {str(e.get("taskArn")) for e in c.res["task_history"]}
+    for task in c.res["tasks"]:
+        if task.get("lastStatus") == "STOPPED" and str(task.get("taskArn")) not in kept:
+            c.res["task_history"].extend(h.history_entries(task))
     for key in ("task_history", "ecs_events", "cloudtrail_events"):
         c.res[key].sort(key=lambda i: str(i.get("stoppedAt") or i.get("time")
                                           or i.get("EventTime")))
