@@ -131,6 +131,11 @@ class Finding:
     #: means something to a reader — a file the gate was given — the gate puts it in the
     #: data as a path and line in that file (`json_path`, `line`).
     path: str | None = None
+    #: The account and Region the finding was made in: set by a fleet scan (checker.fleet),
+    #: which merges many targets into one report; absent from `to_dict()` when None, so a
+    #: single-account report stays byte-identical.
+    account: str | None = None
+    region: str | None = None
 
     def sort_key(self) -> tuple[str, str, str]:
         return (self.check, self.resource, self.message)
@@ -146,7 +151,18 @@ class Finding:
         }
         if self.service:
             out["service"] = self.service
+        out.update(_where(self.account, self.region))
         return out
+
+
+def _where(account: str | None, region: str | None) -> dict[str, str]:
+    """The `account`/`region` keys of a fleet report's items; none in a single account's."""
+    out: dict[str, str] = {}
+    if account is not None:
+        out["account"] = account
+    if region is not None:
+        out["region"] = region
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,11 +265,16 @@ class Diagnosis:
     #: ISO time of the earliest failure evidence behind it, None when nothing is dated
     onset: str | None = None
     trigger: Trigger | None = None
+    #: The account and Region it was diagnosed in (a fleet scan, checker.fleet); absent
+    #: from `to_dict()` when None (a single-account report is unchanged).
+    account: str | None = None
+    region: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "rank": self.rank,
             "id": self.id,
+            **_where(self.account, self.region),
             "title": self.title,
             "scenario": self.scenario,
             "severity": self.severity.value,

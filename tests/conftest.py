@@ -57,7 +57,8 @@ def shared_dir() -> Path:
 
 #: Read-only by name, plus the two history reads whose names say so less plainly.
 READ_ONLY = re.compile(r"^([a-z0-9-]+:(Describe|List|Get|BatchGet|Simulate)[A-Za-z0-9]*"
-                       r"|logs:FilterLogEvents|cloudtrail:LookupEvents)$")
+                       r"|logs:FilterLogEvents|cloudtrail:LookupEvents"
+                       r"|sts:AssumeRole)$")  # a fleet scan enters member accounts
 
 
 def _policy(name: str) -> frozenset[str]:
@@ -70,9 +71,11 @@ def _policy(name: str) -> frozenset[str]:
 #: which tests/test_template.py checks; they are not read-only by design.
 def _allowed() -> dict[str, frozenset[str]]:
     from checker.collect.aws import GATE_USER_AGENT, USER_AGENT
+    from checker.fleet.targets import FLEET_USER_AGENT
 
     scan = _policy("iam-policy.json")
-    return {USER_AGENT: scan, GATE_USER_AGENT: scan | _policy("gate-iam-policy.json")}
+    return {USER_AGENT: scan, GATE_USER_AGENT: scan | _policy("gate-iam-policy.json"),
+            FLEET_USER_AGENT: _policy("fleet/caller-policy.json")}
 
 
 #: Calls outside the policy made during the current test (checked after each test).

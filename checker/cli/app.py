@@ -2,17 +2,19 @@
 
 Every command parses its options, runs the one pipeline (checker.pipeline), renders with
 the renderer the format names, and maps the result onto the exit codes of CONTRACTS.md §4.
-Errors a user can cause print one line on stderr and exit 2; nothing prints a traceback
-(set ECSDOCTOR_DEBUG=1 to see one).
+Errors a user can cause print one line on stderr and exit 2; an internal error prints one
+"please report" line and exits 70, with the traceback only under `--debug` (or
+ECSDOCTOR_DEBUG=1). Every line written for a person, stderr included, passes through the
+one sanitizer (checker.sanitize).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import re
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from enum import StrEnum
@@ -30,6 +32,7 @@ except ImportError:  # pragma: no cover
 from checker import __version__
 from checker.errors import EcsdoctorError, InputError
 from checker.model import Report, Severity
+from checker.sanitize import guard_lines, one_line, safe_text
 
 app = typer.Typer(
     name="ecsdoctor", no_args_is_help=True, add_completion=False,
@@ -59,11 +62,20 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except EcsdoctorError as exc:
-        err.print(f"ecsdoctor: error: {exc}", markup=False)
+        say(f"ecsdoctor: error: {exc}")
         raise typer.Exit(2) from None
 
 
+def say(line: str) -> None:
+    """One line for a person on stderr: it may quote a file name or an AWS string, so it
+    goes through the sanitizer like the report does."""
+    err.print(guard_lines(one_line(line)), markup=False)
+
+
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+#: The longest window accepted: CloudWatch keeps metrics 15 months
+#: (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch_concepts.html#metrics-retention).
+LONGEST = dt.timedelta(days=455)
 
 
 def parse_since(text: str) -> dt.timedelta:
@@ -71,7 +83,14 @@ def parse_since(text: str) -> dt.timedelta:
     if not m or int(m.group(1)) <= 0:
         raise InputError(f"--since {text!r}: expected a duration like 30m, 6h or 2d")
     unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[m.group(2)]
-    return dt.timedelta(**{unit: int(m.group(1))})
+    try:
+        window = dt.timedelta(**{unit: int(m.group(1))})
+    except OverflowError:
+        window = LONGEST + LONGEST
+    if window > LONGEST:
+        raise InputError(f"--since {text!r}: at most {LONGEST.days}d (CloudWatch keeps "
+                         "metrics 15 months)")
+    return window
 
 
 def parse_history(text: str) -> dt.timedelta:
@@ -80,42 +99,65 @@ def parse_history(text: str) -> dt.timedelta:
         return dt.timedelta(0)
     try:
         return parse_since(text)
-    except InputError:
+    except InputError as exc:
+        if "at most" in str(exc):
+            raise InputError(f"--history {text!r}: at most {LONGEST.days}d") from None
         raise InputError(f"--history {text!r}: expected a duration like 6h, 24h or 7d "
                          "(0 turns history off)") from None
 
 
 def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool) -> None:
+    """The report to `output` (written by checker.files: atomic for a file, direct for a
+    FIFO or device) or to stdout (`-o -` too). Whatever the format, the text passes the
+    sanitizer's safety net last: no raw control character (colour codes aside) and no line
+    starting with `::` reaches a terminal, a file or a CI log."""
     from checker.render import RenderOptions, render
 
-    if output is not None:
+    if output is not None and str(output) != "-":
         text = render(report, fmt.value, RenderOptions(color=False, width=120, verbose=verbose))
-        tmp = output.with_name(output.name + ".tmp")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(output)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)  # no half-written report left beside the output
-            if isinstance(exc, OSError):
-                raise InputError(f"--output {output}: cannot write: {exc.strerror}") from None
-            raise
-        err.print(f"report written to {output}", markup=False)
+        write_file(output, "--output", safe_text(text))
+        say(f"report written to {output}")
         return
     tty = sys.stdout.isatty()
     color = tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
     width = Console().width if tty else 100
     text = render(report, fmt.value, RenderOptions(color=color, width=width, verbose=verbose))
+    text = guard_lines(text) if color else safe_text(text)
     # a stdout that cannot encode a name (non-UTF-8 console): "?" rather than no report
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     sys.stdout.write(text.encode(encoding, "replace").decode(encoding))
     sys.stdout.flush()
 
 
+def write_file(path: Path, option: str, text: str, *, mode: int | None = None) -> None:
+    """A file the user named, written safely (checker.files); a failure is one line."""
+    from checker.files import write_text
+
+    try:
+        write_text(path, text, mode=mode)
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot write: "
+                         f"{exc.strerror or exc}") from None
+
+
+#: The collections that say what the scope holds: when one of them could not be read, a
+#: clean result means nothing was checked, so --fail-on fails (exit 3) without --strict.
+SCOPE_COLLECTIONS = ("clusters", "services", "tasks")
+
+
+def unread_scope(report: Report) -> list[str]:
+    """The scope collections (SCOPE_COLLECTIONS) that could not be read, in that order."""
+    failed = {str(e.get("collection")) for e in report.failed_collections}
+    return [name for name in SCOPE_COLLECTIONS if name in failed]
+
+
 def exit_code(report: Report, fail_on: Sev | None, strict: bool) -> int:
-    """3 when --strict and collections failed; 1 when a diagnosis or failing finding is at
-    or above --fail-on; else 0."""
+    """3 when --strict and collections failed, or when --fail-on is given and the ECS
+    clusters, services or tasks of the scope could not be read (green must mean checked);
+    1 when a diagnosis or failing finding is at or above --fail-on; else 0."""
     if strict and report.failed_collections:
+        return 3
+    if fail_on is not None and unread_scope(report):
         return 3
     if fail_on is not None:
         threshold = Severity(fail_on.value)
@@ -155,8 +197,9 @@ SaveOpt = Annotated[Path | None, typer.Option(
 
 @app.command()
 def scan(
-    cluster: Annotated[list[str], typer.Option(
-        "--cluster", "-c", help="Cluster name or ARN; repeat for several.")],
+    cluster: Annotated[list[str] | None, typer.Option(
+        "--cluster", "-c", help="Cluster name or ARN; repeat for several (a fleet scan "
+                                "without it reads every cluster of each target).")] = None,
     region: Annotated[str | None, typer.Option(
         help="AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's).")] = None,
     profile: Annotated[str | None, typer.Option(help="AWS named profile.")] = None,
@@ -180,6 +223,18 @@ def scan(
     verbose: VerboseOpt = False,
     workers: Annotated[int, typer.Option(
         min=1, max=32, help="Parallel API calls (a bounded thread pool).")] = 8,
+    regions: Annotated[str | None, typer.Option(
+        help="Fleet: comma-separated Regions, or 'all' (every Region enabled for the "
+             "account).")] = None,
+    accounts: Annotated[str | None, typer.Option(
+        help="Fleet: comma-separated account ids, each entered through --role-arn.")] = None,
+    organization: Annotated[bool, typer.Option(
+        "--organization", help="Fleet: every ACTIVE account of the AWS Organization.")]
+    = False,
+    role_arn: Annotated[str | None, typer.Option(
+        help="Fleet: arn:aws:iam::{account}:role/NAME, assumed in each account.")] = None,
+    fleet_workers: Annotated[int, typer.Option(
+        min=1, max=32, help="Fleet: accounts × Regions scanned at once.")] = 4,
 ) -> None:
     """Read the account (read-only: Describe/List/Get) and print ranked diagnoses."""
     with user_errors():
@@ -187,31 +242,73 @@ def scan(
         past = parse_history(history)
         from checker.cli.scan import run_scan
         from checker.collect import Scope
+        from checker.fleet import FleetRequest
 
+        scope = Scope(clusters=tuple(cluster or ()), services=tuple(service or ()),
+                      since=window, history=past, history_log_group=history_log_group,
+                      log_lines=log_lines)
+        fleet = FleetRequest.parse(regions=regions, accounts=accounts,
+                                   organization=organization, role_arn=role_arn,
+                                   workers=fleet_workers)
+        if fleet.is_fleet:
+            report = _scan_fleet(fleet, scope, region=region, profile=profile,
+                                 workers=workers, save_bundle=save_bundle)
+            _emit(report, fmt, output, verbose)
+            raise typer.Exit(exit_code(report, fail_on, strict))
+        if not cluster:
+            raise InputError("no cluster to scan: pass --cluster NAME (or, to read every "
+                             "cluster, scan a fleet: --regions, --accounts, --organization)")
         bundle = run_scan(
-            Scope(clusters=tuple(cluster), services=tuple(service or ()), since=window,
-                  history=past, history_log_group=history_log_group,
-                  log_lines=log_lines),
+            scope,
             region=region, profile=profile, workers=workers, console=err,
             show_progress=err.is_terminal,
         )
         _finish(bundle, fmt, output, save_bundle, fail_on, strict, verbose)
 
 
+def _scan_fleet(fleet: Any, scope: Any, *, region: str | None, profile: str | None,
+                workers: int, save_bundle: Path | None) -> Report:
+    """Many accounts and Regions, one report (checker.fleet; docs/fleet.md)."""
+    if save_bundle is not None:
+        raise InputError("--save-bundle saves one account's bundle: scan one account and "
+                         "Region to save it (a fleet scan has one bundle per target)")
+    from checker.cli.fleet import run_fleet
+
+    return run_fleet(fleet, scope, region=region, profile=profile, workers=workers,
+                     console=err, show_progress=err.is_terminal)
+
+
 def _finish(bundle: dict[str, Any], fmt: Format, output: Path | None, save_bundle: Path | None,
             fail_on: Sev | None, strict: bool, verbose: bool) -> None:
     from checker import bundle as bundle_mod
+    from checker.files import PRIVATE
 
     if save_bundle is not None:
-        try:
-            bundle_mod.save(bundle, save_bundle)
-        except OSError as exc:
-            raise InputError(f"--save-bundle {save_bundle}: cannot write: {exc.strerror}") from None
-        err.print(f"bundle saved to {save_bundle}", markup=False)
+        if str(save_bundle) == "-":
+            raise InputError("--save-bundle -: name a file (stdout carries the report)")
+        write_file(save_bundle, "--save-bundle", bundle_mod.dumps(bundle), mode=PRIVATE)
+        say(f"bundle saved to {save_bundle}")
     report = _analyze(bundle, progress=err.is_terminal)
     _emit(report, fmt, output, verbose)
     _note_retries(bundle)
-    raise typer.Exit(exit_code(report, fail_on, strict))
+    code = exit_code(report, fail_on, strict)
+    if code == 3:
+        _say_why_incomplete(report, fail_on, strict)
+    raise typer.Exit(code)
+
+
+def _say_why_incomplete(report: Report, fail_on: Sev | None, strict: bool) -> None:
+    """Exit 3 names what could not be read, on stderr, so CI logs say why it failed."""
+    failed = report.failed_collections
+    names = ", ".join(dict.fromkeys(f"{e.get('collection')} ({e.get('code') or 'error'})"
+                                    for e in failed))
+    if strict:
+        say(f"ecsdoctor: --strict: {len(failed)} collection error(s), the report is "
+            f"incomplete: {names}")
+    else:
+        unread = ", ".join(unread_scope(report))
+        say(f"ecsdoctor: --fail-on {fail_on.value if fail_on else ''}: could not read the "
+            f"scope's {unread}, so nothing there was checked: {names}")
 
 
 def _note_retries(bundle: dict[str, Any]) -> None:
@@ -226,8 +323,7 @@ def _note_retries(bundle: dict[str, Any]) -> None:
     parts = [f"{op} {r.get('count')}× ("
              + (f"failed: {failed[op]}" if op in failed else "recovered") + ")"
              for r in retries for op in [str(r.get("operation"))]]
-    err.print("ecsdoctor: retried after throttling or transient errors: " + ", ".join(parts),
-              markup=False)
+    say("ecsdoctor: retried after throttling or transient errors: " + ", ".join(parts))
 
 
 @app.command()
@@ -286,10 +382,11 @@ class GateFormat(StrEnum):
 
 @app.command()
 def gate(
-    task_definition: Annotated[Path, typer.Option(
+    task_definition: Annotated[list[Path], typer.Option(
         "--task-definition", "-t", dir_okay=False,
         help="A RegisterTaskDefinition request JSON (as `aws ecs register-task-definition "
-             "--cli-input-json` takes) or describe-task-definition output.")],
+             "--cli-input-json` takes) or describe-task-definition output. Repeat it, or "
+             "give a quoted glob ('deploy/*.json'), to judge several files in one report.")],
     cluster: Annotated[str | None, typer.Option(
         "--cluster", "-c", help="Check against this cluster (and the referenced resources "
                                 "in AWS); without it the gate is offline.")] = None,
@@ -311,18 +408,23 @@ def gate(
     = None,
     since: Annotated[str, typer.Option(
         help="Window for the running revision's peak CPU/memory, e.g. 6h, 7d.")] = "7d",
+    allow_placeholders: Annotated[bool, typer.Option(
+        "--allow-placeholders",
+        help="A file with template placeholders (${VAR}, {{ var }}, <YOUR_...>) gets one "
+             "finding per placeholder instead of exit 2.")] = False,
     verbose: VerboseOpt = False,
 ) -> None:
     """Check a task definition before it is registered and deployed (CI gate)."""
     with user_errors():
         from checker.gate.run import GateOptions, run_gate
 
-        opts = GateOptions(task_definition=task_definition, cluster=cluster, service=service,
-                           region=region, profile=profile, fail_on=Severity(fail_on.value),
-                           waivers=waivers, since=parse_since(since))
+        opts = GateOptions(task_definition=tuple(task_definition), cluster=cluster,
+                           service=service, region=region, profile=profile,
+                           fail_on=Severity(fail_on.value), waivers=waivers,
+                           since=parse_since(since), allow_placeholders=allow_placeholders)
         verdict = run_gate(opts)
         _emit(verdict.report, fmt, output, verbose)
-        err.print(verdict.line(opts.fail_on), markup=False)
+        say(verdict.line(opts.fail_on))
     raise typer.Exit(verdict.exit_code)
 
 
@@ -360,31 +462,42 @@ def _version(value: bool) -> None:
 def _root(
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="On an internal error, print the traceback.")] = False,
 ) -> None:
     """Ranked diagnoses for Amazon ECS."""
+    del debug  # read by main(), which handles the error after the app has returned
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry: usage errors and surprises become one line, never a traceback."""
+    """Console-script entry: usage errors and surprises become one line, never a traceback
+    (unless --debug): 2 for what the user can fix, 70 for our own bug."""
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        rv = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        rv = app(args=args, standalone_mode=False)
     except click_exceptions.NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else str(exc))
         return 0
     except click_exceptions.UsageError as exc:
         cmd = exc.ctx.command_path if exc.ctx else "ecsdoctor"
-        err.print(f"ecsdoctor: error: {exc.format_message()} (see `{cmd} --help`)", markup=False)
+        say(f"ecsdoctor: error: {exc.format_message()} (see `{cmd} --help`)")
         return 2
     except (typer.Abort, KeyboardInterrupt):
-        err.print("ecsdoctor: interrupted", markup=False)
+        say("ecsdoctor: interrupted")
         return 130
     except Exception as exc:
-        if os.environ.get("ECSDOCTOR_DEBUG"):
-            raise
-        err.print(f"ecsdoctor: internal error: {type(exc).__name__}: {exc} "
-                  "(please report it; ECSDOCTOR_DEBUG=1 shows the traceback)", markup=False)
-        return 70
+        return _internal_error(exc, debug="--debug" in args)
     return int(rv or 0)
+
+
+def _internal_error(exc: BaseException, *, debug: bool) -> int:
+    """Exit 70: one line asking for a report; the traceback only under --debug."""
+    if debug or os.environ.get("ECSDOCTOR_DEBUG"):
+        traceback.print_exception(exc, file=sys.stderr)
+    say(f"ecsdoctor: internal error: {type(exc).__name__}: {exc} (a bug in ecsdoctor: "
+        "please report it with the command that failed; `ecsdoctor --debug ...` shows "
+        "the traceback)")
+    return 70
 
 
 def run() -> None:  # pragma: no cover - the console script

@@ -1,0 +1,40 @@
+"""`scan` across accounts and Regions (checker.fleet): the caller's session, the plan, one
+line per target on a terminal as it finishes, and the merged report."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from rich.console import Console
+
+from checker.collect import Scope
+from checker.collect import session as aws_session
+from checker.fleet import FleetRequest, Outcome, scan_fleet
+from checker.model import Report
+from checker.pipeline import Engine
+
+#: An AWS error code as printed in the progress line: anything else AWS sent is not shown
+#: (the report's renderers sanitize the full message).
+_CODE = re.compile(r"^[A-Za-z0-9.]{1,64}$")
+
+
+def run_fleet(request: FleetRequest, scope: Scope, *, region: str | None,
+              profile: str | None, workers: int, console: Console,
+              show_progress: bool) -> Report:
+    base = aws_session.session_for(region, profile)
+    done = 0
+    lock = threading.Lock()
+
+    def on_done(outcome: Outcome) -> None:
+        nonlocal done
+        with lock:
+            done += 1
+            code = str(outcome.error.get("code")) if outcome.error else ""
+            state = (("failed: " + (code if _CODE.match(code) else "error")) if outcome.error
+                     else "scanned" if outcome.bundle else "no cluster")
+            console.print(f"fleet: {outcome.target.label} {state} ({done} done)", markup=False,
+                          highlight=False)
+
+    return scan_fleet(request, base, scope, engine=Engine(), profile=profile,
+                      api_workers=workers, on_done=on_done if show_progress else None)
