@@ -10,7 +10,6 @@ in Engine.analyze: bundles from scan, demo and the Lambda audit never pass throu
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import math
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from checker.errors import BundleError, InputError
+from checker.files import PRIVATE, write_text
 
 FORMAT = "ecsdoctor-bundle"
 VERSION = 1
@@ -241,13 +241,7 @@ def dumps(bundle: Mapping[str, Any]) -> str:
 
 
 def save(bundle: Mapping[str, Any], path: str | Path) -> None:
-    """Write atomically: a half-written bundle is worse than none."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    try:
-        tmp.write_text(dumps(bundle), encoding="utf-8")
-        tmp.replace(p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)  # nor a half-written .tmp beside it (disk full, ^C)
-        raise
+    """Write atomically and readable by the owner only (checker.files): a half-written
+    bundle is worse than none, and a bundle holds task definitions (secret values
+    redacted), service events, stop reasons, CloudTrail events and log lines."""
+    write_text(Path(path), dumps(bundle), mode=PRIVATE)

@@ -61,10 +61,12 @@ def test_clock_names_the_day_only_when_it_is_not_today() -> None:
     assert clock(dt.datetime(2026, 11, 19, 23, 40, tzinfo=dt.UTC), now) == "Nov 19 23:40"
 
 
-def test_clean_drops_control_characters_and_keeps_one_line() -> None:
+def test_clean_escapes_control_characters_and_keeps_one_line() -> None:
     text = clean("Essential \x1b[31mcontainer\x1b[0m\nexited\t" + "x" * 400, 80)
     assert "\x1b" not in text and "\n" not in text and len(text) <= 80
-    assert text.startswith("Essential [31mcontainer") and " … " in text
+    assert text.startswith("Essential ") and " … " in text
+    assert clean("Essential \x1b[31mcontainer\x1b[0m\nexited") == \
+        "Essential \\x1b[31mcontainer\\x1b[0m exited"
 
 
 # -- records -------------------------------------------------------------------------------
@@ -111,7 +113,7 @@ def test_a_history_entry_with_odd_times_is_kept_but_undated() -> None:
      "alice", "federated-user/alice"),
     ({"type": "IdentityCenterUser"}, "bob@example.com", "bob@example.com"),
     ({}, None, "unknown"),
-    ({"type": "IAMUser", "userName": "evil\x1b[2Jname"}, None, "user/evil [2Jname"),
+    ({"type": "IAMUser", "userName": "evil\x1b[2Jname"}, None, "user/evil\\x1b[2Jname"),
 ])
 def test_actor_is_readable_and_complete(identity: dict[str, Any], username: str | None,
                                         expected: str) -> None:

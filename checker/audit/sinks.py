@@ -18,6 +18,10 @@ ECSDOCTOR_HISTORY_LOG_GROUP     the history log group (docs/history.md): the sca
                                 last 24 h of it and of CloudTrail; unset or empty: no history
 =============================== ============================================================
 
+What people read (the SNS subject and message, and through them e-mail and chat) comes
+from a report passed through the one sanitizer (checker.sanitize) first: AWS text with
+terminal escapes or bidi overrides is shown escaped, and no line begins with ``::``.
+
 Sinks run in a fixed order (S3 first: the notification links to the report it wrote) and
 each one's failure is caught by the handler, logged and returned, so a denied ``sns:Publish``
 never costs the Security Hub import or the metrics an alarm watches.
@@ -33,6 +37,7 @@ from urllib.parse import quote
 
 from checker.model import Report, Severity, Status, short_name
 from checker.render.asff import CheckInfo
+from checker.sanitize import guard_lines, one_line, sanitize_report
 
 DEFAULT_PREFIX = "ecsdoctor"
 DEFAULT_NAMESPACE = "ECSDoctor"
@@ -106,11 +111,11 @@ class Audit:
 
     @property
     def account(self) -> str:
-        return self.report.account or "unknown-account"
+        return one_line(self.report.account or "unknown-account")
 
     @property
     def region(self) -> str:
-        return self.report.region or "unknown-region"
+        return one_line(self.report.region or "unknown-region")
 
 
 # --- S3 ------------------------------------------------------------------------------------
@@ -155,12 +160,13 @@ def above(report: Report, threshold: Severity) -> tuple[list[Any], list[Any]]:
 
 def subject(audit: Audit, n_diagnoses: int, n_findings: int) -> str:
     """≤ 99 ASCII characters, no line break (SNS rejects anything else)."""
-    top = audit.report.highest_severity
+    report = sanitize_report(audit.report)
+    top = report.highest_severity
     parts = [f"ecsdoctor {audit.account}/{audit.region}:"]
     if n_diagnoses:
         parts.append(f"{n_diagnoses} diagnos{'is' if n_diagnoses == 1 else 'es'}"
                      + (f", highest {top.value}" if top else ""))
-        first = audit.report.diagnoses[0]
+        first = report.diagnoses[0]
         parts.append(f"- {first.title}")
     else:
         parts.append(f"{n_findings} failing finding{'' if n_findings == 1 else 's'}")
@@ -170,7 +176,7 @@ def subject(audit: Audit, n_diagnoses: int, n_findings: int) -> str:
 
 def message(audit: Audit, threshold: Severity, s3: Mapping[str, Any] | None) -> str:
     """Plain text for e-mail and chat: what, where, the first step, and where the rest is."""
-    report = audit.report
+    report = sanitize_report(audit.report)
     diagnoses, findings = above(report, threshold)
     clusters = ", ".join(str(c).rsplit("/", 1)[-1]
                          for c in report.scope.get("clusters", [])) or "(none)"
@@ -200,7 +206,7 @@ def message(audit: Audit, threshold: Severity, s3: Mapping[str, Any] | None) -> 
                   f"Open: {console_url(bucket, s3['summary_key'], audit.home_region)}"]
     else:
         lines.append("The full report was not stored (the S3 sink is off or failed).")
-    return "\n".join(lines) + "\n"
+    return guard_lines("\n".join(lines) + "\n")
 
 
 def notify_sns(client: Any, topic_arn: str, threshold: Severity, audit: Audit,

@@ -4,21 +4,19 @@ Times come in the forms AWS sends (CONTRACTS.md §5): ISO-8601 with an offset, `
 without milliseconds, and epoch milliseconds in log events. A time that parses to nothing
 makes its record undated, never an exception: one odd history line must not cost the
 report. Texts from AWS (stop reasons, event messages, alarm reasons) are cleaned before
-they enter a summary: control characters (terminal escapes included) dropped, whitespace
-folded to one line, long texts cut at the middle so the error type and its final cause
-both stay. The renderers then escape them like every other report text.
+they enter a summary: whitespace folded to one line, long texts cut at the middle so the
+error type and its final cause both stay, and control characters (terminal escapes
+included) shown escaped by the one sanitizer (checker.sanitize), as every renderer does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from checker.facts import parse_time
+from checker.sanitize import escape
 
-#: Control characters, C0 and C1 (ESC included): never printed from AWS text.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: Longest summary text taken from AWS (a stop reason is at most ~255 characters).
 SUMMARY_LIMIT = 160
 
@@ -60,10 +58,9 @@ def gap(seconds: float) -> str:
 
 
 def clean(value: Any, limit: int = SUMMARY_LIMIT) -> str:
-    """AWS text fit for a one-line summary: no control characters, one line, at most
-    `limit` characters (head … tail, cut at spaces)."""
-    text = " ".join(_CONTROL.sub(" ", value if isinstance(value, str) else str(value or ""))
-                    .split())
+    """AWS text fit for a one-line summary: one line, control characters shown escaped,
+    at most `limit` characters (head … tail, cut at spaces)."""
+    text = escape(" ".join((value if isinstance(value, str) else str(value or "")).split()))
     if len(text) <= limit:
         return text
     head = text[:limit * 2 // 5]

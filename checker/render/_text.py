@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from checker.model import Evidence, Finding, Report, Status
+from checker.sanitize import one_line
 
 COULD_NOT_CHECK = "could not check"
 WARNINGS_TITLE = "Bundle warnings"
@@ -19,6 +20,40 @@ WARNINGS_WHY = "items not in their AWS shape; no check read these values"
 def collection_errors(report: Report) -> list[Mapping[str, Any]]:
     """Collections that failed: their checks are `unknown`."""
     return report.failed_collections
+
+
+#: Failed collections named one per line at the top of a human-facing report.
+UNREAD_SHOWN = 6
+#: Longest "why" quoted from an AWS error message on those lines.
+UNREAD_WHY = 160
+
+
+def could_not_read(report: Report) -> tuple[str, list[str]]:
+    """The report's first words when collections failed: a title and one line per failed
+    collection (`services (ecs:DescribeServices): AccessDeniedException: …`), so nobody
+    reads a quiet report built on data that was never read as healthy. Empty when every
+    collection was read."""
+    failed: dict[str, list[Mapping[str, Any]]] = {}
+    for entry in collection_errors(report):
+        failed.setdefault(str(entry.get("collection") or "?"), []).append(entry)
+    if not failed:
+        return "", []
+    title = (f"Could not read {len(failed)} collection(s): the checks that need them are "
+             "unknown, not passed")
+    lines = []
+    for name, entries in list(failed.items())[:UNREAD_SHOWN]:
+        first = entries[0]
+        why = " ".join(str(first.get("message") or "").split())
+        if len(why) > UNREAD_WHY:
+            why = why[:UNREAD_WHY - 1] + "…"
+        more = f" (+{len(entries) - 1} more)" if len(entries) > 1 else ""
+        lines.append(one_line(f"{name} ({first.get('operation') or '?'}): "
+                              f"{first.get('code') or 'error'}{': ' + why if why else ''}"
+                              f"{more}"))
+    if len(failed) > UNREAD_SHOWN:
+        lines.append(f"… and {len(failed) - UNREAD_SHOWN} more; see the collection errors "
+                     "below")
+    return title, lines
 
 
 def bundle_warnings(report: Report) -> list[Mapping[str, Any]]:

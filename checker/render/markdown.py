@@ -5,7 +5,10 @@ glance; then one section per diagnosis with the same content as the terminal vie
 why, evidence, next steps, references). Commands go in ```sh fences so GitHub offers a copy
 button. Report text comes from AWS (event messages, resource names), so every piece of it
 is escaped: `|` would split a table cell, `<none>` would vanish as an HTML tag, `*` and `_`
-would turn into emphasis.
+would turn into emphasis. Before any of that, the report goes through the one sanitizer
+(checker.sanitize): control characters and bidi overrides shown escaped, bare URLs and
+`@mentions` put in code spans (a PR comment must not ping people or link anywhere an AWS
+string says), and no line may begin with `::` (a workflow command in a CI log).
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from checker.render._text import (
     bundle_warnings,
     cited_by,
     collection_errors,
+    could_not_read,
     evidence_message,
     no_diagnoses_line,
     unexplained_shown,
 )
 from checker.render._timeline import around, hhmm, is_resolved, trigger_line
+from checker.sanitize import escape, guard_lines, links_as_code, one_line, sanitize_report
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -36,7 +41,8 @@ SUMMARY_RESOURCES = 3
 
 def render_markdown(report: Report, options: RenderOptions) -> str:
     """Render the whole report; `verbose` adds every failing finding."""
-    lines = ["# ecsdoctor report", "", *_context(report)]
+    report = sanitize_report(report)
+    lines = [*_verdict(report), "# ecsdoctor report", "", *_unread(report), *_context(report)]
     if report.diagnoses:
         lines += _summary_table(report)
         for diagnosis in report.diagnoses:
@@ -49,17 +55,22 @@ def render_markdown(report: Report, options: RenderOptions) -> str:
     lines += _errors(report)
     if options.verbose:
         lines += _failing(report)
-    return "\n".join(lines).rstrip("\n") + "\n"
+    return guard_lines("\n".join(lines).rstrip("\n") + "\n")
 
 
 def text(value: str) -> str:
-    """Inline text, escaped and on one line (a newline would end a table row or list item)."""
-    return _SPECIAL.sub(r"\\\1", " ".join(value.split()))
+    """Inline text, escaped and on one line (a newline would end a table row or list item);
+    URLs and mentions in code spans."""
+    return links_as_code(one_line(value), _plain, code)
+
+
+def _plain(value: str) -> str:
+    return _SPECIAL.sub(r"\\\1", value)
 
 
 def code(value: str, *, cell: bool = False) -> str:
     """A code span that survives backticks in the value, and pipes inside a table cell."""
-    value = " ".join(value.split())
+    value = one_line(value)
     if not value:
         return ""
     longest = max((len(run) for run in _BACKTICKS.findall(value)), default=0)
@@ -78,16 +89,50 @@ def _context(report: Report) -> list[str]:
     clusters = report.scope.get("clusters") or ["(all)"]
     counts = report.status_counts()
     top = report.highest_severity
+    where = (f"**Account** {text(report.account or '?')} · **Region** "
+             f"{text(report.region or '?')} · **Clusters** "
+             f"{', '.join(code(str(c)) for c in clusters)}")
+    files = _gate_files(report)
+    if files and report.scope.get("mode") == "offline":
+        where = f"**Task definition** {', '.join(code(f) for f in files)} · offline (no AWS access)"
+    elif files:
+        where = f"**Task definition** {', '.join(code(f) for f in files)} · {where}"
     return [
-        f"**Account** {text(report.account or '?')} · **Region** {text(report.region or '?')}"
-        f" · **Clusters** {', '.join(code(str(c)) for c in clusters)}"
-        f" · **Generated** {text(report.generated_at)}",
+        f"{where} · **Generated** {text(report.generated_at)}",
         "",
         "**Findings** " + ", ".join(f"{n} {s}" for s, n in counts.items())
         + f" · **Diagnoses** {len(report.diagnoses)}"
         + (f" (highest: **{top.value}**)" if top is not None else ""),
         "",
     ]
+
+
+def _unread(report: Report) -> list[str]:
+    """First of all: what could not be read and why (green must mean checked)."""
+    title, unread = could_not_read(report)
+    if not unread:
+        return []
+    return [f"> **{text(title)}.**", ">", *(f"> - {text(line)}" for line in unread), ""]
+
+
+def _verdict(report: Report) -> list[str]:
+    """The gate's verdict (scope `verdict`, "PASS — …" or "FAIL — …") as the comment's
+    first line: what a reviewer reads before anything else."""
+    verdict = report.scope.get("verdict")
+    if not isinstance(verdict, str) or not verdict:
+        return []
+    head, _, rest = verdict.partition(" — ")
+    return [f"**ecsdoctor gate: {text(head)}** — {text(rest)}" if rest else
+            f"**ecsdoctor gate: {text(head)}**", ""]
+
+
+def _gate_files(report: Report) -> list[str]:
+    """The task definition file(s) a gate report is about; none for a scan."""
+    many = report.scope.get("task_definition_files")
+    if isinstance(many, list) and many:
+        return [str(f) for f in many]
+    one = report.scope.get("task_definition_file")
+    return [one] if isinstance(one, str) and one else []
 
 
 def _summary_table(report: Report) -> list[str]:
@@ -153,7 +198,7 @@ def _fenced(label: str, command: str) -> list[str]:
     """A label and a command in a ```sh fence that survives backticks in it."""
     longest = max((len(r) for r in _BACKTICKS.findall(command)), default=0)
     fence = "`" * max(3, longest + 1)
-    return [label, "", fence + "sh", *command.splitlines(), fence, ""]
+    return [label, "", fence + "sh", *escape(command, newlines=True).splitlines(), fence, ""]
 
 
 def _next_steps(d: Diagnosis) -> list[str]:
@@ -168,14 +213,14 @@ def _next_steps(d: Diagnosis) -> list[str]:
             indent = " " * len(marker)
             longest = max((len(r) for r in _BACKTICKS.findall(step.command)), default=0)
             fence = "`" * max(3, longest + 1)
-            body = [indent + line for line in step.command.splitlines()]
+            body = [indent + line for line in escape(step.command, newlines=True).splitlines()]
             lines += [indent + fence + "sh", *body, indent + fence]
     return [*lines, ""]
 
 
 def _link(reference: str) -> str:
     if reference.startswith(("https://", "http://")):
-        return f"[{text(reference)}](<{reference}>)"
+        return f"[{_plain(one_line(reference))}](<{escape(reference).replace('>', '%3E')}>)"
     return text(reference)
 
 

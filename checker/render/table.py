@@ -11,6 +11,10 @@ Why it looks like this:
 - Every piece of report text goes through `rich.text.Text`, never markup, so an AWS message
   containing `[...]` is printed literally. The console is built from the options alone
   (no TTY, NO_COLOR, COLUMNS or Jupyter detection), so output depends only on the report.
+- Rich strips only a few control characters (BEL, BS, CR...), not ESC: the report goes
+  through the one sanitizer (checker.sanitize) before layout, so an escape sequence from AWS
+  prints as `\x1b[2J` and widths are measured on what is printed; the finished text is
+  guarded so no line begins with `::` (a GitHub Actions workflow command).
 """
 
 from __future__ import annotations
@@ -40,11 +44,13 @@ from checker.render._text import (
     bundle_warnings,
     cited_by,
     collection_errors,
+    could_not_read,
     evidence_message,
     no_diagnoses_line,
     unexplained_shown,
 )
 from checker.render._timeline import around, hhmm, is_resolved, trigger_line
+from checker.sanitize import guard_lines, sanitize_report
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
@@ -71,6 +77,7 @@ _NO_WRAP = frozenset({"check", "severity", "diagnosis"})  # short ids; the other
 
 def render_table(report: Report, options: RenderOptions) -> str:
     """Render the report for a terminal (or a plain-text log when `color` is off)."""
+    report = sanitize_report(report)
     buffer = io.StringIO()
     # Every size and capability is explicit (height too: rich otherwise asks the terminal,
     # and TERM=dumb would shrink the width to 80), so the environment cannot change a byte.
@@ -81,6 +88,7 @@ def render_table(report: Report, options: RenderOptions) -> str:
         legacy_windows=False, markup=False, emoji=False, highlight=False,
     )
     console.print(_header(report))
+    _print_unread(console, report)
     if report.diagnoses:
         for diagnosis in report.diagnoses:
             console.print()
@@ -94,7 +102,7 @@ def render_table(report: Report, options: RenderOptions) -> str:
         console.print()
         console.print(Text(title, style=LABEL_STYLE))
         console.print(table)
-    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+    return guard_lines("".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines()))
 
 
 def _header(report: Report) -> Text:
@@ -103,15 +111,30 @@ def _header(report: Report) -> Text:
     counts = report.status_counts()
     top = report.highest_severity
     text = Text().append("ecsdoctor report", style=LABEL_STYLE)
-    text.append(f"  generated {report.generated_at}\n"
-                f"account {report.account or '?'}  region {report.region or '?'}"
-                f"  clusters {', '.join(str(c) for c in clusters)}\n")
+    where = (f"account {report.account or '?'}  region {report.region or '?'}"
+             f"  clusters {', '.join(str(c) for c in clusters)}")
+    files = report.scope.get("task_definition_files") or [
+        f for f in (report.scope.get("task_definition_file"),) if f]
+    if files and report.scope.get("mode") == "offline":
+        where = f"task definition {', '.join(str(f) for f in files)}  offline (no AWS access)"
+    elif files:
+        where = f"task definition {', '.join(str(f) for f in files)}  {where}"
+    text.append(f"  generated {report.generated_at}\n{where}\n")
     text.append("findings: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     text.append(f"  diagnoses: {len(report.diagnoses)}")
     if top is not None:
         text.append("  highest ")
         text.append(top.value, style=SEVERITY_STYLE[top])
     return text
+
+
+def _print_unread(console: Console, report: Report) -> None:
+    """Right under the header: what could not be read and why (green must mean checked)."""
+    title, lines = could_not_read(report)
+    if not lines:
+        return
+    console.print(Text(title, style=STATUS_STYLE[Status.UNKNOWN]))
+    console.print(Padding(_hanging(("-", line) for line in lines), (0, 0, 0, 0)))
 
 
 def _print_diagnosis(console: Console, d: Diagnosis, report: Report) -> None:

@@ -1,0 +1,67 @@
+"""Writing the files the command line is asked to write (`--output`, `--save-bundle`).
+
+Why not `open(path, "w")`: a half-written report or bundle (disk full, Ctrl-C) is worse
+than none, and a predictable temporary name (`report.json.tmp`) beside the target is an
+invitation: a symlink planted there makes us overwrite whatever it points to. So a regular
+file is written to a temporary file created exclusively in the target's own directory
+(`tempfile.mkstemp`: O_CREAT|O_EXCL|O_NOFOLLOW, a random name, mode 0600), flushed to disk,
+given its final mode, and renamed over the target in one step (`os.replace`, which replaces
+a symlink at the target rather than writing through it). A FIFO or a character device
+(`-o /dev/stderr`, a named pipe another process reads) is written directly: it cannot be
+renamed over, and the reader is waiting on that very node.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+#: Reports are ordinary files (mode 0666 less the umask); bundles hold task definitions,
+#: events and log lines, so only their owner reads them.
+PRIVATE = 0o600
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def is_stream(path: Path) -> bool:
+    """A FIFO or character device at `path` (following links): written in place."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
+def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Write `text` (UTF-8) to `path` atomically, or straight into a FIFO or device.
+
+    `mode`: the file's permissions (default 0666 less the umask). Raises OSError (the
+    caller turns it into one line); nothing is left behind when it does.
+    """
+    data = text.encode("utf-8", "backslashreplace")  # a lone surrogate is shown, never fatal
+    if is_stream(path):
+        with open(path, "wb") as stream:
+            stream.write(data)
+        return
+    if path.is_dir():
+        raise IsADirectoryError(21, "Is a directory", str(path))
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)  # no half-written file beside the target (disk full, ^C)
+        raise

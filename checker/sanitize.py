@@ -1,0 +1,129 @@
+"""The one sanitizer for text a person reads: terminal, Markdown, CI logs, SNS messages.
+
+Strings from AWS (stop reasons, event messages, environment variable names, image names,
+CloudTrail actors) are attacker-controlled: anyone who can call `ecs:StopTask --reason`
+writes into our report. Printed raw, an ESC sequence clears the screen or plants an
+OSC-8 link, U+202E reverses what follows, and a line that starts with `::` is a GitHub
+Actions workflow command. So every human-facing format passes through here:
+
+- :func:`escape` shows C0/C1 control characters, bidi overrides, line and paragraph
+  separators and lone surrogates as `\\x1b` / `\\u202e` (visible, never emitted; a lone
+  surrogate cannot even be encoded);
+- :func:`sanitize_report` applies it to every string of a report before a renderer lays it
+  out, so no field can be forgotten and widths are measured on what is printed;
+- :func:`guard_lines` runs on the finished text: no line, after leading blanks and colour
+  codes, may begin with `::` (it gets a backslash; the GitHub runner trims leading
+  whitespace before looking: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs);
+- :func:`links_as_code` wraps `@mentions`, e-mail addresses and bare URLs in code spans,
+  the only Markdown form GitHub neither links nor pings from
+  (https://docs.github.com/en/get-started/writing-on-github/getting-started-with-writing-and-formatting-on-github/basic-writing-and-formatting-syntax#mentioning-people-and-teams).
+
+Escaping is idempotent: what it writes is printable ASCII, so text escaped twice reads the
+same. Deliberately free of imports from the rest of ecsdoctor: the engine (past events),
+the renderers and the audit sinks all use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping
+from enum import Enum
+from typing import Any, TypeVar
+
+#: Characters never printed: C0 (tab and newline handled apart), DEL, C1, the Arabic letter
+#: mark, LRM/RLM, line/paragraph separators, the bidi embeddings, overrides and isolates,
+#: lone surrogates, and the zero-width no-break space (U+FEFF).
+UNSAFE = re.compile(
+    "[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+    "\u2066-\u2069\ud800-\udfff\ufeff]")
+UNSAFE_KEEP_NEWLINE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e"
+    "\u2066-\u2069\ud800-\udfff\ufeff]")
+#: A line that would start a workflow command: blanks and SGR colour codes, then `::`.
+_COMMAND_LINE = re.compile(r"^((?:[ \t]|\x1b\[[0-9;]*m)*)::", re.MULTILINE)
+#: Bare URLs (GFM autolinks them, `www.` too) and `@name`, `@org/team`, `a@b.c`
+#: (GitHub pings the first two and autolinks the third). Neither may hold a backtick
+#: or a pipe, so a code span around it is always well formed, even in a table cell.
+_LINKISH = re.compile(
+    r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>`|]+"
+    r"|[\w.+-]*@\w[\w./-]*")
+
+T = TypeVar("T")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: str, *, newlines: bool = False) -> str:
+    """`text` with every unsafe character shown as an escape; tabs become a space, and
+    newlines stay only when `newlines` (multi-line messages and commands)."""
+    text = text.replace("\t", " ")
+    return (UNSAFE_KEEP_NEWLINE if newlines else UNSAFE).sub(_escaped, text)
+
+
+def one_line(value: Any) -> str:
+    """Any value as one line of safe text: whitespace (newlines included) folded to single
+    spaces, then the rest escaped."""
+    text = value if isinstance(value, str) else str(value if value is not None else "")
+    return escape(" ".join(text.split()))
+
+
+def guard_lines(text: str) -> str:
+    """No line may begin (after blanks and colour codes) with `::`: a backslash goes first,
+    so a CI log shows `\\::error` instead of running it as a workflow command."""
+    return _COMMAND_LINE.sub(lambda m: f"{m.group(1)}\\::", text)
+
+
+def safe_text(text: str) -> str:
+    """Finished plain-text output (no colour codes in it): escaped, newlines kept, and
+    guarded. A safety net after the renderers, which already sanitized their fields."""
+    return guard_lines(escape(text, newlines=True))
+
+
+def links_as_code(text: str, plain: Callable[[str], str], code: Callable[[str], str]) -> str:
+    """Markdown: each bare URL, `@mention` or e-mail address in `text` (raw, one line)
+    goes through `code` (a code span, which GitHub neither links nor pings) and the text
+    between them through `plain` (the caller's Markdown escaping)."""
+    out: list[str] = []
+    start = 0
+    for match in _LINKISH.finditer(text):
+        out += [plain(text[start:match.start()]), code(match.group())]
+        start = match.end()
+    out.append(plain(text[start:]))
+    return "".join(out)
+
+
+def sanitize(value: T) -> T:
+    """Every string inside `value` escaped (newlines kept), recursively through
+    dataclasses, mappings, lists and tuples; enums and other values unchanged."""
+    return _walk(value)  # type: ignore[no-any-return]
+
+
+def sanitize_report(report: T) -> T:
+    """A copy of `report` (checker.model.Report) whose every string is safe to print."""
+    return sanitize(report)
+
+
+def _walk(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value
+    if isinstance(value, str):
+        return escape(value, newlines=True) if _needs(value) else value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _walk(getattr(value, f.name))
+                   for f in dataclasses.fields(value) if f.init}
+        return dataclasses.replace(value, **changes)
+    if isinstance(value, Mapping):
+        return {_walk(k): _walk(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_walk(v) for v in value)
+    if isinstance(value, list):
+        return [_walk(v) for v in value]
+    return value
+
+
+def _needs(text: str) -> bool:
+    return "\t" in text or UNSAFE_KEEP_NEWLINE.search(text) is not None
