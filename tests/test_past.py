@@ -195,13 +195,13 @@ def test_delete_route_reverts_to_the_target_an_earlier_change_gave_it() -> None:
     _parses(change.revert)
 
 
-def test_delete_route_without_history_names_the_nat_of_the_zone_or_a_placeholder() -> None:
+def test_delete_route_without_history_names_the_nat_of_the_zone_or_has_no_revert() -> None:
     from tests import builders_network as bn
 
     delete = h.trail("DeleteRoute", "ec2.amazonaws.com", 50, {
         "routeTableId": RTB, "destinationCidrBlock": "0.0.0.0/0"}, h.iam_user("ops-admin"))
     alone = _one_change(delete)
-    assert alone.revert.endswith("--nat-gateway-id <previous-target-id>")
+    assert alone.revert is None  # no blank to fill in a command meant to be pasted
     subnet = bn.subnet("subnet-0b4d2f6a8c0e31592", "10.0.2.0/24", "us-east-1b")
     nat_subnet = bn.subnet("subnet-0e7a5c9d1f3b648c5", "10.0.102.0/24", "us-east-1b")
     table = bn.route_table(RTB, [bn.route(NatGatewayId=NAT, state="blackhole")],
@@ -209,6 +209,28 @@ def test_delete_route_without_history_names_the_nat_of_the_zone_or_a_placeholder
     with_nat = _one_change(delete, subnets=[subnet, nat_subnet], route_tables=[table],
                            nat_gateways=[bn.nat_gateway(NAT, "subnet-0e7a5c9d1f3b648c5")])
     assert with_nat.revert.endswith(f"--nat-gateway-id {NAT}")
+
+
+def test_replace_route_reverts_to_the_zones_nat_unless_it_was_replaced_with_it() -> None:
+    from tests import builders_network as bn
+
+    subnet = bn.subnet("subnet-0b4d2f6a8c0e31592", "10.0.2.0/24", "us-east-1b")
+    nat_subnet = bn.subnet("subnet-0e7a5c9d1f3b648c5", "10.0.102.0/24", "us-east-1b")
+    table = bn.route_table(RTB, [bn.route(NatGatewayId=NAT)],
+                           subnets=("subnet-0b4d2f6a8c0e31592",))
+    network = {"subnets": [subnet, nat_subnet], "route_tables": [table],
+               "nat_gateways": [bn.nat_gateway(NAT, "subnet-0e7a5c9d1f3b648c5")]}
+
+    def replaced_with(target: dict[str, str]) -> str | None:
+        return _one_change(h.trail("ReplaceRoute", "ec2.amazonaws.com", 50, {
+            "routeTableId": RTB, "destinationCidrBlock": "0.0.0.0/0", **target},
+            h.iam_user("ops-admin")), **network).revert
+
+    away = replaced_with({"gatewayId": "igw-0f1e2d3c4b5a69788"})
+    assert away == (f"aws ec2 replace-route --route-table-id {RTB} --destination-cidr-block "
+                    f"0.0.0.0/0 --nat-gateway-id {NAT}")
+    _parses(away)
+    assert replaced_with({"natGatewayId": NAT}) is None
 
 
 def test_revoked_ingress_reverts_to_authorize_with_the_same_permissions() -> None:

@@ -6,9 +6,10 @@ destination; RevokeSecurityGroupIngress → `authorize-security-group-ingress` w
 permissions; UpdateService to a new task definition → `update-service` back to the one it
 replaced. A value the change did not record (the target a deleted route pointed at) comes
 from an earlier change of the same route, else from the bundle (the NAT gateway of the
-route table's Availability Zone), else it is left as a `<placeholder>` to fill. Changes
-nothing can undo (a deleted NAT gateway, a deregistered revision) have no revert. Every
-value is shell-quoted: it comes from AWS.
+route table's Availability Zone, unless that is the target it was changed to), else there
+is no revert: a command with a blank to fill cannot be pasted. Changes nothing can undo
+(a deleted NAT gateway, a deregistered revision) have no revert. Every value is
+shell-quoted: it comes from AWS.
 """
 
 from __future__ import annotations
@@ -99,11 +100,14 @@ def _route(ev: TrailEvent, earlier: Sequence[TrailEvent], facts: Facts) -> str |
     if ev.name == "CreateRoute":
         return f"aws ec2 delete-route {head}"
     target = _earlier_target(ev, earlier)
-    if target is None and ev.name == "DeleteRoute" and dest[1] == "0.0.0.0/0":
+    if target is None and dest[1] == "0.0.0.0/0":
         target = _nat_of_route_table(facts, table)
-    option, value = target or ("--nat-gateway-id", "<previous-target-id>")
+        if target is not None and target == _target(ev.params):
+            target = None  # the NAT the route was replaced *with*: no way back from it
+    if target is None:
+        return None  # a command with a blank to fill is not a revert anyone can paste
     verb = "create-route" if ev.name == "DeleteRoute" else "replace-route"
-    return f"aws ec2 {verb} {head} {option} {q(value) if target else value}"
+    return f"aws ec2 {verb} {head} {target[0]} {q(target[1])}"
 
 
 def permissions(value: Any) -> list[dict[str, Any]]:
