@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
+import jsonschema
 import pytest
 from botocore.stub import Stubber
 
@@ -23,12 +23,13 @@ from checker.pipeline import Engine
 from checker.render import RenderOptions
 from checker.render.json_report import render_json
 from tests.collect.support import Calls, denied
+from tests.conftest import REPO
 from tests.fleet.accounts import CLUSTER, ROLE, build, member_session
 
 A, B, C = "111111111111", "222222222222", "333333333333"
 REGIONS = ("us-east-1", "eu-west-1")
 PROD = Scope(clusters=(CLUSTER,))
-CALLER_POLICY = Path(__file__).resolve().parents[2] / "deploy" / "fleet" / "caller-policy.json"
+CALLER_POLICY = REPO / "deploy" / "fleet" / "caller-policy.json"
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +83,8 @@ def test_the_json_report_carries_account_and_region(fleet: Any, engine: Engine) 
     assert {(d["account"], d["region"]) for d in doc["diagnoses"]} == {
         (A, "us-east-1"), (A, "eu-west-1")}
     assert list(doc["diagnoses"][0])[:4] == ["rank", "id", "account", "region"]
+    schema = json.loads((REPO / "docs" / "schema" / "report-v1.schema.json").read_text())
+    jsonschema.validate(doc, schema, format_checker=jsonschema.FormatChecker())
 
 
 def test_a_single_account_report_has_no_fleet_keys(fleet: Any, engine: Engine) -> None:
