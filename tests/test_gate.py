@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,11 @@ from checker.cli import app, main
 from checker.collect import refs
 from checker.facts import Facts
 from checker.gate.candidate import value_lines
+from checker.gate.commands import LOG_GROUP
 from checker.gate.run import GateOptions, run_gate
 from checker.model import Finding, Severity, Status
 from checker.names import ecr_image, secret_ref
+from checker.render import render
 from checks.lib.references import manifest_platforms, target_platform, trusts_ecs_tasks
 from tests import builders as b
 from tests import builders_gate as g
@@ -180,9 +184,117 @@ def test_nulls_are_dropped_and_reported(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("value", "status"), [("default", "fail"), ("{{mode}}", "unknown")])
 def test_value_outside_the_enum(tmp_path: Path, value: str, status: str) -> None:
-    found = findings(write(tmp_path, request(networkMode=value)))
+    found = findings(write(tmp_path, request(networkMode=value)), allow_placeholders=True)
     assert statuses(found, "gate-input-invalid-value") == [status]
     assert found["gate-input-invalid-value"][0].data["json_path"] == "networkMode"
+
+
+# -- templates -------------------------------------------------------------------------------
+TEMPLATE = request(container(image="${ECR_URI}:${IMAGE_TAG}", environment=[
+    {"name": "DB_PASSWORD", "value": "${DB_PASSWORD}"},
+    {"name": "DD_API_KEY", "value": "<YOUR_API_KEY>"}],
+    command=["sh", "-c", "exec app --port ${PORT}"]), taskRoleArn="{{ task_role_arn }}")
+
+
+def test_a_template_is_exit_2_saying_where(tmp_path: Path) -> None:
+    code, out, err = gate("-t", str(write(tmp_path, TEMPLATE)))
+    assert code == 2 and out == ""
+    (line,) = err.strip().splitlines()
+    assert "5 template placeholder(s)" in line and "render the template first" in line
+    assert "containerDefinitions[0].image '${ECR_URI}' (line " in line
+    assert "--allow-placeholders" in line and "and 2 more" in line
+    assert "${PORT}" not in line  # a shell word in a command is the shell's, not a template's
+
+
+def test_allow_placeholders_gives_one_finding_each(tmp_path: Path) -> None:
+    found = findings(write(tmp_path, TEMPLATE), allow_placeholders=True)
+    got = sorted((f.data["json_path"], f.data["placeholder"], f.status.value)
+                 for f in found["gate-input-placeholder"])
+    assert got == [
+        ("containerDefinitions[0].environment[0].value", "${DB_PASSWORD}", "fail"),
+        ("containerDefinitions[0].environment[1].value", "<YOUR_API_KEY>", "fail"),
+        ("containerDefinitions[0].image", "${ECR_URI}", "fail"),
+        ("containerDefinitions[0].image", "${IMAGE_TAG}", "fail"),
+        ("taskRoleArn", "{{ task_role_arn }}", "fail")]
+    assert all(f.severity is Severity.MEDIUM and f.data["line"] > 1
+               for f in found["gate-input-placeholder"])
+    assert statuses(findings(write(tmp_path, request(), "ok.json")),
+                    "gate-input-placeholder") == ["pass"]
+
+
+# -- several files ---------------------------------------------------------------------------
+def test_several_files_one_report_each_finding_names_its_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two files of one family (staging and prod): one report, every finding names its file
+    (data and message), the exit code is the worst of them, SARIF fingerprints differ."""
+    monkeypatch.chdir(tmp_path)
+    Path("deploy").mkdir()
+    write(tmp_path, request(), "deploy/staging.json")
+    write(tmp_path, request(container(privileged=True)), "deploy/prod.json")
+    staging, prod = Path("deploy/staging.json"), Path("deploy/prod.json")
+    verdict = run_gate(GateOptions((staging, prod)))
+    assert verdict.exit_code == 1
+    report = verdict.report
+    assert report.scope["task_definition_files"] == [str(staging), str(prod)]
+    files = {f.data.get("file") for f in report.findings}
+    assert files == {str(staging), str(prod)}
+    for f in report.findings:
+        assert f.message.startswith(f"{f.data['file']}: ")
+    blocking = {(f.check, f.data["file"]) for f in verdict.blocking}
+    assert blocking == {("container-privileged", str(prod))}
+    sarif = json.loads(render(report, "sarif"))
+    results = sarif["runs"][0]["results"]
+    prints = [r["partialFingerprints"]["ecsdoctorFinding/v1"] for r in results]
+    assert len(prints) == len(set(prints))
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results}
+    assert str(prod) in uris and uris <= {str(staging), str(prod)}
+    assert [a["location"]["uri"] for a in sarif["runs"][0]["artifacts"]] == [
+        str(staging), str(prod)]
+    junit = ET.fromstring(render(report, "junit"))
+    assert [s.get("name") for s in junit.findall("testsuite")] == [
+        f"ecsdoctor gate {staging}", f"ecsdoctor gate {prod}"]
+
+
+def test_a_quoted_glob_names_the_files_it_matches(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("deploy").mkdir()
+    for name in ("b", "a"):
+        write(tmp_path, request(), f"deploy/{name}.json")
+    code, out, err = gate("-t", "deploy/*.json", "-f", "json")
+    assert code == 0, err
+    assert json.loads(out)["scope"]["task_definition_files"] == [
+        "deploy/a.json", "deploy/b.json"]
+    code, _, err = gate("-t", "deploy/*.yaml")
+    assert code == 2 and "deploy/*.yaml: no file matches this pattern" in err
+
+
+def test_several_files_take_no_service(tmp_path: Path) -> None:
+    a, b = write(tmp_path, request(), "a.json"), write(tmp_path, request(), "b.json")
+    code, _, err = gate("-t", str(a), "-t", str(b), "--cluster", "prod", "--service", "web")
+    assert code == 2 and "--service takes one task definition file, got 2" in err
+
+
+# -- what the report suggests ----------------------------------------------------------------
+def test_offline_markdown_opens_with_the_verdict_and_valid_commands(tmp_path: Path) -> None:
+    path = write(tmp_path, request(container(logConfiguration=None, privileged=True)))
+    code, out, _ = gate("-t", str(path), "-f", "markdown")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("**ecsdoctor gate: FAIL** — 1 finding(s) at or above high")
+    assert "container-privileged" in lines[0]
+    assert "region ?" not in out.lower() and "(all)" not in out
+    assert f"**Task definition** `{path}` · offline (no AWS access)" in out
+    commands = [line.strip() for line in lines if line.strip().startswith("aws ")]
+    assert commands, out
+    for command in commands:
+        assert "web:candidate" not in command, command
+        assert not re.search(r"--cluster\s+(--|$)", command), command
+        for group in re.findall(r"--log-group-name (\S+)", command):
+            assert LOG_GROUP.match(group), command
+    assert "aws logs create-log-group --log-group-name /ecs/web" in commands
+    code, out, _ = gate("-t", str(write(tmp_path, request(), "ok.json")), "-f", "markdown")
+    assert code == 0 and out.startswith("**ecsdoctor gate: PASS** — nothing at or above high")
 
 
 @pytest.mark.parametrize(("extra", "status"), [

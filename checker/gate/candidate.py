@@ -29,6 +29,7 @@ from typing import Any
 
 from checker.bundle import read_text
 from checker.errors import InputError
+from checks.lib.placeholders import find_placeholders
 
 WRAPPER = "taskDefinition"
 #: Keys the describe-task-definition output carries beside `taskDefinition`.
@@ -53,6 +54,8 @@ class Candidate:
     lines: Mapping[str, int] = field(default_factory=dict)
     #: Values outside their enum (paths relative to the request).
     off_enum: tuple[OffEnum, ...] = ()
+    #: Template placeholders left in values (paths relative to the request).
+    placeholders: tuple[Placeholder, ...] = ()
 
     @property
     def family(self) -> str:
@@ -137,7 +140,25 @@ def load_candidate(path: str | Path) -> Candidate:
         raise InputError(f"{shown}: {in_file(prefix, 'containerDefinitions')}: empty "
                          "(a task definition needs at least one container)")
     return Candidate(path=shown, request=request, prefix=prefix, nulls=tuple(nulls),
-                     lines=value_lines(text), off_enum=tuple(off_enum(request)))
+                     lines=value_lines(text), off_enum=tuple(off_enum(request)),
+                     placeholders=tuple(placeholders(request)))
+
+
+def refuse_templates(candidate: Candidate, shown: int = 3) -> None:
+    """InputError (exit 2) when the file still holds template placeholders: a template is
+    not what will be registered, so nothing judged on it would be true of the deploy."""
+    found = candidate.placeholders
+    if not found:
+        return
+    where = []
+    for p in found[:shown]:
+        path = candidate.file_path(p.path)
+        line = candidate.line(path)
+        where.append(f"{path} {p.text!r}" + (f" (line {line})" if line else ""))
+    more = f" and {len(found) - shown} more" if len(found) > shown else ""
+    raise InputError(f"{candidate.path}: {len(found)} template placeholder(s): "
+                     f"{', '.join(where)}{more}; render the template first (or pass "
+                     "--allow-placeholders to report each one as a finding)")
 
 
 def _read(p: Path, shown: str) -> str:
@@ -175,6 +196,40 @@ def _strip_nulls(value: Any, path: str, nulls: list[str]) -> Any:
     if isinstance(value, list):
         return [_strip_nulls(v, join(path, i), nulls) for i, v in enumerate(value)]
     return value
+
+
+# -- template placeholders ------------------------------------------------------------------
+
+#: Shell words: `${VAR}` there is the shell's expansion at run time, not a template's.
+_SHELL_KEYS = frozenset({"command", "entryPoint"})
+
+
+@dataclass(frozen=True)
+class Placeholder:
+    """A template variable left in a value (`${DB_PASSWORD}`, `{{ tag }}`, `<YOUR_KEY>`)."""
+
+    path: str
+    text: str
+
+
+def placeholders(request: Mapping[str, Any]) -> list[Placeholder]:
+    """Every placeholder in the request's string values, in file order; commands and entry
+    points are shell words and are left alone."""
+    found: list[Placeholder] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                if key not in _SHELL_KEYS:
+                    walk(sub, join(path, str(key)))
+        elif isinstance(value, list):
+            for i, sub in enumerate(value):
+                walk(sub, join(path, i))
+        elif isinstance(value, str):
+            found.extend(Placeholder(path, p.text) for p in find_placeholders(value))
+
+    walk(request, "")
+    return found
 
 
 # -- validation against the botocore model --------------------------------------------------

@@ -9,8 +9,9 @@ at level `note` — "could not check" must be visible, not silently green — an
 findings are results with an accepted external suppression, which is how SARIF says "known
 and accepted". Passes and skips are not results: SARIF lists problems.
 
-`partialFingerprints` are stable across runs (check, resource, JSON path, container), so an
-alert keeps its identity when the file moves lines or the message's numbers change.
+`partialFingerprints` are stable across runs (file, check, resource, JSON path, container,
+rule), so an alert keeps its identity when the file moves lines or the message's numbers
+change, and two files of the same family (staging and prod) never share one.
 """
 
 from __future__ import annotations
@@ -50,9 +51,11 @@ def render_sarif(report: Report, options: RenderOptions) -> str:
                        "findings": report.status_counts(),
                        "diagnoses": [d.id for d in report.diagnoses]},
     }
-    uri = _uri(report.scope.get("task_definition_file"))
-    if uri:
-        run["artifacts"] = [{"location": {"uri": uri}, "roles": ["analysisTarget"]}]
+    files = report.scope.get("task_definition_files")
+    named = files if isinstance(files, list) else [report.scope.get("task_definition_file")]
+    uris = [u for u in (_uri(f) for f in named) if u]
+    if uris:
+        run["artifacts"] = [{"location": {"uri": u}, "roles": ["analysisTarget"]} for u in uris]
     doc = {"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
@@ -149,7 +152,7 @@ def _result(f: Finding, index: Mapping[str, int], scope: Mapping[str, Any]) -> d
     location = _location(f, scope)
     if location:
         result["locations"] = [location]
-    result["partialFingerprints"] = {"ecsdoctorFinding/v1": _fingerprint(f)}
+    result["partialFingerprints"] = {"ecsdoctorFinding/v1": _fingerprint(f, scope)}
     props: dict[str, Any] = {"resource": f.resource, "status": f.status.value,
                              "severity": f.severity.value}
     if f.service:
@@ -181,7 +184,8 @@ def _location(f: Finding, scope: Mapping[str, Any]) -> dict[str, Any] | None:
     return location
 
 
-def _fingerprint(f: Finding) -> str:
-    key = "|".join(str(x) for x in (f.check, f.resource, f.data.get("json_path", ""),
-                                    f.data.get("container", "")))
+def _fingerprint(f: Finding, scope: Mapping[str, Any]) -> str:
+    file = _uri(f.data.get("file") or scope.get("task_definition_file")) or ""
+    key = "|".join(str(x) for x in (file, f.check, f.resource, f.data.get("json_path", ""),
+                                    f.data.get("container", ""), f.data.get("rule", "")))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]

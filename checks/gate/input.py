@@ -100,3 +100,23 @@ def gate_execution_role_missing(facts: Facts, prior: Prior) -> Iterator[Result]:
         yield failed(t.arn, f"{t.label}: no executionRoleArn, but " + "; ".join(reasons)
                      + " — the task will not start", service=svc, path="executionRoleArn",
                      reasons=reasons, launch_type=launch)
+
+
+@check(id="gate-input-placeholder", area="gate", severity=Severity.MEDIUM,
+       title="Task definition file is a template (placeholders in values)", needs=("gate",),
+       docs=f"{DEV_DOCS}/task_definition_parameters.html", emits=("placeholder",))
+def gate_input_placeholder(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """A `${VAR}`, `{{ var }}` or `<YOUR_...>` left in a value is what a template renders at
+    deploy time: nothing judged on it is true of what will be registered. The gate refuses
+    such a file (exit 2) unless `--allow-placeholders` asks for one finding per placeholder,
+    so that a team gating its templates sees exactly which values went unchecked."""
+    gate = facts.gate
+    arn, path = str(gate.get("task_definition")), str(gate.get("file"))
+    found = objs(gate.get("placeholders"))
+    if not found:
+        yield passed(arn, f"{path}: no template placeholder in any value", path="")
+    for item in found:
+        where, text = str(item.get("path")), str(item.get("text"))
+        yield failed(arn, f"{where}: template placeholder {text!r}: its value is set when the "
+                     "template is rendered, so it is not checked here", path=where,
+                     placeholder=text)

@@ -97,6 +97,19 @@ def test_gate_aws_would_reject(extra: dict[str, Any], expected: list[str]) -> No
         assert all(f.severity.value == "critical" for f in found)
 
 
+@pytest.mark.parametrize(("found", "expected"), [
+    ([], ["pass"]),
+    ([{"path": "containerDefinitions[0].image", "text": "${TAG}"},
+      {"path": "taskRoleArn", "text": "{{ role }}"}], ["fail", "fail"]),
+])
+def test_gate_input_placeholder(found: list[dict[str, str]], expected: list[str]) -> None:
+    bundle = g.gate_bundle(req())
+    bundle["gate"]["placeholders"] = found
+    got = run_gate_check("gate-input-placeholder", bundle)
+    assert [f.status.value for f in got] == expected
+    assert [f.path for f in got] == ([p["path"] for p in found] or [""])
+
+
 # -- the target ------------------------------------------------------------------------------
 @pytest.mark.parametrize(("status", "expected"), [("ACTIVE", "pass"), ("INACTIVE", "fail")])
 def test_gate_cluster_active(status: str, expected: str) -> None:
