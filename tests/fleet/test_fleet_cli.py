@@ -38,9 +38,9 @@ def test_a_fleet_scan_prints_one_report(aws: None, capsys: pytest.CaptureFixture
             build(member_session(account, region), secret=account == B)
     code = main(["scan", "--regions", "us-east-1,eu-west-1", "--accounts", f"{A},{B}",
                  "--role-arn", ROLE, "--format", "json", "--fleet-workers", "2",
-                 "--fail-on", "high"])
+                 "--fail-on", "low"])
     doc = json.loads(capsys.readouterr().out)
-    assert code == 1  # B's secrets are high
+    assert code == 1  # every target has a low diagnosis at least
     assert [(d["id"], d["account"]) for d in doc["diagnoses"][:2]] == [
         ("plaintext-secrets", B), ("plaintext-secrets", B)]
     assert {(d["account"], d["region"]) for d in doc["diagnoses"]} == {

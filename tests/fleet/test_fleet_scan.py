@@ -63,7 +63,7 @@ def test_one_report_ranks_every_account_and_region(fleet: Any, engine: Engine) -
     # each diagnosis is about a resource of its own account and Region
     for d in report.diagnoses:
         assert all(f":{d.region}:{d.account}:" in r for r in d.resources), d
-    # the ranking spans the fleet: both high secrets (A and C, us-east-1) above every gap
+    # the ranking spans the fleet: both secrets (A and C, us-east-1) above every gap
     ids = [(d.id, d.account, d.region) for d in report.diagnoses]
     assert ids[:2] == [("plaintext-secrets", A, "us-east-1"),
                        ("plaintext-secrets", C, "us-east-1")]
