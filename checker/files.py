@@ -50,8 +50,6 @@ def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
         with open(path, "wb") as stream:
             stream.write(data)
         return
-    if path.is_dir():
-        raise IsADirectoryError(21, "Is a directory", str(path))
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -182,3 +182,90 @@ def test_explain_prints_the_playbook_tree() -> None:
 def test_version() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("ecsdoctor ")
+
+
+# -- exit codes: 2 for the user's input, 3 for an unread scope, 70 only for our bugs ---------
+
+
+@pytest.mark.parametrize("since", ["9999999999d", "456d", "99999999999999999999s"])
+def test_a_window_beyond_what_cloudwatch_keeps_is_exit_2(
+        capsys: pytest.CaptureFixture[str], since: str) -> None:
+    assert main(["scan", "--cluster", "prod", "--since", since]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--since" in err[0] and "at most 455d" in err[0]
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+def test_a_lone_surrogate_in_a_bundle_is_shown_not_fatal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    bundle = b.ecs_bundle([b.service("web")], [b.task("web")])
+    bundle["account"] = "12345\ud800"
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))  # ASCII JSON: "\ud800" is a valid escape
+    assert main(["analyze", str(path), "-f", fmt]) == 0
+    assert main(["analyze", str(path), "-f", fmt, "-o", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    written = (tmp_path / "out").read_text(encoding="utf-8")
+    if fmt == "json":
+        assert json.loads(written)["account"] == "12345\ud800"
+    else:
+        assert "12345\\ud800" in out.replace("\\\\", "\\")
+        assert "12345\\ud800" in written.replace("\\\\", "\\")
+
+
+def test_an_internal_error_is_70_with_one_line_and_the_traceback_only_under_debug(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def bug(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug of ours")
+
+    monkeypatch.delenv("ECSDOCTOR_DEBUG", raising=False)
+    monkeypatch.setattr("checker.pipeline.Engine.analyze", bug)
+    assert main(["analyze", str(HANDWRITTEN)]) == 70
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "internal error" in lines[0] and "please report" in lines[0]
+    assert main(["--debug", "analyze", str(HANDWRITTEN)]) == 70
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and "ZeroDivisionError" in err
+    assert "please report" in err.strip().splitlines()[-1]
+
+
+def _unread(tmp_path: Path, collection: str) -> Path:
+    bundle = b.ecs_bundle([b.service("web")], [b.task("web")])
+    del bundle["resources"][collection]
+    bundle["errors"] = [{"collection": collection, "operation": "ecs:Describe",
+                         "code": "AccessDeniedException", "message": "not authorized"}]
+    return _write(tmp_path, bundle)
+
+
+@pytest.mark.parametrize("collection", ["services", "tasks"])
+def test_fail_on_fails_when_the_scope_could_not_be_read(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], collection: str) -> None:
+    path = _unread(tmp_path, collection)
+    assert main(["analyze", str(path), "-f", "json"]) == 0  # no --fail-on: a report only
+    capsys.readouterr()
+    assert main(["analyze", str(path), "-f", "json", "--fail-on", "critical"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--fail-on critical" in err[0] and collection in err[0]
+    assert "AccessDeniedException" in err[0]
+
+
+def test_fail_on_is_not_failed_by_a_collection_outside_the_scope(tmp_path: Path) -> None:
+    path = _unread(tmp_path, "task_definitions")
+    assert main(["analyze", str(path), "-f", "json", "--fail-on", "critical"]) == 0
+
+
+def test_strict_names_the_failed_collections(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(HANDWRITTEN), "-f", "json", "--strict"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--strict" in err[0]
+    assert "container_instances (AccessDeniedException)" in err[0]
+
+
+@pytest.mark.parametrize(("fmt", "within"), [("table", 4), ("markdown", 5)])
+def test_the_first_lines_say_what_could_not_be_read(
+        capsys: pytest.CaptureFixture[str], fmt: str, within: int) -> None:
+    assert main(["analyze", str(HANDWRITTEN), "-f", fmt]) == 0
+    head = "\n".join(capsys.readouterr().out.splitlines()[:within + 2])
+    assert "Could not read 1 collection(s)" in head
+    assert "container_instances (ecs:DescribeContainerInstances): AccessDeniedException" in \
+        head.replace("\\_", "_")  # Markdown escapes the underscore
