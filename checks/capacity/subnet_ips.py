@@ -1,0 +1,139 @@
+"""Free IP addresses in the tasks' subnets: every awsvpc task (Fargate, or EC2 with
+awsvpc) holds one address of its subnet for as long as it lives.
+
+A /24 subnet has 251 usable addresses, and everything in it shares them: other services'
+tasks, load balancer nodes, Lambda functions, endpoints. When they run out, new tasks stop
+before their containers start ("Unexpected EC2 error while attempting to Create Network
+Interface …") and nothing in the task definition or the cluster says why. A rolling
+deployment needs the most: with maximumPercent 200 it starts a whole second set of tasks
+before stopping the old ones, so a service can run today and fail at its next deploy or
+scale-out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from checker.facts import Facts, Item, arn_name, objs
+from checker.model import Result, Severity, failed, passed, skipped, unknown
+from checker.registry import Prior, check
+from checks.lib.labels import service_label
+from checks.lib.values import int_or_none
+from checks.service.fields import services
+
+_DOCS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-task-networking.html"
+#: ECS's default maximumPercent for a rolling deployment.
+DEFAULT_MAX_PERCENT = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """How many new addresses the service needs: now, at its next deployment, and at its
+    scaling maximum (each beyond the tasks already running, which hold theirs)."""
+
+    running: int
+    waiting: int
+    deploy: int
+    scale: int
+    max_percent: int
+
+    @property
+    def most(self) -> int:
+        return max(self.waiting, self.deploy, self.scale)
+
+
+def task_subnets(svc: Item) -> list[str]:
+    conf = (svc.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    return [str(s) for s in conf.get("subnets") or []]
+
+
+def _scale_max(facts: Facts, svc: Item) -> int | None:
+    if not facts.has("scalable_targets"):
+        return None
+    resource = f"service/{arn_name(str(svc.get('clusterArn', '')))}/{svc.get('serviceName')}"
+    for target in objs(facts.bundle["resources"].get("scalable_targets")):
+        if target.get("ResourceId") == resource and target.get("ServiceNamespace") == "ecs":
+            return int_or_none(target.get("MaxCapacity"))
+    return None
+
+
+def demand(facts: Facts, svc: Item) -> Demand:
+    desired = int_or_none(svc.get("desiredCount")) or 0
+    running = int_or_none(svc.get("runningCount")) or 0
+    pending = int_or_none(svc.get("pendingCount")) or 0
+    held = running + pending  # a PENDING awsvpc task already has its address
+    conf = svc.get("deploymentConfiguration") or {}
+    max_percent = int_or_none(conf.get("maximumPercent")) or DEFAULT_MAX_PERCENT
+    peak = math.floor(desired * max_percent / 100)
+    scale_max = _scale_max(facts, svc)
+    return Demand(running=held, waiting=max(desired - held, 0),
+                  deploy=max(peak - held, 0),
+                  scale=max((scale_max or 0) - held, 0), max_percent=max_percent)
+
+
+def _subnet_rows(facts: Facts, ids: list[str]) -> tuple[list[tuple[str, str, int]], list[str]]:
+    """(subnet, AZ, free addresses) for the subnets the bundle has, and those it has not."""
+    rows, missing = [], []
+    for sid in ids:
+        sub = facts.lookup("subnets", "SubnetId", sid)
+        free = int_or_none(sub.get("AvailableIpAddressCount")) if sub else None
+        if sub is None or free is None:
+            missing.append(sid)
+        else:
+            rows.append((sid, str(sub.get("AvailabilityZone") or "?"), free))
+    return rows, missing
+
+
+def _verdict(label: str, arn: str, need: Demand, rows: list[tuple[str, str, int]]) -> Result:
+    free = sum(n for _, _, n in rows)
+    listed = [f"{sid} ({az}): {n} free" for sid, az, n in rows]
+    lowest = min(rows, key=lambda r: (r[2], r[0]))[0]
+    data: dict[str, Any] = {
+        "free_ips": free, "need": need.most, "waiting": need.waiting,
+        "deploy_need": need.deploy, "scale_need": need.scale, "max_percent": need.max_percent,
+        "subnets": listed, "subnet": lowest}
+    where = f"its subnets have {free} free address(es) ({'; '.join(listed)})"
+    if need.waiting and free < need.waiting:
+        return failed(arn, f"service {label}: {need.waiting} task(s) wait to start and {where}: "
+                      "awsvpc tasks cannot get an address", service=arn, kind="blocked",
+                      affected_tasks=need.waiting, **data)
+    if free < need.most:
+        why = (f"a deployment at maximumPercent {need.max_percent} starts {need.deploy} "
+               f"more task(s)" if need.deploy >= need.scale else
+               f"scaling to its maximum adds {need.scale} task(s)")
+        return failed(arn, f"service {label}: {why} and {where}: the next deployment or "
+                      "scale-out will stall", service=arn, kind="short",
+                      severity=Severity.MEDIUM, affected_tasks=need.most - free, **data)
+    return passed(arn, f"service {label}: {where}, enough for the {need.most} more task(s) a "
+                  "deployment or scale-out needs", service=arn, **data)
+
+
+@check(id="task-subnets-free-ips", area="capacity", severity=Severity.HIGH,
+       title="Task subnets have too few free IP addresses for the service's awsvpc tasks",
+       needs=("services", "subnets"), docs=_DOCS,
+       emits={"affected_tasks": None, "deploy_need": None, "free_ips": None,
+              "kind": ("blocked", "short"), "max_percent": None, "missing": None,
+              "need": None, "scale_need": None, "subnet": None, "subnets": None,
+              "waiting": None})
+def task_subnets_free_ips(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """Compares the subnets' AvailableIpAddressCount with the addresses the service needs
+    beyond those its tasks hold: the tasks waiting now (fail: they cannot start), and the
+    extra tasks of a deployment (desired × maximumPercent) or of a scale-out to the
+    scalable target's maximum (fail at medium: the next one will stall). Services
+    without awsvpc subnets are skipped; a subnet missing from the bundle is unknown."""
+    for svc in services(facts):
+        arn, label = str(svc.get("serviceArn")), service_label(svc)
+        ids = task_subnets(svc)
+        if not ids or svc.get("status") not in (None, "ACTIVE"):
+            yield skipped(arn, f"service {label}: no awsvpc subnets (bridge or host "
+                          "networking, or inactive)", service=arn)
+            continue
+        rows, missing = _subnet_rows(facts, ids)
+        if missing:
+            yield unknown(arn, f"service {label}: subnet(s) {', '.join(missing)} not in the "
+                          "bundle (free addresses unknown)", service=arn, missing=missing)
+            continue
+        yield _verdict(label, arn, demand(facts, svc), rows)

@@ -1,0 +1,211 @@
+"""Checks of what holds tasks back from around them: subnet addresses, account quotas,
+Fargate capacity, host CPU and container start order. Each has a failing and a passing
+row, through the real graph and runner (tests/checks/harness.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests import builders as b
+from tests import builders_metrics as bm
+from tests import builders_network as bn
+from tests import builders_service as bs
+from tests.checks.harness import run_check, statuses
+
+WEB = b.service_arn("prod", "web")
+SUBNETS = ["subnet-0a1", "subnet-0b2"]
+UNABLE = "(service web) was unable to place a task. Reason: "
+
+
+def _one(check_id: str, bundle: dict[str, Any]) -> Any:
+    (f,) = run_check(check_id, bundle)
+    return f
+
+
+# -- task-subnets-free-ips -------------------------------------------------------------------
+def _subnets(*free: int) -> list[dict[str, Any]]:
+    out = []
+    for sid, n, az in zip(SUBNETS, free, ("us-east-1a", "us-east-1b"), strict=True):
+        item = bn.subnet(sid, "10.0.1.0/24", az)
+        item["AvailableIpAddressCount"] = n
+        out.append(item)
+    return out
+
+
+@pytest.mark.parametrize(("free", "desired", "running", "max_pct", "scale_max", "expected",
+                          "kind"), [
+    ((0, 1), 6, 3, 200, None, "fail", "blocked"),       # 3 wait, 1 address
+    ((1, 2), 4, 4, 200, None, "fail", "short"),         # a deploy starts 4 more, 3 free
+    ((3, 3), 4, 4, 100, 12, "fail", "short"),           # no surge, but scaling to 12 needs 8
+    ((3, 3), 4, 4, 100, None, "pass", None),            # no surge, no scaling: 0 needed
+    ((120, 130), 6, 3, 200, 20, "pass", None),
+])
+def test_task_subnets_free_ips(free: tuple[int, int], desired: int, running: int, max_pct: int,
+                               scale_max: int | None, expected: str, kind: str | None) -> None:
+    svc = bm.awsvpc_service("web", SUBNETS, desired=desired, running=running,
+                            deploymentConfiguration={"maximumPercent": max_pct,
+                                                     "minimumHealthyPercent": 100})
+    extra = {"scalable_targets": [bs.scalable_target("web", max_capacity=scale_max)]
+             } if scale_max else {}
+    f = _one("task-subnets-free-ips", b.bundle(services=[svc], subnets=_subnets(*free),
+                                               **extra))
+    assert f.status.value == expected, f.message
+    assert f.data.get("kind") == kind and f.data["free_ips"] == sum(free)
+    if kind == "blocked":
+        assert f.data["affected_tasks"] == desired - running
+        assert f.message.startswith("service prod/web: 3 task(s) wait to start and its subnets "
+                                    "have 1 free address(es)")
+
+
+def test_subnet_ips_unknown_when_a_subnet_is_missing_and_skipped_without_awsvpc() -> None:
+    svc = bm.awsvpc_service("web", SUBNETS)
+    bridge = b.service("orders", launchType="EC2")
+    found = statuses("task-subnets-free-ips",
+                     b.bundle(services=[svc, bridge], subnets=_subnets(5, 5)[:1]))
+    assert found == {WEB: "unknown", b.service_arn("prod", "orders"): "skipped"}
+
+
+# -- service-quota-blocks-tasks ----------------------------------------------------------------
+QUOTA_ROWS = [
+    ([UNABLE + "You’ve reached the limit on the number of vCPUs you can run concurrently"], None,
+     "fail", ["vcpu-limit"]),
+    ([UNABLE + "You've reached the limit on the number of tasks you can run concurrently"], None,
+     "fail", ["task-limit"]),
+    ([], "ResourceInitializationError: failed to configure ENI: NetworkInterfaceLimitExceeded: "
+         "The maximum number of network interfaces has been reached.", "fail", ["eni-limit"]),
+    (["(service web) has reached a steady state."], None, "pass", None),
+    ([], "Essential container in task exited", "pass", None),
+]
+
+
+@pytest.mark.parametrize(("events", "stop", "expected", "reasons"), QUOTA_ROWS)
+def test_service_quota_blocks_tasks(events: list[str], stop: str | None, expected: str,
+                                    reasons: list[str] | None) -> None:
+    svc = b.service("web", desired=4, running=2, events=[bs.event(e, 3) for e in events])
+    tasks = [b.task("web", status="STOPPED", stopped=b.ago(minutes=4), reason=stop,
+                    stop_code="TaskFailedToStart", containers=[b.container("web")])] if stop else []
+    f = _one("service-quota-blocks-tasks", b.ecs_bundle([svc], tasks))
+    assert f.status.value == expected, f.message
+    assert f.data.get("reasons") == reasons
+    if expected == "fail":
+        assert f.data["affected_tasks"] == 2 and f.data["count"] == 1
+
+
+def test_quota_event_an_hour_old_and_followed_by_steady_state_is_not_current() -> None:
+    svc = b.service("web", events=[
+        bs.event("(service web) has reached a steady state.", 30),
+        bs.event(UNABLE + "You've reached the limit on the number of tasks you can run "
+                 "concurrently", 90)])
+    assert _one("service-quota-blocks-tasks", b.bundle(services=[svc])).status.value == "pass"
+
+
+# -- service-fargate-capacity-unavailable -----------------------------------------------------
+CAPACITY = UNABLE + ("Capacity is unavailable at this time. Please try again later or in a "
+                     "different availability zone.")
+SPOT = [{"capacityProvider": "FARGATE_SPOT", "weight": 1}]
+
+
+@pytest.mark.parametrize(("extra", "events", "expected", "spot"), [
+    ({"capacityProviderStrategy": SPOT, "launchType": None}, [CAPACITY], "fail", True),
+    ({}, [CAPACITY], "fail", False),
+    ({"capacityProviderStrategy": SPOT, "launchType": None}, [], "pass", True),
+    ({"launchType": "EC2"}, [CAPACITY], "skipped", None),
+])
+def test_service_fargate_capacity_unavailable(extra: dict[str, Any], events: list[str],
+                                              expected: str, spot: bool | None) -> None:
+    svc = b.service("web", desired=4, running=1, events=[bs.event(e, 5) for e in events])
+    for key, value in extra.items():
+        if value is None:
+            svc.pop(key)
+        else:
+            svc[key] = value
+    f = _one("service-fargate-capacity-unavailable", b.bundle(services=[svc]))
+    assert f.status.value == expected, f.message
+    assert f.data.get("spot") == spot
+    if expected == "fail":
+        assert f.data["affected_tasks"] == 3 and "capacity is unavailable" in f.message
+
+
+def test_capacity_unavailable_read_from_a_stopped_task_reason() -> None:
+    svc = b.service("web", desired=2, running=1)
+    task = b.task("web", status="STOPPED", stopped=b.ago(minutes=3), stop_code="TaskFailedToStart",
+                  reason=CAPACITY.removeprefix("(service web) was unable to place a task. "
+                                               "Reason: "))
+    f = _one("service-fargate-capacity-unavailable", b.ecs_bundle([svc], [task]))
+    assert f.status.value == "fail" and f.data["tasks"] == [task["taskArn"].rsplit("/", 1)[1]]
+
+
+# -- instance-cpu-saturated --------------------------------------------------------------------
+def _host_bundle(instance_type: str, level: float, *, hours: float = 3) -> dict[str, Any]:
+    cpu = bm.ec2("i-0aaa", "CPUUtilization", "Average", bm.flat(hours, 300, 35.0)[:-12]
+                 + bm.flat(1, 300, level))
+    return bm.metrics_bundle(
+        [cpu], container_instances=[bm.container_instance("i-0aaa", instance_type)],
+        services=[b.service("orders", launchType="EC2")],
+        tasks=[bm.ec2_task("orders", "i-0aaa")])
+
+
+@pytest.mark.parametrize(("instance_type", "level", "expected"), [
+    ("m5.large", 97.0, "fail"),
+    ("m5.large", 60.0, "pass"),
+    ("t3.large", 97.0, "skipped"),   # burstable: cpu-credits-exhausted judges it
+])
+def test_instance_cpu_saturated(instance_type: str, level: float, expected: str) -> None:
+    found = run_check("instance-cpu-saturated", _host_bundle(instance_type, level))
+    host = next(f for f in found if f.data.get("scope") == "host")
+    assert host.status.value == expected, host.message
+    services = [f for f in found if f.data.get("scope") == "service"]
+    if expected == "skipped":
+        assert services == []
+    else:
+        (svc,) = services
+        assert svc.status.value == expected and svc.service == b.service_arn("prod", "orders")
+    if expected == "fail":
+        assert host.message.startswith("instance i-0aaa (m5.large): CPUUtilization ≥ 90% for 60m")
+        assert services[0].data["instances"] == ["i-0aaa (m5.large)"]
+
+
+def test_instance_cpu_unknown_without_the_metric() -> None:
+    bundle = _host_bundle("m5.large", 97.0)
+    bundle["metrics"] = []
+    host = next(f for f in run_check("instance-cpu-saturated", bundle)
+                if f.data.get("scope") == "host")
+    assert host.status.value == "unknown" and "needs AWS/EC2 CPUUtilization" in host.message
+
+
+# -- stopped-task-dependency-unmet -------------------------------------------------------------
+def _dependency_bundle(condition: str, sidecar: dict[str, Any],
+                       app_exit: int | None = None) -> dict[str, Any]:
+    td = b.task_definition("web", containers=[
+        b.container_def("web", memory=512, dependsOn=[{"containerName": "envoy",
+                                                       "condition": condition}]),
+        b.container_def("envoy", memory=128, essential=False)])
+    task = b.task("web", status="STOPPED", stopped=b.ago(minutes=5),
+                  reason="Essential container in task exited",
+                  containers=[b.container("web", app_exit), b.container("envoy", **sidecar)])
+    return b.ecs_bundle([b.service("web", desired=2, running=1)], [task], [td])
+
+
+@pytest.mark.parametrize(("condition", "sidecar", "app_exit", "expected", "why"), [
+    ("SUCCESS", {"exit_code": 1}, None, "fail", "which exited 1"),
+    ("HEALTHY", {"healthStatus": "UNHEALTHY"}, None, "fail", "which health UNHEALTHY"),
+    ("COMPLETE", {"reason": "CannotStartContainerError: timed out"}, None, "fail",
+     "never completed"),
+    ("SUCCESS", {"exit_code": 0}, None, "pass", "none of its 1 stopped task(s)"),
+    ("HEALTHY", {"healthStatus": "UNHEALTHY"}, 1, "pass", "none of its 1"),  # the app ran
+])
+def test_stopped_task_dependency_unmet(condition: str, sidecar: dict[str, Any],
+                                       app_exit: int | None, expected: str, why: str) -> None:
+    f = _one("stopped-task-dependency-unmet", _dependency_bundle(condition, sidecar, app_exit))
+    assert f.status.value == expected and why in f.message, f.message
+    if expected == "fail":
+        assert (f.data["container"], f.data["dependency"], f.data["condition"]) == (
+            "web", "envoy", condition)
+        assert f.data["affected_tasks"] == 1
+
+
+def test_dependency_check_skips_services_without_depends_on() -> None:
+    bundle = b.ecs_bundle([b.service("web")], [b.crash_task("web")])
+    assert _one("stopped-task-dependency-unmet", bundle).status.value == "skipped"
