@@ -1,0 +1,80 @@
+"""The log-revealed diagnoses ruled out: the same whole-account incidents as
+tests/incidents/s_logs.py, each with the one fact that makes it something else. The
+confirming runs are the suite's (test_incidents.py: each scenario's top diagnosis)."""
+
+from __future__ import annotations
+
+from checker.model import Report
+from checker.pipeline import Engine
+from tests.incidents import s_logs
+from tests.incidents.s_logs import log_lines
+from tests.incidents.scenarios import Cluster
+
+ENGINE = Engine()
+NOW = "2026-11-20T10:00:00+00:00"
+
+
+def _ids(c: Cluster) -> list[str]:
+    report: Report = ENGINE.analyze(c.bundle, generated_at=NOW)
+    return [d.id for d in report.diagnoses]
+
+
+def _cluster(build: object) -> Cluster:
+    c = Cluster()
+    assert callable(build)
+    build(c)
+    return c
+
+
+def test_a_binary_that_printed_a_traceback_ran_so_the_cpu_matches() -> None:
+    c = _cluster(s_logs.arch_mismatch)
+    assert _ids(c)[0] == "arch-mismatch"
+    newest = c.res["log_events"][0]
+    log_lines(c, {"taskArn": newest["taskArn"] + "0", "group": "service:checkout"},
+              ["Traceback (most recent call last):", "KeyError: 'FEATURE_FLAGS_URL'"], 1,
+              "exited 1")
+    ids = _ids(c)
+    assert "arch-mismatch" not in ids and ids[0] == "app-crash-loop"
+
+
+def test_a_host_disk_full_while_pulling_is_an_image_pull_failure() -> None:
+    c = _cluster(s_logs.ephemeral_storage_exhausted)
+    assert _ids(c)[0] == "ephemeral-storage-exhausted"
+    reason = ("CannotPullContainerError: failed to register layer: write /var/lib/docker/"
+              "overlay2/4f2c/diff/usr/lib/libx.so: no space left on device")
+    c.stopped("reports", 0, stopped_min=1, uptime_s=None, reason=reason,
+              stop_code="TaskFailedToStart", container_reason=reason)
+    assert "ephemeral-storage-exhausted" not in _ids(c)
+
+
+def test_denied_before_start_is_the_execution_role_not_the_task_role() -> None:
+    c = _cluster(s_logs.task_role_missing_permissions)
+    assert _ids(c)[0] == "task-role-missing-permissions"
+    reason = ("ResourceInitializationError: unable to pull secrets or registry auth: "
+              "execution resource retrieval failed: unable to retrieve secret from asm: "
+              "AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/"
+              "prod-ecs-task-execution/5e2f is not authorized to perform: "
+              "secretsmanager:GetSecretValue")
+    for minutes in (3, 2):
+        c.stopped("worker", 0, stopped_min=minutes, uptime_s=None, reason=reason,
+                  stop_code="TaskFailedToStart")
+    assert "task-role-missing-permissions" not in _ids(c)
+
+
+def test_slow_and_cpu_bound_is_not_waiting_on_a_dependency() -> None:
+    c = _cluster(s_logs.downstream_latency)
+    assert _ids(c)[0] == "downstream-latency"
+    from tests.incidents import _metrics as m
+    c.put(m.ecs("orders", "CPUUtilization", "Average", c.series(lambda mins: 97.0, 1.0)),
+          m.ecs("orders", "CPUUtilization", "Maximum", c.series(lambda mins: 100.0)))
+    assert "downstream-latency" not in _ids(c)
+
+
+def test_without_log_lines_none_of_them_is_claimed() -> None:
+    for build in (s_logs.arch_mismatch, s_logs.ephemeral_storage_exhausted,
+                  s_logs.task_role_missing_permissions, s_logs.downstream_latency):
+        c = _cluster(build)
+        del c.res["log_events"]
+        ids = set(_ids(c))
+        assert not ids & {"arch-mismatch", "ephemeral-storage-exhausted",
+                          "task-role-missing-permissions", "downstream-latency"}, build
