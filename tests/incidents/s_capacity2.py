@@ -67,14 +67,17 @@ def host_cpu_saturation(c: Cluster) -> None:
     finds: a container's cpu on EC2 is a share, not a cap, so from 80 minutes ago the two
     m5.large hosts that run reports sit at ~97% CPU. orders tasks on those hosts stay
     within their own reservation, yet their responses slow from 90 ms to over a second."""
-    for i, iid in enumerate(INSTANCES):
-        if i in SPEC["reports"].hosts:
-            c.put(m.ec2(iid, "CPUUtilization", "Average",
-                        c.series(step(31, 97, 80, 5), 1.0, 0.0)))
+    reports_hosts_cpu(c, step(31, 97, 80, 5))
     c.put(m.ecs("reports", "CPUUtilization", "Average", c.series(step(22, 96, 80, 5), 1.5)),
           m.ecs("orders", "CPUUtilization", "Average", c.series(step(40, 62, 80, 5), 2.0)),
           m.alb(SPEC["orders"].tg_dim, "TargetResponseTime", "Average",
                 c.series(step(0.09, 1.3, 78, 6), 0.08, 0.01)))
+
+
+def reports_hosts_cpu(c: Cluster, f: Callable[[float], float]) -> None:
+    """AWS/EC2 CPUUtilization of the hosts that run reports, from f(minutes ago)."""
+    for i in SPEC["reports"].hosts:
+        c.put(m.ec2(INSTANCES[i], "CPUUtilization", "Average", c.series(f, 1.0)))
 
 
 @scenario("subnet-ip-exhaustion", "subnet-ip-exhaustion",
@@ -98,7 +101,8 @@ def subnet_ip_exhaustion(c: Cluster) -> None:
 @scenario("nacl-blocks-traffic", "nacl-blocks-traffic",
           fires("nacl-blocks-task-egress", "web"),
           fires("nacl-blocks-task-egress", "checkout"),
-          fires("stopped-task-image-pull", "web", cause="network"))
+          fires("stopped-task-image-pull", "web", cause="network"),
+          services=("web", "checkout"), min_services=3)
 def nacl_blocks_traffic(c: Cluster) -> None:
     """A network hardening change 40 minutes ago gave the us-east-1b private subnet its own
     ACL: inbound it admits only the load balancer on 8080 from the VPC. Outbound is open,
