@@ -56,6 +56,17 @@ def unmet(condition: str, dependency: Item) -> str | None:
     return None
 
 
+#: Stops somebody asked for: a task scaled in while its sidecar was still starting shows
+#: the same states, so only a dependency that definitely failed counts for those.
+REQUESTED = frozenset({"ServiceSchedulerInitiated", "UserInitiated"})
+
+
+def _definite(dependency: Item) -> bool:
+    """The dependency failed on its own: a non-zero exit, or an UNHEALTHY health check."""
+    code = int_or_none(dependency.get("exitCode"))
+    return code not in (None, 0) or dependency.get("healthStatus") == "UNHEALTHY"
+
+
 def blocked_tasks(facts: Facts, stops: list[Item]) -> list[tuple[Item, str, str, str, str]]:
     """(task, essential container, dependency, condition, why) for each stopped task whose
     essential container never ran because a dependency did not meet its condition."""
@@ -67,7 +78,7 @@ def blocked_tasks(facts: Facts, stops: list[Item]) -> list[tuple[Item, str, str,
             if app is None or side is None or app.get("exitCode") is not None:
                 continue  # the essential container ran: its own exit explains the stop
             why = unmet(condition, side)
-            if why is not None:
+            if why is not None and (_definite(side) or task.get("stopCode") not in REQUESTED):
                 out.append((task, essential, dep, condition, why))
                 break
     return out

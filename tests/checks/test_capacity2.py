@@ -176,14 +176,14 @@ def test_instance_cpu_unknown_without_the_metric() -> None:
 
 
 # -- stopped-task-dependency-unmet -------------------------------------------------------------
-def _dependency_bundle(condition: str, sidecar: dict[str, Any],
-                       app_exit: int | None = None) -> dict[str, Any]:
+def _dependency_bundle(condition: str, sidecar: dict[str, Any], app_exit: int | None = None,
+                       stop_code: str = "EssentialContainerExited") -> dict[str, Any]:
     td = b.task_definition("web", containers=[
         b.container_def("web", memory=512, dependsOn=[{"containerName": "envoy",
                                                        "condition": condition}]),
         b.container_def("envoy", memory=128, essential=False)])
     task = b.task("web", status="STOPPED", stopped=b.ago(minutes=5),
-                  reason="Essential container in task exited",
+                  reason="Essential container in task exited", stop_code=stop_code,
                   containers=[b.container("web", app_exit), b.container("envoy", **sidecar)])
     return b.ecs_bundle([b.service("web", desired=2, running=1)], [task], [td])
 
@@ -204,6 +204,16 @@ def test_stopped_task_dependency_unmet(condition: str, sidecar: dict[str, Any],
         assert (f.data["container"], f.data["dependency"], f.data["condition"]) == (
             "web", "envoy", condition)
         assert f.data["affected_tasks"] == 1
+
+
+@pytest.mark.parametrize(("sidecar", "expected"), [
+    ({"healthStatus": "UNKNOWN"}, "pass"),     # scaled in while the sidecar was starting
+    ({"healthStatus": "UNHEALTHY"}, "fail"),   # a failed health check counts however it stopped
+])
+def test_a_requested_stop_needs_a_definite_dependency_failure(sidecar: dict[str, Any],
+                                                              expected: str) -> None:
+    bundle = _dependency_bundle("HEALTHY", sidecar, stop_code="ServiceSchedulerInitiated")
+    assert _one("stopped-task-dependency-unmet", bundle).status.value == expected
 
 
 def test_dependency_check_skips_services_without_depends_on() -> None:
