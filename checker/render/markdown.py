@@ -89,8 +89,9 @@ def _context(report: Report) -> list[str]:
     clusters = report.scope.get("clusters") or ["(all)"]
     counts = report.status_counts()
     top = report.highest_severity
-    where = (f"**Account** {text(report.account or '?')} · **Region** "
-             f"{text(report.region or '?')} · **Clusters** "
+    where = (f"**Account** {text(_many(report.account, report.scope.get('accounts'), 'accounts'))}"
+             f" · **Region** {text(_many(report.region, report.scope.get('regions'), 'Regions'))}"
+             " · **Clusters** "
              f"{', '.join(code(str(c)) for c in clusters)}")
     files = _gate_files(report)
     if files and report.scope.get("mode") == "offline":
@@ -135,6 +136,13 @@ def _gate_files(report: Report) -> list[str]:
     return [one] if isinstance(one, str) and one else []
 
 
+def _many(one: str | None, listed: object, noun: str) -> str:
+    """The report's account (Region), or for a fleet how many: `3 accounts`."""
+    if one:
+        return one
+    return f"{len(listed)} {noun}" if isinstance(listed, list) and listed else "?"
+
+
 def _summary_table(report: Report) -> list[str]:
     lines = [
         _row("#", "Severity", "Diagnosis", "Resources", "Confidence", "Score"),
@@ -144,6 +152,8 @@ def _summary_table(report: Report) -> list[str]:
         names = [code(short_name(r), cell=True) for r in d.resources[:SUMMARY_RESOURCES]]
         if len(d.resources) > SUMMARY_RESOURCES:
             names.append(f"+{len(d.resources) - SUMMARY_RESOURCES} more")
+        if d.account or d.region:  # a fleet report: where it was found
+            names.insert(0, code(f"{d.account or '?'}/{d.region or '?'}", cell=True))
         severity = f"**{d.severity.value}**" + (" (resolved)" if is_resolved(d) else "")
         lines.append(_row(str(d.rank), severity,
                           f"{text(d.title)} ({code(d.id, cell=True)})", ", ".join(names),
@@ -158,7 +168,9 @@ def _section(d: Diagnosis, report: Report) -> list[str]:
     lines = [
         f"## {d.rank}. {text(d.title)}", "",
         f"**{d.severity.value.upper()}**{resolved} · {code(d.id)} · scenario {code(d.scenario)}"
-        f" · confidence {d.confidence:.0%} · score {d.score:.1f}", "",
+        f" · confidence {d.confidence:.0%} · score {d.score:.1f}"
+        + (f" · **Account** {code(d.account or '?')} · **Region** {code(d.region or '?')}"
+           if d.account or d.region else ""), "",
     ]
     if d.resources:
         lines += ["**Resources:** " + ", ".join(code(r) for r in d.resources), ""]

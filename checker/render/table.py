@@ -111,7 +111,8 @@ def _header(report: Report) -> Text:
     counts = report.status_counts()
     top = report.highest_severity
     text = Text().append("ecsdoctor report", style=LABEL_STYLE)
-    where = (f"account {report.account or '?'}  region {report.region or '?'}"
+    where = (f"account {_many(report.account, report.scope.get('accounts'), 'accounts')}"
+             f"  region {_many(report.region, report.scope.get('regions'), 'Regions')}"
              f"  clusters {', '.join(str(c) for c in clusters)}")
     files = report.scope.get("task_definition_files") or [
         f for f in (report.scope.get("task_definition_file"),) if f]
@@ -196,7 +197,16 @@ def _heading(d: Diagnosis) -> Text:
     text.append("  ")
     text.append(d.title, style=LABEL_STYLE)
     text.append(f"  ({d.id})  confidence {d.confidence:.0%}  score {d.score:.1f}")
+    if d.account or d.region:  # a fleet report: where it was found
+        text.append(f"  in {d.account or '?'}/{d.region or '?'}", style=LABEL_STYLE)
     return text
+
+
+def _many(one: str | None, listed: object, noun: str) -> str:
+    """The report's account (Region), or for a fleet how many: `3 accounts`."""
+    if one:
+        return one
+    return f"{len(listed)} {noun}" if isinstance(listed, list) and listed else "?"
 
 
 def _hanging(items: Iterable[tuple[str, str]]) -> Table:

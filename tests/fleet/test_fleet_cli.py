@@ -47,3 +47,19 @@ def test_a_fleet_scan_prints_one_report(aws: None, capsys: pytest.CaptureFixture
         (a, r) for a in (A, B) for r in ("us-east-1", "eu-west-1")}
     assert doc["scope"]["clusters"] and len(doc["scope"]["targets"]) == 4
 
+
+
+@pytest.mark.parametrize(("fmt", "heading", "header"), [
+    ("markdown", f"· **Account** `{A}` · **Region** `eu-west-1`",
+     f"**Account** {A} · **Region** 2 Regions"),
+    ("table", f"in {A}/eu-west-1", f"account {A}  region 2 Regions"),
+])
+def test_table_and_markdown_say_where_each_diagnosis_is(
+        aws: None, capsys: pytest.CaptureFixture[str], fmt: str, heading: str,
+        header: str) -> None:
+    for region in ("us-east-1", "eu-west-1"):
+        build(member_session(A, region), secret=True)
+    assert main(["scan", "--regions", "us-east-1,eu-west-1", "--accounts", A,
+                 "--role-arn", ROLE, "--format", fmt]) == 0
+    out = capsys.readouterr().out
+    assert heading in out and header in out, out[:600]
