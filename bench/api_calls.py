@@ -17,10 +17,14 @@ AWS-FACTS.md §1 and §9, for a scan of this cluster (resources outside it are n
 - a second round only where the data makes one necessary: security groups referenced by
   the scanned groups but not among them, main route tables when a scanned subnet has no
   explicit route table association;
-- Application Auto Scaling in scope: DescribeScalableTargets by 50 of the scanned services,
-  DescribeScalingPolicies per scalable target found (it takes one ResourceId). §9 counts
-  both namespace-wide instead (every ECS target and policy in the account and region); that
-  figure is printed too.
+- Application Auto Scaling: DescribeScalableTargets by 50 of the scanned services;
+  DescribeScalingPolicies for the whole ECS namespace, 10 a page, when that is fewer calls
+  than one per scalable target found (it takes one ResourceId): min(targets, ⌈policies/10⌉)
+  on AWS, 1 on moto (one page). §9 counts the targets namespace-wide too; that figure is
+  printed as well.
+- DescribeTargetGroups: by 20 ARNs, or one call per load balancer (400 a page) when a load
+  balancer carries enough of them (checker/collect/elbv2.py): the fewer of ⌈TG/20⌉ and
+  one ARN batch plus one call per load balancer.
 
 History (issue 11) is measured apart, after that scan, and printed on the line before the
 summary: a day of it is written into the account (a STOPPED task event per stopped task and
@@ -115,8 +119,7 @@ def bounds(account: acct.Account, bundle: dict[str, Any]) -> dict[str, Bound]:
         "ecs:DescribeTaskDefinition": Bound(s, s, f"D = {s} revisions (no batch API)"),
         "ecs:DescribeCapacityProviders": Bound(1, 1, "⌈CP/10⌉ = ⌈3/10⌉ (2 FARGATE + 1 ASG)"),
         "ecs:ListAccountSettings": Bound(1, 2, "1 page on moto (empty); ~15 settings / 10"),
-        "elasticloadbalancing:DescribeTargetGroups": Bound(_batches(tg, 20), _batches(tg, 20),
-                                                           f"⌈TG/20⌉ = ⌈{tg}/20⌉ (ARN filter)"),
+        "elasticloadbalancing:DescribeTargetGroups": _target_group_bound(tg, size.albs),
         "elasticloadbalancing:DescribeLoadBalancers": Bound(
             _batches(size.albs, 20), _batches(size.albs, 20), f"⌈LB/20⌉ = ⌈{size.albs}/20⌉"),
         "elasticloadbalancing:DescribeTargetHealth": Bound(tg, tg, f"TG = {tg} (one per call)"),
@@ -126,11 +129,19 @@ def bounds(account: acct.Account, bundle: dict[str, Any]) -> dict[str, Bound]:
             _batches(s, 50), _batches(s, 50), f"⌈S/50⌉ = ⌈{s}/50⌉ (ResourceIds ≤ 50)",
             section_9=_pages(targets, 50)),
         "application-autoscaling:DescribeScalingPolicies": Bound(
-            targets, targets, f"targets = {targets} (one ResourceId per call)",
-            section_9=1),
+            min(targets, 1), min(targets, _pages(targets, 10)),
+            f"min(targets, ⌈policies/10⌉) = min({targets}, ⌈{targets}/10⌉) (namespace-wide "
+            "pages; one page on moto)"),
         "cloudwatch:GetMetricData": Bound(_batches(queries, 500), _batches(queries, 500),
                                           f"⌈queries/500⌉ = ⌈{queries}/500⌉"),
     }
+
+
+def _target_group_bound(tg: int, lbs: int) -> Bound:
+    """⌈TG/20⌉ by ARN, or one ARN batch and one call per load balancer (≤ 400 groups each)."""
+    by_lb = 1 + lbs * _pages(math.ceil(tg / max(lbs, 1)), 400) if tg > 20 else _batches(tg, 20)
+    best = min(_batches(tg, 20), by_lb)
+    return Bound(best, best, f"min(⌈TG/20⌉, 1 + LB) = min(⌈{tg}/20⌉, 1 + {lbs})")
 
 
 def _ec2_bounds(account: acct.Account, res: dict[str, Any], vpcs: int) -> dict[str, Bound]:

@@ -5,7 +5,8 @@ ecsdoctor's collectors against.
 It reads what a scan reads (CONTRACTS.md §1), the way a first script usually does: default
 clients, boto3 paginators at their default page size, then one describe per item —
 ``describe_services`` per service, ``describe_tasks`` per task,
-``describe_container_instances`` per instance, ``describe_task_definition`` per task,
+``describe_container_instances`` per instance, ``describe_task_definition`` per revision the
+tasks and services run (once each: a script would not ask the same revision twice),
 ``describe_instances`` and ``describe_instance_types`` per instance, each subnet, route
 table, network ACL and security group by its own id, one ``describe_target_groups`` per
 service's target group, the scaling target and policies per service, and one
@@ -71,12 +72,10 @@ def scan(session: Any, cluster: str) -> Counter[str]:
     instances = [ecs.describe_container_instances(cluster=cluster, containerInstances=[arn])[
         "containerInstances"][0] for arn in _all(ecs, "list_container_instances",
                                                  "containerInstanceArns", cluster=cluster)]
-    definitions = {t["taskDefinitionArn"]: ecs.describe_task_definition(
-        taskDefinition=t["taskDefinitionArn"])["taskDefinition"] for t in tasks}
-    for service in services:
-        if service["taskDefinition"] not in definitions:
-            definitions[service["taskDefinition"]] = ecs.describe_task_definition(
-                taskDefinition=service["taskDefinition"])["taskDefinition"]
+    revisions = dict.fromkeys([*(t["taskDefinitionArn"] for t in tasks),
+                               *(s["taskDefinition"] for s in services)])
+    definitions = {arn: ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"]
+                   for arn in revisions}
     providers = [p for name in clusters[0].get("capacityProviders", [])
                  for p in ecs.describe_capacity_providers(capacityProviders=[name])[
                      "capacityProviders"]]

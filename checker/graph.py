@@ -8,17 +8,18 @@ findings in the same order.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+import heapq
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
+from checker import gcpause
 from checker.errors import MissingFacts, RegistryError
 from checker.facts import Facts
 from checker.model import Finding, Result, Status
 from checker.registry import CheckSpec, Prior, Registry
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 ProgressHook = Callable[[CheckSpec], None]
 #: Data keys the runner itself puts on the results it makes (missing facts, a check bug).
@@ -26,25 +27,57 @@ RUNNER_KEYS = frozenset({"needs", "reason", "internal_error"})
 
 
 def build(registry: Registry) -> nx.DiGraph:
+    """The DAG as a networkx graph, for tools that want one; `order` does not need it
+    (networkx is imported here only: ~100 ms that `ecsdoctor analyze` no longer pays)."""
+    import networkx as nx
+
+    order(registry)  # the same errors: unknown dependency, cycle
     graph = nx.DiGraph()
-    for spec in registry:
-        graph.add_node(spec.id)
+    graph.add_nodes_from(spec.id for spec in registry)
+    graph.add_edges_from((up, spec.id) for spec in registry for up in spec.after)
+    return graph
+
+
+def order(registry: Registry) -> list[str]:
+    """Kahn's algorithm taking the smallest ready id first: the lexicographical
+    topological order (networkx's `lexicographical_topological_sort`, without importing
+    networkx). A RegistryError names an unknown dependency or a cycle."""
+    downstream: dict[str, list[str]] = {spec.id: [] for spec in registry}
+    waiting: dict[str, int] = {}
     for spec in registry:
         for upstream in spec.after:
             if upstream not in registry:
                 raise RegistryError(
                     f"check {spec.id!r} ({spec.module}) runs after unknown check {upstream!r}"
                 )
-            graph.add_edge(upstream, spec.id)
-    if not nx.is_directed_acyclic_graph(graph):
-        cycle = nx.find_cycle(graph)
-        path = " -> ".join([a for a, _ in cycle] + [cycle[0][0]])
-        raise RegistryError(f"check dependencies form a cycle: {path}")
-    return graph
+            downstream[upstream].append(spec.id)
+        waiting[spec.id] = len(spec.after)
+    ready = [node for node, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    out: list[str] = []
+    while ready:
+        node = heapq.heappop(ready)
+        out.append(node)
+        for nxt in downstream[node]:
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                heapq.heappush(ready, nxt)
+    if len(out) < len(waiting):
+        cycle = _cycle({s.id: list(s.after) for s in registry if waiting[s.id] > 0})
+        raise RegistryError(f"check dependencies form a cycle: {' -> '.join(cycle)}")
+    return out
 
 
-def order(registry: Registry) -> list[str]:
-    return list(nx.lexicographical_topological_sort(build(registry)))
+def _cycle(after: dict[str, list[str]]) -> list[str]:
+    """One cycle among checks that never became ready (each waits on another of them):
+    walk upstream from the smallest until a check repeats."""
+    path: list[str] = []
+    node = min(after)
+    while node not in path:
+        path.append(node)
+        node = min(up for up in after[node] if up in after)
+    loop = path[path.index(node):][::-1]  # upstream first, as the edges run
+    return [*loop, loop[0]]
 
 
 def _finding(spec: CheckSpec, result: Result) -> Finding:
@@ -95,7 +128,7 @@ def run(
     registry: Registry, facts: Facts, on_check: ProgressHook | None = None
 ) -> list[Finding]:
     done: dict[str, list[Finding]] = {}
-    with _no_cyclic_gc():
+    with gcpause.paused():  # checker/gcpause.py: a third of the run otherwise
         for check_id in order(registry):
             spec = registry[check_id]
             if on_check is not None:
@@ -103,23 +136,6 @@ def run(
             prior = Prior({up: done[up] for up in spec.after})
             done[check_id] = run_one(spec, facts, prior)
     return [f for check_id in sorted(done) for f in done[check_id]]
-
-
-@contextlib.contextmanager
-def _no_cyclic_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the checks run. They allocate millions of
-    short-lived objects, each burst of which triggers a collection that walks the whole
-    bundle (every task, every datapoint): a third of the run on a 10,000-task bundle
-    (bench/analyze_scale.py). Reference counting still frees everything the checks drop;
-    cycles, if any, are collected once the collector is back on. The previous state is
-    restored, so a caller that disabled it keeps it disabled."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def undeclared_data(registry: Registry, findings: Iterable[Finding]) -> list[str]:

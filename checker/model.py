@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from checker import gcpause
 from checker.ranking import DEFAULT as _RANKING
 
 # EC2-style ids (i-…, sg-…, subnet-…, nat-…) are unique on their own; drop the type prefix.
@@ -354,6 +355,10 @@ class Report:
         return [d for d in self.diagnoses if d.severity.at_least(threshold)]
 
     def to_dict(self) -> dict[str, Any]:
+        with gcpause.paused():  # millions of small dicts: no collection walking them all
+            return self._to_dict()
+
+    def _to_dict(self) -> dict[str, Any]:
         top = self.highest_severity
         return {
             "format": self.FORMAT,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from checker import graph, past, playbook, rank, registry, shapes, walk
+from checker import gcpause, graph, past, playbook, rank, registry, shapes, walk
 from checker.bundle import now_iso
 from checker.facts import Facts
 from checker.model import CheckInfo, Diagnosis, Finding, Report
@@ -28,15 +28,16 @@ class Engine:
                  weights: Weights = DEFAULT) -> None:
         known = checks if checks is not None else registry.load()
         self.registry = checks if checks is not None else known.select("scan")
-        graph.build(self.registry)  # fail at load on a cycle or unknown dependency
+        graph.order(self.registry)  # fail at load on a cycle or unknown dependency
         self.playbooks = list(playbooks) if playbooks is not None else playbook.load(known)
         self.weights = weights
 
     def analyze(self, bundle: Mapping[str, Any], on_check: graph.ProgressHook | None = None,
                 generated_at: str | None = None) -> Report:
-        facts = Facts(bundle)
-        findings = graph.run(self.registry, facts, on_check)
-        return self.report(facts, findings, generated_at=generated_at)
+        with gcpause.paused():  # checks, walk and report build in bursts (checker/gcpause.py)
+            facts = Facts(bundle)
+            findings = graph.run(self.registry, facts, on_check)
+            return self.report(facts, findings, generated_at=generated_at)
 
     def report(self, facts: Facts, findings: Sequence[Finding], *,
                checks: Registry | None = None, scope: Mapping[str, Any] | None = None,

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from checker import yamlload
 from checker.errors import PlaybookError
 from checker.model import Remediation, Severity
 from checker.registry import Registry
@@ -114,7 +115,7 @@ class Playbook:
 @cache
 def catalog() -> dict[str, CatalogEntry]:
     text = resources.files("checker").joinpath("data", "diagnoses.yaml").read_text("utf-8")
-    raw = yaml.safe_load(text)["diagnoses"]
+    raw = yamlload.safe_load(text)["diagnoses"]
     return {k: CatalogEntry(k, v["title"], Severity(v["severity"]), v.get("kind", "incident"))
             for k, v in raw.items()}
 
@@ -387,7 +388,7 @@ def load_snippets(directory: str | None = None) -> dict[str, str]:
 
 def _yaml(text: str, shown: str) -> Any:
     try:
-        return yaml.safe_load(text)
+        return yamlload.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark else ""

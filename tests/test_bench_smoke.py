@@ -5,7 +5,6 @@ the collectors, the moto seeding or the engine change under them."""
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,26 +60,35 @@ def test_wall_time_runs_both_scans(bench: Any, smoke_size: Any) -> None:
 
 
 def test_analyze_scale_runs_small(bench: Any) -> None:
+    """Two tiny sizes through the whole `analyze` process: the bench's plumbing (bundle
+    file, subprocess, wait4, the engine beside it) works; the numbers mean nothing here."""
     import analyze_scale
 
     out, show = _lines()
-    result = analyze_scale.run(copies=1, repeat=1, big_copies=2, target=100, show=show)
-    assert out[-1].startswith("analyze: 1x ")
-    assert math.isfinite(result["ratio"]) and result["big_tasks"] >= 100
+    result = analyze_scale.run(sizes=(1, 2), repeat=1, show=show, unit=4)
+    assert out[-1].startswith("analyze: x2 ")
+    assert result["x2"]["wall"] > 0 and result["x2"]["rss"] > 0
+    assert result["x1"]["diagnoses"] >= 1
 
 
-def test_scaled_bundle_is_still_healthy(bench: Any) -> None:
-    """Renamed copies and multiplied tasks keep the healthy cluster healthy: the bench
-    measures the engine on realistic data, not on a pile of findings it caused itself."""
-    import analyze_scale
+def test_scale_bundle_is_the_unhealthy_account_it_describes(bench: Any) -> None:
+    """The bench account has the shape bench/scale_bundle.py states: every service awsvpc
+    on EC2 with 10 tasks of which one stopped, and one diagnosis over every service
+    (the blackholed route), beside per-service ones."""
+    import scale_bundle
 
     from checker.pipeline import Engine
 
-    bundle = analyze_scale.scaled_bundle(2, per_service=3)
+    bundle = scale_bundle.build(1, unit=50)
+    res = bundle["resources"]
+    assert len(res["services"]) == 50 and len(res["tasks"]) == 500
+    assert sum(t["lastStatus"] == "STOPPED" for t in res["tasks"]) == 50
+    assert {s["launchType"] for s in res["services"]} == {"EC2"}
     report = Engine().analyze(bundle)
-    assert [d.id for d in report.diagnoses] == []
-    services = bundle["resources"]["services"]
-    assert len({s["serviceArn"] for s in services}) == len(services) == 12
+    widest = max(report.diagnoses, key=lambda d: len(d.resources))
+    assert widest.id == "egress-route-missing"
+    assert sum(":service/" in r for r in widest.resources) == 50
+    assert {d.id for d in report.diagnoses} >= {"image-pull-failure", "memory-undersized"}
 
 
 def test_startup_help_loads_no_aws_sdk(bench: Any) -> None:

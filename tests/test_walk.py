@@ -114,6 +114,22 @@ def test_group_by_merges_services_behind_one_cause_and_weighs_them() -> None:
     assert diags[0].resources == (SVC["a"], SVC["b"], "nat-1")
 
 
+def test_a_group_of_many_keeps_every_service_once_sorted_and_evidence_once() -> None:
+    """Three services behind one NAT gateway, one of them with the same finding twice:
+    the merged diagnosis lists each service once in order and each piece of evidence once
+    (the grouping keeps its sets while merging; the answer must not change)."""
+    books = book(hyp("nat-connection-exhaustion", confirm="[nat]", group_by="nat_gateway_id"),
+                 symptoms="[nat]")
+    found = [f("nat", s, nat_gateway_id="nat-1", affected_tasks=n)
+             for s, n in (("c", 1), ("a", 3), ("b", 2), ("a", 3))]
+    (cand,) = walk(books, found)
+    assert cand.services == [SVC["a"], SVC["b"], SVC["c"]]
+    assert [(e.resource, e.message) for e in cand.evidence] == [
+        ("res-nat-a", "nat on a"), ("res-nat-b", "nat on b"), ("res-nat-c", "nat on c")]
+    assert cand.affected == {SVC["a"]: 3, SVC["b"]: 2, SVC["c"]: 1}
+    assert cand.why[0].startswith("one cause behind 3 services: prod/a, prod/b, prod/c")
+
+
 def test_a_cause_that_explains_ranks_above_what_it_explains() -> None:
     books = book(
         hyp("image-pull-failure", confirm="[pull]") +

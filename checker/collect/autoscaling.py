@@ -9,11 +9,16 @@ scaling_policies (CONTRACTS.md §1), for what the scanned clusters and services 
   none).
 - scalable_targets: ``ServiceNamespace=ecs`` with the scanned services' ResourceIds
   (``service/<cluster>/<service>``), 50 per call, ``MaxResults=50`` (AWS-FACTS.md §1d).
-- scaling_policies: DescribeScalingPolicies takes one ``ResourceId`` (no list), so one paged
-  call (``MaxResults=10``, its maximum) per scalable target found. A service without a target
-  has no policy (a policy needs its target), so this is the fewest calls that stay inside
-  the scope: a namespace-wide listing would cost ⌈policies in the account/10⌉ whatever the
-  scope. When DescribeScalableTargets failed, every scanned service is asked instead.
+- scaling_policies: DescribeScalingPolicies takes one ``ResourceId`` (no list), so per target
+  it costs one paged call (``MaxResults=10``, its maximum) per scalable target found (a
+  service without a target has no policy: a policy needs its target). Without a
+  ``ResourceId`` it lists the whole namespace, 10 policies a page: for a scan that covers
+  most of the account's scaled services (50 targets, 50 policies: 5 calls instead of 50)
+  that is far fewer. Which one is cheaper is not known before asking, so the namespace is
+  read first, at most T − 1 pages for T targets (strictly fewer calls than per target); a
+  namespace longer than that falls back to one call per target (then at most 2T − 1 calls
+  in all). What lies outside the scope is dropped. When DescribeScalableTargets failed,
+  every scanned service counts as a target.
 
 Both phases fan out on the bounded pool; the two services have their own throttle buckets
 (AWS-FACTS.md §2f).
@@ -25,7 +30,15 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
-from checker.collect.aws import Context, Item, batched
+from checker.collect.aws import (
+    MAX_PAGES,
+    Context,
+    Item,
+    PageLimitExceeded,
+    batched,
+    iam_action,
+    pages,
+)
 
 #: Every action this module calls; deploy/iam-policy.json is checked against it.
 OPERATIONS: frozenset[str] = frozenset({
@@ -63,10 +76,14 @@ def collect_autoscaling(ctx: Context) -> None:
         with_policies = resource_ids
     else:
         with_policies = sorted({str(t.get("ResourceId")) for t in targets})
-    policies = ctx.gather(("scaling_policies", partial(describe_policies, ctx, rid))
-                          for rid in with_policies)
-    ctx.store("scaling_policies", in_scope(policies.get("scaling_policies", []), resource_ids),
-              "PolicyARN")
+    complete: list[bool] = []
+    policies: list[Item] = ctx.gather([("scaling_policies", partial(
+        namespace_policies, ctx, len(with_policies) - 1, complete))]).get("scaling_policies", [])
+    if not complete:
+        found = ctx.gather(("scaling_policies", partial(describe_policies, ctx, rid))
+                           for rid in with_policies)
+        policies = found.get("scaling_policies", [])
+    ctx.store("scaling_policies", in_scope(policies, resource_ids), "PolicyARN")
 
 
 def group_names(providers: Iterable[Item]) -> list[str]:
@@ -118,6 +135,32 @@ def describe_policies(ctx: Context, resource_id: str) -> list[Item]:
                         "describe_scaling_policies", "ScalingPolicies", resource_id,
                         ServiceNamespace=NAMESPACE, ResourceId=resource_id,
                         MaxResults=POLICY_PAGE)
+
+
+def namespace_policies(ctx: Context, max_pages: int, complete: list[bool]) -> list[Item]:
+    """Every ECS scaling policy of the account and region, if that takes at most
+    ``max_pages`` calls (capped at MAX_PAGES); ``complete`` gets True appended when it did
+    (a pool job returns only its items), else the caller asks per target. A failure is
+    recorded and what was read is kept (the per-target calls need the same permission)."""
+    if max_pages < 1:
+        return []
+    api = ctx.client("application-autoscaling")
+    action = iam_action(api, "describe_scaling_policies")
+    out: list[Item] = []
+    try:
+        for page in pages(api, "describe_scaling_policies", max_pages=min(max_pages, MAX_PAGES),
+                          ServiceNamespace=NAMESPACE, MaxResults=POLICY_PAGE):
+            items = page.get("ScalingPolicies", [])
+            out.extend(items)
+            ctx.step(f"{action} {NAMESPACE} namespace ({len(items)})")
+    except PageLimitExceeded:
+        ctx.step(f"{action} {NAMESPACE} namespace: more than {max_pages} pages, per target")
+        return []
+    except Exception as exc:
+        ctx.fail("scaling_policies", action, exc)
+        ctx.step(f"{action} {NAMESPACE} namespace failed")
+    complete.append(True)
+    return out
 
 
 def _target_key(target: Item) -> str:

@@ -7,6 +7,14 @@ attached to, and the health of each target group's targets. The call plan (AWS-F
 DescribeTargetHealth per target group (it takes a single ARN). All share the account-wide
 ELB bucket of 40 tokens refilled at 10/s (§2c), which the adaptive retries pace.
 
+DescribeTargetGroups also takes one ``LoadBalancerArn`` and then answers every target group
+of that load balancer, 400 a page: one call where ARN batches take 20. Which load balancers
+carry the referenced groups is only known once some are described, so the first batch of 20
+goes by ARN; a load balancer that carries a share of that batch large enough that, for the
+groups still to read, it should cover more than a batch (more than 20 expected) is then
+read whole, and only the groups no such load balancer answered go by ARN. Groups of those
+load balancers that no scanned service references are dropped.
+
 Two API traps shape the code. The ARN filters accept no more than 20 ARNs (DescribeLoadBalancers
 documents it; DescribeTargetGroups has no model limit but answers "You cannot describe more
 than '20' target groups at a time", ansible-collections/amazon.aws#1593). And one unknown ARN
@@ -19,6 +27,7 @@ group that is not in ``target_groups``). ELB pages with ``Marker``/``NextMarker`
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -66,7 +75,7 @@ def collect_elbv2(ctx: Context) -> None:
     """Fill target_groups, load_balancers and target_health in ``ctx.resources`` for the
     target groups of the services the ECS collector stored."""
     referenced = target_group_arns(ctx.resources.get("services", []))
-    groups = ctx.store("target_groups", describe(ctx, DESCRIBE_TARGET_GROUPS, referenced),
+    groups = ctx.store("target_groups", describe_target_groups(ctx, referenced),
                        "TargetGroupArn")
     lb_arns = sorted({arn for g in groups for arn in g.get("LoadBalancerArns", []) or []})
     jobs: list[tuple[str, Job]] = describe_jobs(ctx, DESCRIBE_LOAD_BALANCERS, lb_arns)
@@ -85,6 +94,30 @@ def target_group_arns(services: Iterable[Item]) -> list[str]:
         for owner in (service, *(service.get("taskSets", []) or [])):
             arns.update(lb.get("targetGroupArn", "") for lb in owner.get("loadBalancers", []) or [])
     return sorted(a for a in arns if a)
+
+
+def describe_target_groups(ctx: Context, referenced: list[str]) -> list[Item]:
+    """The referenced target groups, in the fewest calls this module can tell in advance
+    (module docstring: the first batch by ARN, then whole load balancers where they pay)."""
+    if len(referenced) <= ARN_BATCH:
+        return describe(ctx, DESCRIBE_TARGET_GROUPS, referenced)
+    seed, rest = referenced[:ARN_BATCH], referenced[ARN_BATCH:]
+    found = describe(ctx, DESCRIBE_TARGET_GROUPS, seed)
+    share = Counter(lb for g in found for lb in set(g.get("LoadBalancerArns") or []))
+    whole = sorted(lb for lb, n in share.items() if len(rest) * n / len(seed) > ARN_BATCH)
+    wanted = set(rest)
+    by_lb = ctx.gather(("target_groups", partial(groups_of_load_balancer, ctx, lb))
+                       for lb in whole).get("target_groups", [])
+    found += [g for g in by_lb if g.get("TargetGroupArn") in wanted]
+    answered = {str(g.get("TargetGroupArn")) for g in found}
+    return found + describe(ctx, DESCRIBE_TARGET_GROUPS, [a for a in rest if a not in answered])
+
+
+def groups_of_load_balancer(ctx: Context, lb_arn: str) -> list[Item]:
+    """Every target group of one load balancer (nothing if it was deleted meanwhile)."""
+    pages = fetch(ctx, "target_groups", "describe_target_groups", resource_name(lb_arn),
+                  "LoadBalancerNotFound", LoadBalancerArn=lb_arn, PageSize=PAGE_SIZE)
+    return [g for page in pages or [] for g in page.get("TargetGroups", [])]
 
 
 def health_arns(ctx: Context, referenced: list[str], groups: list[Item]) -> list[str]:

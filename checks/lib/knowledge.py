@@ -8,14 +8,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
+from checker import yamlload
 
 
 @cache
 def table(name: str) -> Mapping[str, Any]:
     """A knowledge table from checks/data, loaded once (STYLE.md rule 4)."""
     text = resources.files("checks").joinpath("data", f"{name}.yaml").read_text("utf-8")
-    data = yaml.safe_load(text)
+    data = yamlload.safe_load(text)
     assert isinstance(data, dict) and "source" in data, f"checks/data/{name}.yaml needs source:"
     return data
 

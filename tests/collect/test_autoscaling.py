@@ -207,3 +207,49 @@ def test_a_throttled_policy_page_is_recorded_and_earlier_pages_kept(
 def test_targets_and_policies_outside_the_scope_are_dropped() -> None:
     items = [{"ResourceId": "service/prod/api"}, {"ResourceId": "service/other/api"}]
     assert autoscaling.in_scope(items, ["service/prod/api"]) == items[:1]
+
+
+# --- scaling policies: the whole namespace when that is fewer calls ---------------------------
+
+
+def _policy_of(n: int, resource_id: str) -> dict[str, Any]:
+    return {**_policy(n), "ResourceId": resource_id}
+
+
+def test_policies_of_many_targets_are_read_for_the_namespace(stubs: dict[str, Stubber],
+                                                             ctx: Context) -> None:
+    """Three targets, one page of policies for the whole namespace: one call instead of
+    three; a policy of a service outside the scope is read but not kept."""
+    ids = ["service/prod/a", "service/prod/b", "service/prod/c"]
+    stub = stubs["application-autoscaling"]
+    stub.add_response("describe_scalable_targets", {"ScalableTargets": [_target(i) for i in ids]},
+                      {"ServiceNamespace": "ecs", "ResourceIds": ids, "MaxResults": 50})
+    stub.add_response("describe_scaling_policies", {"ScalingPolicies": [
+        _policy_of(0, ids[0]), _policy_of(1, "service/other/x"), _policy_of(2, ids[2])]},
+        {"ServiceNamespace": "ecs", "MaxResults": 10})
+    ctx.resources["services"] = [{"clusterArn": "arn:aws:ecs:x:1:cluster/prod", "serviceName": n}
+                                 for n in "abc"]
+    autoscaling.collect_autoscaling(ctx)
+    assert [p["PolicyName"] for p in ctx.resources["scaling_policies"]] == ["p0", "p2"]
+    assert ctx.recorder.errors() == []
+
+
+def test_a_namespace_longer_than_per_target_falls_back_to_per_target(
+        stubs: dict[str, Stubber], ctx: Context) -> None:
+    """Two targets allow one namespace page; a second page means per target is cheaper."""
+    ids = ["service/prod/a", "service/prod/b"]
+    stub = stubs["application-autoscaling"]
+    stub.add_response("describe_scalable_targets", {"ScalableTargets": [_target(i) for i in ids]},
+                      {"ServiceNamespace": "ecs", "ResourceIds": ids, "MaxResults": 50})
+    stub.add_response("describe_scaling_policies", {
+        "ScalingPolicies": [_policy_of(n, "service/other/x") for n in range(10)],
+        "NextToken": "more"}, {"ServiceNamespace": "ecs", "MaxResults": 10})
+    for n, rid in enumerate(ids):
+        stub.add_response("describe_scaling_policies", {"ScalingPolicies": [
+            _policy_of(20 + n, rid)]}, {"ServiceNamespace": "ecs", "ResourceId": rid,
+                                        "MaxResults": 10})
+    ctx.resources["services"] = [{"clusterArn": "arn:aws:ecs:x:1:cluster/prod", "serviceName": n}
+                                 for n in "ab"]
+    autoscaling.collect_autoscaling(ctx)
+    assert [p["PolicyName"] for p in ctx.resources["scaling_policies"]] == ["p20", "p21"]
+    assert ctx.recorder.errors() == []

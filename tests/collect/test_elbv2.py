@@ -190,6 +190,42 @@ def test_every_call_is_cut_at_its_api_limit(stub: Stubber, ctx: Context) -> None
     assert ctx.recorder.errors() == []
 
 
+def test_target_groups_of_a_shared_load_balancer_are_read_by_it(stub: Stubber,
+                                                                ctx: Context) -> None:
+    """100 services behind one ALB and one behind another: the first 20 target groups by
+    ARN show that lb-000 carries them all, so the other 80 come in one call by load
+    balancer (its 3 groups no scanned service uses are dropped), and only the group on
+    lb-001, which that call did not answer, goes by ARN: 3 calls instead of 6."""
+    n = 100
+    ctx.resources["services"] = [
+        service(f"svc-{i:03}", loadBalancers=[{"targetGroupArn": tg_arn(i),
+                                               "containerName": "app", "containerPort": 80}])
+        for i in range(n + 1)]
+    arns = sorted(tg_arn(i) for i in range(n + 1))
+
+    def group(arn: str) -> dict[str, Any]:
+        return {"TargetGroupArn": arn,
+                "LoadBalancerArns": [lb_arn(1 if arn == tg_arn(n) else 0)]}
+
+    stub.add_response("describe_target_groups", {"TargetGroups": [group(a) for a in arns[:20]]},
+                      {"TargetGroupArns": arns[:20], "PageSize": 400})
+    on_lb = [group(tg_arn(i)) for i in range(n + 3) if i != n]
+    stub.add_response("describe_target_groups", {"TargetGroups": on_lb},
+                      {"LoadBalancerArn": lb_arn(0), "PageSize": 400})
+    stub.add_response("describe_target_groups", {"TargetGroups": [group(tg_arn(n))]},
+                      {"TargetGroupArns": [tg_arn(n)], "PageSize": 400})
+    stub.add_response("describe_load_balancers", {"LoadBalancers": [
+        {"LoadBalancerArn": lb_arn(i)} for i in (0, 1)]},
+        {"LoadBalancerArns": [lb_arn(0), lb_arn(1)], "PageSize": 400})
+    for arn in arns:
+        stub.add_response("describe_target_health", {"TargetHealthDescriptions": []},
+                          {"TargetGroupArn": arn})
+    elbv2.collect_elbv2(ctx)
+    assert [g["TargetGroupArn"] for g in ctx.resources["target_groups"]] == arns
+    assert len(ctx.resources["target_health"]) == n + 1
+    assert ctx.recorder.errors() == []
+
+
 def test_target_groups_follow_next_marker(stub: Stubber, ctx: Context) -> None:
     batch = [tg_arn(i) for i in range(3)]
     params = {"TargetGroupArns": batch, "PageSize": 400}

@@ -125,20 +125,35 @@ def evaluate(facts: Facts, flows: Iterable[Flow]) -> tuple[list[str], list[str],
     seen: list[str] = []
     unknowns: list[str] = []
     for flow in flows:
-        subnet = subnet_item(facts, flow.subnet_id)
-        acl = nacl_of(facts, subnet) if subnet else None
-        if acl is None:
+        acl_id, dropped = _verdict(facts, flow)
+        if acl_id is None:
             unknowns.append(f"no network ACL known for {flow.subnet_id}")
             continue
-        acl_id = str(acl.get("NetworkAclId"))
         if acl_id not in seen:
             seen.append(acl_id)
-        for seg in denied(nacl_evaluate(acl, egress=flow.egress, proto=flow.proto,
-                                        ports=flow.ports, peer=flow.peer)):
-            way = f"outbound {flow.proto}/{port_text([seg.ports])} to" if flow.egress else (
-                f"inbound {flow.proto}/{port_text([seg.ports])} from")
-            text = (f"{acl_id} of {flow.subnet_id} drops {way} {flow.peer} (rule "
-                    f"{rule_label(seg.rule)} deny; {flow.why})")
+        for text in dropped:
             if text not in problems:
                 problems.append(text)
     return problems, seen, sorted(set(unknowns))
+
+
+def _verdict(facts: Facts, flow: Flow) -> tuple[str | None, tuple[str, ...]]:
+    """(the ACL that sees `flow`, or None; what it drops), once per distinct flow and
+    analysis: every service in the same subnets asks about the very same packets."""
+    return facts.memo(("network.flows.verdict", flow), lambda: _judge(facts, flow))
+
+
+def _judge(facts: Facts, flow: Flow) -> tuple[str | None, tuple[str, ...]]:
+    subnet = subnet_item(facts, flow.subnet_id)
+    acl = nacl_of(facts, subnet) if subnet else None
+    if acl is None:
+        return None, ()
+    acl_id = str(acl.get("NetworkAclId"))
+    dropped: list[str] = []
+    for seg in denied(nacl_evaluate(acl, egress=flow.egress, proto=flow.proto,
+                                    ports=flow.ports, peer=flow.peer)):
+        way = f"outbound {flow.proto}/{port_text([seg.ports])} to" if flow.egress else (
+            f"inbound {flow.proto}/{port_text([seg.ports])} from")
+        dropped.append(f"{acl_id} of {flow.subnet_id} drops {way} {flow.peer} (rule "
+                       f"{rule_label(seg.rule)} deny; {flow.why})")
+    return acl_id, tuple(dropped)

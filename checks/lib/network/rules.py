@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from checker.facts import Item, obj, objs
@@ -39,8 +40,16 @@ def protocol(value: Any) -> str:
 
 
 def network(value: Any) -> Network | None:
+    """The network `value` spells, or None. A large account asks about a handful of CIDRs
+    hundreds of thousands of times (every rule against every flow of every service), and
+    `ip_network` is slow: each distinct spelling is parsed once per process."""
+    return _network(str(value))
+
+
+@lru_cache(maxsize=4096)
+def _network(text: str) -> Network | None:
     try:
-        return ipaddress.ip_network(str(value), strict=False)
+        return ipaddress.ip_network(text, strict=False)
     except ValueError:
         return None
 
@@ -50,12 +59,15 @@ ANYWHERE = network("0.0.0.0/0")
 HTTPS: Ports = (443, 443)
 
 
+@lru_cache(maxsize=16384)
 def covers(outer: Network | None, inner: Network | None) -> bool:
+    """`inner` lies inside `outer` (cached: the same few pairs recur for every service)."""
     if outer is None or inner is None or outer.version != inner.version:
         return False
     return inner.subnet_of(outer)  # type: ignore[arg-type]
 
 
+@lru_cache(maxsize=16384)
 def overlaps(a: Network | None, b: Network | None) -> bool:
     if a is None or b is None or a.version != b.version:
         return False

