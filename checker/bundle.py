@@ -149,7 +149,22 @@ def validate(bundle: Any, source: str = "bundle") -> dict[str, Any]:
     for key in ("scope", GATE):
         if not isinstance(bundle.get(key, {}), dict):
             raise _where(f"{source}: {key}", "expected an object")
+    _validate_labels(bundle, source)
     return bundle
+
+
+def _validate_labels(bundle: dict[str, Any], source: str) -> None:
+    """What the report quotes as text (an error's collection, operation, code, message;
+    the scope's names) must be text: a list there is a hand-edit gone wrong, one line and
+    exit 2, not a crash in the middle of the checks."""
+    for i, entry in enumerate(bundle.get("errors", [])):
+        for key in ("collection", "operation", "code", "message", "level"):
+            if not isinstance(entry.get(key), str | None):
+                raise _where(f"{source}: errors[{i}].{key}", "expected a string")
+    for key, names in bundle.get("scope", {}).items():
+        if key in ("clusters", "services") and not (
+                isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            raise _where(f"{source}: scope.{key}", "expected a list of names")
 
 
 def _validate_resources(resources: Any, source: str) -> None:

@@ -66,6 +66,10 @@ def test_fail_on_is_exactly_the_threshold(tmp_path: Path) -> None:
     ('{"format": "ecsdoctor-bundle", "version": 1, "resources": {"tasks": {}}}',
      "resources.tasks: expected a list, got dict"),
     ('[1, 2]', "expected a JSON object, got list"),
+    ('{"format": "ecsdoctor-bundle", "version": 1, "errors": [{"code": ["x"]}]}',
+     "errors[0].code: expected a string"),
+    ('{"format": "ecsdoctor-bundle", "version": 1, "scope": {"clusters": 7}}',
+     "scope.clusters: expected a list of names"),
 ])
 def test_bad_bundle_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                        content: str, message: str) -> None:
