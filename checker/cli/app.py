@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -254,7 +254,7 @@ def scan(
             report = _scan_fleet(fleet, scope, region=region, profile=profile,
                                  workers=workers, save_bundle=save_bundle)
             _emit(report, fmt, output, verbose)
-            raise typer.Exit(exit_code(report, fail_on, strict))
+            exit_with(report, fail_on, strict)
         if not cluster:
             raise InputError("no cluster to scan: pass --cluster NAME (or, to read every "
                              "cluster, scan a fleet: --regions, --accounts, --organization)")
@@ -291,6 +291,11 @@ def _finish(bundle: dict[str, Any], fmt: Format, output: Path | None, save_bundl
     report = _analyze(bundle, progress=err.is_terminal)
     _emit(report, fmt, output, verbose)
     _note_retries(bundle)
+    exit_with(report, fail_on, strict)
+
+
+def exit_with(report: Report, fail_on: Sev | None, strict: bool) -> NoReturn:
+    """End the command with exit_code(); exit 3 first says on stderr what was not read."""
     code = exit_code(report, fail_on, strict)
     if code == 3:
         _say_why_incomplete(report, fail_on, strict)
