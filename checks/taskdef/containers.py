@@ -10,6 +10,7 @@ from checker.facts import Facts, Item, obj, objs
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
 from checks.lib.knowledge import table
+from checks.lib.placeholders import has_placeholder
 from checks.lib.taskdefs import (
     FARGATE,
     PARAMS_DOCS,
@@ -46,7 +47,7 @@ def container_no_log_configuration(facts: Facts, prior: Prior) -> Iterator[Resul
                          **use.data(container=name))
 
 
-@check(id="lb-container-no-health-check", area="taskdef", severity=Severity.LOW,
+@check(id="lb-container-no-health-check", area="taskdef", severity=Severity.MEDIUM,
        title="Load-balanced essential container has no container health check",
        needs=("task_definitions", "services"),
        docs=f"{PARAMS_DOCS}#container_definition_healthcheck",
@@ -71,6 +72,45 @@ def lb_container_no_health_check(facts: Facts, prior: Prior) -> Iterator[Result]
                 yield failed(use.arn, f"{use.where(ctr)}: load-balanced and essential but no "
                              f"healthCheck{use.suffix}", service=use.service_arn, path=path,
                              **use.data(container=name))
+
+
+def _load_balanced(facts: Facts, td: Item) -> set[str]:
+    """Names of `td`'s containers that a service in scope puts behind a load balancer."""
+    out: set[str] = set()
+    for use in uses(facts):
+        if use.td is td:
+            out |= {str(lb.get("containerName"))
+                    for lb in objs(obj(use.service).get("loadBalancers"))}
+    return out
+
+
+@check(id="container-no-health-check", area="taskdef", severity=Severity.LOW,
+       title="Essential container has no container health check",
+       needs=("task_definitions",),
+       docs=f"{PARAMS_DOCS}#container_definition_healthcheck",
+       emits=("affected_tasks", "container"))
+def container_no_health_check(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """Without a health check ECS only knows whether the process runs: a hung worker, a
+    deadlocked queue consumer or a web server that lost its database keeps its task, and
+    dependsOn HEALTHY has nothing to wait for. Containers behind a load balancer are judged
+    by lb-container-no-health-check (medium): this check covers the others, so a task
+    definition judged alone (the gate offline) is not silent about it."""
+    for use, ctr in each_container(facts):
+        name, path = container_name(ctr), use.path(ctr, "healthCheck")
+        if not essential(ctr):
+            yield skipped(use.arn, f"{use.where(ctr)}: not essential{use.suffix}",
+                          service=use.service_arn, path=path, container=name)
+        elif name in _load_balanced(facts, use.td):
+            yield skipped(use.arn, f"{use.where(ctr)}: load-balanced (see "
+                          f"lb-container-no-health-check){use.suffix}",
+                          service=use.service_arn, path=path, container=name)
+        elif obj(ctr.get("healthCheck")).get("command"):
+            yield passed(use.arn, f"{use.where(ctr)}: health check defined{use.suffix}",
+                         service=use.service_arn, path=path, container=name)
+        else:
+            yield failed(use.arn, f"{use.where(ctr)}: essential but no healthCheck — ECS "
+                         f"cannot tell a hung container from a working one{use.suffix}",
+                         service=use.service_arn, path=path, **use.data(container=name))
 
 
 def _nofile_result(use: Use, ctr: Item) -> Result:
@@ -115,9 +155,15 @@ def container_nofile_ulimit_low(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 def _image_kind(image: Any) -> tuple[str, str]:
-    """(kind, tag): placeholder | digest | latest | untagged | tagged."""
-    if not isinstance(image, str) or not image.strip() or any(
-            ch in image for ch in "<>{}$` "):
+    """(kind, tag): empty | placeholder | digest | mutable | untagged | unversioned | tagged.
+
+    A digest pins the image; a tag pins it only as far as nobody moves it, which people do
+    to `latest`, `stable`, `main`, `dev` (a branch, a channel, an environment) and to any tag
+    with no version-like part (`alpine`, `debug`, `IMAGE_TAG`): a tag passes when it carries
+    a digit (`1.25.3`, `v2`, `2026.11.19`, a git sha)."""
+    if not isinstance(image, str) or not image.strip():
+        return "empty", ""
+    if has_placeholder(image) or any(ch in image for ch in "<>{}$` "):
         return "placeholder", ""
     if "@sha256:" in image:
         return "digest", ""
@@ -127,29 +173,37 @@ def _image_kind(image: Any) -> tuple[str, str]:
         return "placeholder", ""  # repository names must be lowercase: not a real image
     if not tag:
         return "untagged", ""
-    return ("latest" if tag.lower() == "latest" else "tagged"), tag
+    mutable = {str(t) for t in table("hardening")["mutable_tags"]}
+    if tag.lower() in mutable:
+        return "mutable", tag
+    if not any(ch.isdigit() for ch in tag):
+        return "unversioned", tag
+    return "tagged", tag
 
 
 @check(id="container-image-tag-mutable", area="taskdef", severity=Severity.LOW,
-       title="Container image uses 'latest' or no tag",
+       title="Container image uses a mutable tag (latest, stable, main, none, unversioned)",
        needs=("task_definitions",),
        docs=f"{PARAMS_DOCS}#container_definition_image",
        emits=("affected_tasks", "container", "tag"))
 def container_image_tag_mutable(facts: Facts, prior: Prior) -> Iterator[Result]:
-    """`latest` (or no tag, which means latest) names a different image over time: two
-    revisions can run different code, and rolling back to a revision does not bring the
-    old code back. A version tag or a digest pins what runs."""
+    """A mutable tag names a different image over time: two revisions can run different
+    code, and rolling back to a revision does not bring the old code back. A version tag or
+    a digest pins what runs; an unrendered variable or an empty image pins nothing."""
     for use, ctr in each_container(facts):
         where, svc, name = use.where(ctr), use.service_arn, container_name(ctr)
-        kind, tag = _image_kind(ctr.get("image"))
+        image = ctr.get("image")
+        kind, tag = _image_kind(image)
         path = use.path(ctr, "image")
-        if kind == "placeholder":
-            yield skipped(use.arn, f"{where}: image is a template placeholder{use.suffix}",
-                          service=svc, path=path, container=name)
-        elif kind in ("latest", "untagged"):
-            what = "the mutable tag latest" if kind == "latest" else "no tag (latest)"
-            yield failed(use.arn, f"{where}: image {ctr.get('image')} uses {what}{use.suffix}",
-                         service=svc, path=path, **use.data(container=name, tag=tag or None))
+        what = {"empty": "empty",
+                "placeholder": "an unrendered template variable, not an image",
+                "untagged": "no tag (latest)",
+                "mutable": f"the mutable tag {tag}",
+                "unversioned": f"tag {tag}, which has no version in it"}.get(kind)
+        if what is not None:
+            shown = f"image {image} " if kind not in ("empty", "placeholder") else "image "
+            yield failed(use.arn, f"{where}: {shown}is {what}{use.suffix}", service=svc,
+                         path=path, **use.data(container=name, tag=tag or None))
         else:
             pin = "a digest" if kind == "digest" else f"tag {tag}"
             yield passed(use.arn, f"{where}: image pinned by {pin}{use.suffix}", service=svc,

@@ -278,9 +278,21 @@ def test_container_nofile_ulimit_low(td: dict, launch: str, expected: str) -> No
     ("nginx:1.25.3", "pass"),
     ("123456789012.dkr.ecr.us-east-1.amazonaws.com/web@sha256:" + "a" * 64, "pass"),
     ("nginx:latest@sha256:" + "b" * 64, "pass"),          # the digest pins it
-    ("<IMAGE1_NAME>", "skipped"),
-    ("nginx:{{ env `TAG` `latest` }}", "skipped"),
-    ("REPLACED_BY_CI", "skipped"),
+    ("<IMAGE1_NAME>", "fail"),                           # unrendered: pins nothing
+    ("nginx:{{ env `TAG` `latest` }}", "fail"),
+    ("${ECR_URI}:${IMAGE_TAG}", "fail"),
+    ("REPLACED_BY_CI", "fail"),
+    (" ", "fail"),                                        # empty
+    ("nginx:stable", "fail"),
+    ("app:main", "fail"),
+    ("app:DEV", "fail"),
+    ("datadog/agent:debug", "fail"),                      # no version-like part
+    ("app:IMAGE_TAG", "fail"),
+    ("nginx:1.25-alpine", "pass"),
+    ("public.ecr.aws/xray/aws-xray-daemon:3.x", "pass"),
+    ("app:v2", "pass"),
+    ("app:2026.11.19", "pass"),
+    ("app:3f9c2ab", "pass"),                              # a git sha
 ])
 def test_container_image_tag_mutable(image: str, expected: str) -> None:
     td = t.fargate_td("web", t.ctr("app", image=image))
