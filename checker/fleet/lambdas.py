@@ -51,6 +51,7 @@ from checker.pipeline import Engine
 from checker.render import RenderOptions
 from checker.render.json_report import render_json
 from checker.render.markdown import render_markdown
+from checker.sanitize import safe_text
 
 log = logging.getLogger("ecsdoctor.fleet")
 log.setLevel(logging.INFO)
@@ -259,5 +260,5 @@ def _failed(errors: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 def _printable(text: str) -> str:
     """Control characters from AWS text shown, not sent (e-mail and chat clients render
-    what they get)."""
-    return "".join(c if c == "\n" or c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    what they get): the one sanitizer every human-facing output uses."""
+    return safe_text(text)
