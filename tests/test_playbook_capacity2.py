@@ -185,9 +185,24 @@ def _capacity_message_on_ec2(c: Cluster) -> None:
     c.event("orders", s2.UNABLE.format(name="orders", why=s2.CAPACITY), 10)
 
 
-def test_capacity_text_on_an_ec2_service_is_not_fargate_capacity() -> None:
-    report = _report(_capacity_message_on_ec2)
-    assert _of(report, "fargate-capacity-unavailable", "orders") is None
+def _spot_reclaimed(c: Cluster) -> None:
+    """worker on Fargate Spot loses two tasks to interruptions; ECS replaces them at once."""
+    s2.fargate_capacity_unavailable(c)
+    svc = c.service("worker")
+    svc["events"] = [e for e in svc["events"] if "Capacity is unavailable" not in e["message"]]
+    c.scale("worker", 2, 2, 30)
+    for i, stopped in enumerate((25, 12)):
+        c.stopped("worker", i, stopped_min=stopped, uptime_s=5400, exit_code=143,
+                  reason="Your Spot Task was interrupted.", stop_code="SpotInterruption")
+
+
+@pytest.mark.parametrize(("brk", "service"), [(_capacity_message_on_ec2, "orders"),
+                                              (_spot_reclaimed, "worker")],
+                         ids=["ec2-service", "spot-reclaimed-and-replaced"])
+def test_no_fargate_capacity_diagnosis_without_a_fargate_capacity_message(
+        brk: Any, service: str) -> None:
+    report = _report(brk)
+    assert _of(report, "fargate-capacity-unavailable", service) is None
 
 
 def test_quota_named_in_the_events() -> None:
