@@ -199,3 +199,24 @@ def test_demo_has_a_night_of_history(demo_run: tuple[dict[str, Any], Path]) -> N
     assert history_ids <= set(counted[0]["tasks"])
     assert leak["onset"] < egress["onset"]  # the leak began in the night
     assert leak.get("trigger") is None  # nothing on its path changed before the night
+
+
+def test_demo_crash_loop_shows_the_line_the_container_printed(
+        demo_run: tuple[dict[str, Any], Path]) -> None:
+    """orders-worker's lines are in moto's CloudWatch Logs (checker/demo/logs.py); the scan
+    reads them, redacts the password its first line prints, and the crash loop quotes the
+    exception with its time. payments' tasks never started: no stream, said as unknown."""
+    report, bundle_path = demo_run
+    (crash,) = [d for d in report["diagnoses"] if d["id"] == "app-crash-loop"]
+    (logs,) = [e for e in crash["evidence"] if e["check"] == "log-app-errors"]
+    assert logs["status"] == "fail" and logs["data"]["exception"] == "ModuleNotFoundError"
+    assert "orders-worker: ModuleNotFoundError: No module named 'psycopg2'" in logs["message"]
+    items = load(bundle_path)["resources"]["log_events"]
+    worker = [i for i in items if i["containerName"] == "orders-worker"]
+    assert len(worker) == 3 and all(len(i["events"]) == 8 for i in worker)
+    assert all("Vh82kq0LmZr4Tx" not in e["message"] for i in items for e in i["events"])
+    payments = [i for i in items if i["containerName"] == "payments"]
+    assert payments and all("no log stream" in i["unavailable"] for i in payments)
+    read = {f["data"]["lines"] for f in report["findings"]
+            if f["check"] == "container-logs-read" and _name(f["service"]) == "payments"}
+    assert read == {0}

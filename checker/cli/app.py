@@ -362,7 +362,7 @@ def demo(
         require_moto()
         from checker.cli.progress import collect_progress
         from checker.collect import Scope, collect
-        from checker.collect.aws import HISTORY_LOG_GROUP
+        from checker.collect.aws import DEFAULT_LOG_LINES, HISTORY_LOG_GROUP
         from checker.demo.run import demo_account
 
         with ExitStack() as stack:
@@ -371,7 +371,8 @@ def demo(
                 acct = stack.enter_context(demo_account())
             with collect_progress(err, err.is_terminal) as progress:
                 scope = Scope(clusters=(acct.cluster,), history=dt.timedelta(hours=24),
-                              history_log_group=HISTORY_LOG_GROUP)
+                              history_log_group=HISTORY_LOG_GROUP,
+                              log_lines=DEFAULT_LOG_LINES)
                 bundle = collect(acct.session(), scope, progress=progress,
                                  endpoint_url=acct.endpoint_url)
         _finish(bundle, fmt, output, save_bundle, None, False, verbose)

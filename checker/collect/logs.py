@@ -9,9 +9,10 @@ default 50, 0 reads none) of
 - the essential container of its :data:`STOPPED_PER_SERVICE` most recent failing stopped
   tasks (the API's and, with history, ``task_history``'s): an essential container that
   exited non-zero, was OOM-killed, failed a health check, or a task that failed to start;
-- one running task when the service is slow or serving errors: its target groups' metrics
-  show 5xx responses or a response time of :data:`SLOW_S` seconds or more in the last
-  :data:`RECENT` of the window, or an alarm on it is in ALARM.
+- one running task when the service is slow or serving errors: in the last :data:`RECENT`
+  of the window its target groups answered :data:`MIN_ERRORS` or more 5xx, at least
+  :data:`ERROR_RATE` of their requests, or took :data:`SLOW_S` seconds or more to answer,
+  or an alarm on it is in ALARM.
 
 Runs after cloudwatch.py and alarms.py, so "slow or erroring" is read from what they
 stored, not guessed; "failing" reads only the tasks the ECS and history collectors stored.
@@ -53,6 +54,8 @@ PER_SERVICE = STOPPED_PER_SERVICE + 1  # GetLogEvents calls per failing service
 SCAN_BUDGET = 40  # GetLogEvents calls per scan
 MAX_LINES = 10_000  # GetLogEvents `limit` maximum
 SLOW_S = 1.0  # TargetResponseTime (Average) that makes a service "slow"
+ERROR_RATE = 0.01  # 5xx responses per request that make a service "erroring"
+MIN_ERRORS = 5  # and at least this many: a stray 5xx is no reason to read logs
 RECENT = dt.timedelta(minutes=15)
 TRUNCATED = "Truncated"
 AWSLOGS = "awslogs"
@@ -148,7 +151,7 @@ def service_targets(ctx: Context, service: Item, now: dt.datetime) -> list[Targe
     """The streams to read for one service: none unless it is failing (module docstring)."""
     arn = str(service.get("serviceArn"))
     stopped = [(t, why) for t in _stopped_of(ctx.resources, arn) if (why := failing(t))]
-    stopped.sort(key=lambda p: str(p[0].get("stoppedAt") or ""), reverse=True)
+    stopped.sort(key=lambda p: _stopped_at(p[0]), reverse=True)
     out = [locate(ctx, arn, t, why) for t, why in stopped[:STOPPED_PER_SERVICE]]
     trouble = troubled(ctx, service, now)
     if trouble:
@@ -159,6 +162,18 @@ def service_targets(ctx: Context, service: Item, now: dt.datetime) -> list[Targe
         if running:
             out.append(locate(ctx, arn, running[0], f"running: {trouble}"))
     return out
+
+
+def _stopped_at(task: Item) -> dt.datetime:
+    """When a task stopped, as a time: the API writes ``+00:00``, history events ``Z``."""
+    value = task.get("stoppedAt")
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    try:
+        when = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
 def _service_key(service_arn: str) -> tuple[str, str]:
@@ -231,7 +246,9 @@ def troubled(ctx: Context, service: Item, now: dt.datetime) -> str | None:
            for lb in service.get("loadBalancers") or [] if lb.get("targetGroupArn")}
     metrics = ctx.metrics or []
     for tg in sorted(tgs):
-        if sum(_series(metrics, "HTTPCode_Target_5XX_Count", tg, "Sum")) > 0:
+        errors = sum(_series(metrics, "HTTPCode_Target_5XX_Count", tg, "Sum"))
+        requests = sum(_series(metrics, "RequestCount", tg, "Sum"))
+        if errors >= MIN_ERRORS and errors >= ERROR_RATE * requests:
             return "5xx responses"
         if any(v >= SLOW_S for v in _series(metrics, "TargetResponseTime", tg, "Average")):
             return "slow responses"

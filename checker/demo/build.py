@@ -18,6 +18,7 @@ from checker.collect.aws import HISTORY_LOG_GROUP
 from checker.demo import scenario as sc
 from checker.demo.capacity import Instance, build_capacity, ecs_ami, seed_instances
 from checker.demo.history import put_history
+from checker.demo.logs import put_container_logs
 from checker.demo.metrics import put_metrics
 from checker.demo.network import (
     Clients,
@@ -46,7 +47,8 @@ class Built:
 
 def seed(account: DemoAccount) -> None:
     """Build the scenario in dependency order: network, capacity and ALB, then the services,
-    then their metric history, then the night's history log group and CloudTrail."""
+    then their metric history, then the night's history log group and CloudTrail, then what
+    the failing containers printed (checker.demo.logs)."""
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     aws = Clients(account)
     # deploy/history.yaml's group, so that `scan` reads the demo's history
@@ -65,6 +67,7 @@ def seed(account: DemoAccount) -> None:
     seed_instances([(b.service, b.tasks) for b in built], instances, ami, now)
     put_metrics(aws.cw, built, instances, net, balancers, now)
     put_history(aws, HISTORY_LOG_GROUP, now)
+    put_container_logs(aws.logs, [(b.service, b.tasks, b.arns) for b in built], now)
 
 
 # --- services and their tasks -------------------------------------------------------------

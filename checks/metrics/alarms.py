@@ -104,7 +104,7 @@ def alarm_in_alarm_state(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="service-no-alarms", area="metrics", severity=Severity.LOW,
        title="Service has no alarm on CPU, memory, 5xx or unhealthy hosts",
        needs=("alarms", "services"), docs=ALARMS_DOCS,
-       emits=("alarms", "missing"))
+       emits=("alarms", "cluster", "missing"))
 def service_no_alarms(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A service nobody is paged about fails silently: each signal it lacks is named. The
     load balancer signals count only for a service behind one."""
@@ -116,7 +116,7 @@ def service_no_alarms(facts: Facts, prior: Prior) -> Iterator[Result]:
                    for a in mine if _metric_names(a) & names}
         wanted = [s for s in SIGNALS if s not in LB_SIGNALS or _target_groups(svc)]
         missing = [s for s in wanted if s not in covered]
-        data: dict[str, Any] = {"missing": missing,
+        data: dict[str, Any] = {"missing": missing, "cluster": cluster,
                                 "alarms": sorted(str(a.get("AlarmName")) for a in mine)}
         if missing:
             yield failed(arn, f"service {service_label(svc)}: no alarm on "

@@ -87,7 +87,7 @@ def test_reads_the_last_lines_of_the_newest_failing_tasks_only(session: Any) -> 
     assert one["logStreamName"].startswith("app/app/")
     messages = [e["message"] for e in one["events"]]
     assert len(messages) == 10 and messages[-2] == "Traceback (most recent call last):"
-    assert SECRET not in messages[-1] and "***REDACTED***" in messages[-1]
+    assert SECRET not in messages[-1] and "***REDACTED" in messages[-1]
     assert all(isinstance(e["timestamp"], int) for e in one["events"])
 
 
@@ -213,3 +213,26 @@ def test_a_scan_with_logs_calls_get_log_events(session: Any) -> None:
     assert "cloudwatch:DescribeAlarms" in calls.actions
     assert "logs:GetLogEvents" not in calls.actions
     assert bundle["resources"]["alarms"] == []
+
+
+@pytest.mark.parametrize(("errors", "requests", "read"), [(50, 1000, True), (2, 1000, False),
+                                                          (4, 10, False)])
+def test_a_service_serving_errors_gets_one_running_task_read(
+        session: Any, errors: float, requests: float, read: bool) -> None:
+    """5xx count only from MIN_ERRORS and ERROR_RATE of the requests: a stray error in a
+    healthy service is no reason to spend a call."""
+    tg = "targetgroup/web/0123456789abcdef"
+    res = _account()
+    res["services"][1] = b.service("web", loadBalancers=[{
+        "targetGroupArn": f"arn:aws:elasticloadbalancing:{REGION}:123456789012:{tg}",
+        "containerName": "web", "containerPort": 80}])
+    stamps = [(NOW - dt.timedelta(minutes=1)).isoformat()]
+    dims = {"TargetGroup": tg, "LoadBalancer": "app/web/1"}
+    for ctx in _ctx(session, res):
+        ctx.metrics = [{"namespace": "AWS/ApplicationELB", "name": name, "dimensions": dims,
+                        "stat": "Sum", "period": 60, "timestamps": stamps, "values": [value]}
+                       for name, value in (("HTTPCode_Target_5XX_Count", errors),
+                                           ("RequestCount", requests))]
+        logs.collect_logs(ctx)
+        reasons = {i["reason"] for i in ctx.resources["log_events"]}
+    assert ("running: 5xx responses" in reasons) is read
