@@ -19,6 +19,8 @@ ECSDOCTOR_S3_PREFIX             key prefix (default ``ecsdoctor``)
 ECSDOCTOR_SNS_TOPIC_ARN         the summary's topic (off if unset)
 ECSDOCTOR_CLUSTERS              comma-separated cluster names (default: every cluster)
 ECSDOCTOR_FLEET_MAX_CONCURRENCY targets scanned at once (the Map reads it; default 10)
+ECSDOCTOR_HISTORY_LOG_GROUP     the members' history log group (docs/history.md); unset or
+                                empty: no history is read
 =============================== ============================================================
 
 Like checker.audit, nothing here imports rich, typer or moto.
@@ -40,7 +42,7 @@ from botocore.config import Config
 
 from checker.bundle import now_iso
 from checker.collect import Scope
-from checker.collect.aws import AUDIT_USER_AGENT
+from checker.collect.aws import AUDIT_USER_AGENT, DEFAULT_HISTORY
 from checker.errors import InputError
 from checker.fleet import FleetRequest, plan
 from checker.fleet.merge import merge, summary_counts
@@ -144,7 +146,7 @@ def target_handler(event: Any, context: Any, *, session: Any | None = None,
     run, target = _target(event)
     base = session or boto3.session.Session()
     role = check_role_arn(env.get("ECSDOCTOR_FLEET_ROLE_ARN") or None, many=True)
-    scope = Scope(clusters=split(env.get("ECSDOCTOR_CLUSTERS", "")))
+    scope = target_scope(env)
     outcome = scan_target(target, Sessions(base, role_arn=role), scope)
     result: dict[str, Any] = {"account": target.account, "region": target.region}
     if outcome.error is not None:
@@ -157,6 +159,16 @@ def target_handler(event: Any, context: Any, *, session: Any | None = None,
     _client(base, "s3").put_object(Bucket=_bucket(env), Key=key, Body=body,
                                    ContentType="application/json", ContentEncoding="gzip")
     return {**result, "status": "scanned", "bundle_key": key, "clusters": list(outcome.clusters)}
+
+
+def target_scope(env: Mapping[str, str]) -> Scope:
+    """The clusters named, or all; with a history log group in the member accounts, the
+    last 24 hours of it and of CloudTrail, as the single-account audit reads them."""
+    clusters = split(env.get("ECSDOCTOR_CLUSTERS", ""))
+    group = env.get("ECSDOCTOR_HISTORY_LOG_GROUP", "").strip()
+    if not group:
+        return Scope(clusters=clusters)
+    return Scope(clusters=clusters, history=DEFAULT_HISTORY, history_log_group=group)
 
 
 def _target(event: Any) -> tuple[str, Target]:

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from checker.collect import Scope
 from checker.errors import InputError
 from checker.fleet.lambdas import aggregate_handler, target_handler, targets_handler
 from tests.fleet.accounts import ROLE, build, member_session
@@ -135,3 +136,14 @@ def test_the_fleet_role_must_say_where_the_account_goes(aws: None) -> None:
     with pytest.raises(InputError, match="need --role-arn"):
         target_handler({"run": "r", "account": A, "region": "us-east-1"}, None,
                        session=base, env={"ECSDOCTOR_S3_BUCKET": BUCKET})
+
+
+def test_the_history_group_of_the_members_is_read_when_named() -> None:
+    from checker.collect.aws import DEFAULT_HISTORY
+    from checker.fleet.lambdas import target_scope
+
+    assert target_scope({"ECSDOCTOR_CLUSTERS": "prod, batch"}) == Scope(
+        clusters=("prod", "batch"))
+    named = target_scope({"ECSDOCTOR_HISTORY_LOG_GROUP": "/ecsdoctor/ecs-events"})
+    assert (named.clusters, named.history, named.history_log_group) == (
+        (), DEFAULT_HISTORY, "/ecsdoctor/ecs-events")
