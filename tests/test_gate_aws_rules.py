@@ -186,3 +186,10 @@ def test_the_gate_exits_1_naming_the_rule(rule: str, tmp_path: Path,
     assert hit["message"].startswith("AWS would reject this task definition: ")
     assert f"({rule})" in hit["message"]
     assert hit["data"]["source"].startswith("https://docs.aws.amazon.com/")
+
+
+@pytest.mark.parametrize("host_port", [None, 0, 8080])
+def test_awsvpc_host_port_absent_zero_or_equal_is_accepted(host_port: int | None) -> None:
+    """ECS fills an absent or 0 hostPort with containerPort under awsvpc."""
+    mapping = {"containerPort": 8080, **({} if host_port is None else {"hostPort": host_port})}
+    assert violations(fargate(lambda td: app(td).update(portMappings=[mapping]))) == []

@@ -186,7 +186,8 @@ def _port_mapping(pm: Item, base: str, me: str, mode: str,
             yield Violation("port-range", f"{base}.containerPortRange",
                             f"container {_q(me)} sets containerPortRange with containerPort "
                             "or hostPort")
-    if mode in ("awsvpc", "host") and cport is not None and hport not in (None, cport):
+    # 0 is accepted as "unset": ECS fills in containerPort
+    if mode in ("awsvpc", "host") and cport is not None and hport not in (None, 0, cport):
         yield Violation("host-port-matches", f"{base}.hostPort",
                         f"container {_q(me)} maps hostPort {hport} to containerPort {cport} "
                         f"in {mode} mode")

@@ -195,14 +195,14 @@ def container_image_tag_mutable(facts: Facts, prior: Prior) -> Iterator[Result]:
         image = ctr.get("image")
         kind, tag = _image_kind(image)
         path = use.path(ctr, "image")
-        what = {"empty": "empty",
-                "placeholder": "an unrendered template variable, not an image",
-                "untagged": "no tag (latest)",
-                "mutable": f"the mutable tag {tag}",
-                "unversioned": f"tag {tag}, which has no version in it"}.get(kind)
+        what = {"empty": "image is empty",
+                "placeholder": "image is an unrendered template variable, not an image",
+                "untagged": f"image {image} has no tag (latest)",
+                "mutable": f"image {image} uses the mutable tag {tag}",
+                "unversioned": f"image {image} uses tag {tag}, which has no version in it",
+                }.get(kind)
         if what is not None:
-            shown = f"image {image} " if kind not in ("empty", "placeholder") else "image "
-            yield failed(use.arn, f"{where}: {shown}is {what}{use.suffix}", service=svc,
+            yield failed(use.arn, f"{where}: {what}{use.suffix}", service=svc,
                          path=path, **use.data(container=name, tag=tag or None))
         else:
             pin = "a digest" if kind == "digest" else f"tag {tag}"
