@@ -103,6 +103,7 @@ def bounds(account: acct.Account, bundle: dict[str, Any]) -> dict[str, Bound]:
     s, t, x, i = len(account.services), size.running, size.stopped, size.instances
     tg, targets = len(account.target_groups), size.scaled
     queries = len(cloudwatch.plan_queries(res, cloudwatch.FINE_PERIOD))
+    alarms = len(res.get("alarms", []))
     vpcs = 1
     return {
         "sts:GetCallerIdentity": Bound(1, 1, "1 (the account id)"),
@@ -134,6 +135,9 @@ def bounds(account: acct.Account, bundle: dict[str, Any]) -> dict[str, Bound]:
             "pages; one page on moto)"),
         "cloudwatch:GetMetricData": Bound(_batches(queries, 500), _batches(queries, 500),
                                           f"⌈queries/500⌉ = ⌈{queries}/500⌉"),
+        "cloudwatch:DescribeAlarms": Bound(
+            max(1, _batches(alarms, 100)), max(1, _batches(alarms, 100)),
+            f"⌈alarms/100⌉ = ⌈{alarms}/100⌉ (no filter by dimension: the Region's alarms)"),
     }
 
 
@@ -251,6 +255,32 @@ def history_calls(account: acct.Account, bundle: dict[str, Any]) -> tuple[Counte
     return counter.counts, line
 
 
+def log_calls(account: acct.Account, bundle: dict[str, Any]) -> str:
+    """The logs collector (scan --log-lines 50) over the scan's resources: its
+    GetLogEvents calls against its budgets (checker/collect/logs.py)."""
+    import datetime as dt
+    from concurrent.futures import ThreadPoolExecutor
+
+    from checker.collect import Context, logs
+    from checker.collect.aws import DEFAULT_LOG_LINES
+
+    session = account.session()
+    counter = CallCounter(session)
+    scope = Scope(clusters=(acct.CLUSTER,), log_lines=DEFAULT_LOG_LINES)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ctx = Context(scope=scope, region=acct.REGION, pool=pool, session=session,
+                      endpoint_url=account.endpoint_url, resources=dict(bundle["resources"]))
+        ctx.metrics = bundle.get("metrics")
+        logs.read_logs(ctx, dt.datetime.now(dt.UTC), logs.SCAN_BUDGET)
+    items = ctx.resources.get("log_events", [])
+    failing = len({i.get("serviceArn") for i in items})
+    calls = counter.counts["logs:GetLogEvents"]
+    return (f"logs (--log-lines {DEFAULT_LOG_LINES}) add {calls} logs:GetLogEvents calls for "
+            f"{failing} failing service(s), {len(items)} container(s) (at most "
+            f"{logs.PER_SERVICE} a failing service, {logs.SCAN_BUDGET} a scan; a container "
+            f"with another log driver costs none)")
+
+
 def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dict[str, float]:
     """Build, scan, compare, print; returns the totals (the smoke test runs it tiny)."""
     started = time.perf_counter()
@@ -262,6 +292,7 @@ def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dic
         bundle = collect(session, Scope(clusters=(acct.CLUSTER,)))
         scanned = time.perf_counter() - start
         extra, history_line = history_calls(account, bundle)
+        log_line = log_calls(account, bundle)
     res = bundle["resources"]
     show(f"account: {len(res['services'])} services, {len(res['tasks'])} tasks, "
          f"{len(res['container_instances'])} container instances, "
@@ -282,6 +313,7 @@ def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dic
          f"{actual / section_9:.2f}")
     ratio = actual / bound
     show(history_line)
+    show(log_line)
     show(f"API calls: {actual} actual vs {bound} lower bound — ratio {ratio:.2f}")
     return {"actual": actual, "bound": bound, "ratio": ratio, "aws": aws,
             "section_9": section_9, "history": sum(extra.values())}
