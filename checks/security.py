@@ -1,20 +1,19 @@
 """Security checks on container definitions: privilege, writable root, plaintext secrets.
 
-Findings about secrets name the variable, never its value: not in the message, not in the
-data. Patterns are data (checks/data/secret_patterns.yaml).
+Findings about secrets name the kind and where it is (the variable, flag, label or log
+option), never the value: not in the message, not in the data. What a secret looks like is
+checker/secrets.py over checks/data/secret_patterns.yaml, the same detector the collector's
+redaction uses, so what is found here is what a saved bundle no longer holds.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
 
-from checker.facts import Facts, Item
+from checker.facts import Facts
 from checker.model import Result, Severity, failed, passed, skipped
 from checker.registry import Prior, check
-from checks.lib.knowledge import table
+from checker.secrets import Found, classify, patterns, scan_container
 from checks.lib.taskdefs import (
     PARAMS_DOCS,
     container_name,
@@ -69,82 +68,53 @@ def container_root_filesystem_writable(facts: Facts, prior: Prior) -> Iterator[R
                          path=path, **use.data(container=name))
 
 
-@dataclass(frozen=True, slots=True)
-class _Patterns:
-    names: tuple[re.Pattern[str], ...]
-    values: tuple[tuple[str, re.Pattern[str]], ...]
-    not_secret: tuple[re.Pattern[str], ...]
-    redacted: frozenset[str]
-    min_length: int
-
-
-@cache
-def _patterns() -> _Patterns:
-    data = table("secret_patterns")
-    return _Patterns(
-        names=tuple(re.compile(p, re.IGNORECASE) for p in data["names"]),
-        values=tuple((str(k), re.compile(v)) for k, v in data["values"].items()),
-        not_secret=tuple(re.compile(p) for p in data["not_secret"]),
-        redacted=frozenset(str(m) for m in data.get("redacted_markers", [])),
-        min_length=int(data["min_length"]),
-    )
-
-
-def _not_secret(value: str, pats: _Patterns) -> bool:
-    text = value.strip()
-    return any(p.fullmatch(text) for p in pats.not_secret)
-
-
 def secret_kind(name: str, value: str) -> str | None:
-    """Why `value` of variable `name` looks like a secret (`name`, `jwt`, …), or None."""
-    pats = _patterns()
-    if value.strip() in pats.redacted:
-        return "redacted"
-    for kind, pattern in pats.values:
-        match = pattern.search(value)
-        if match is None:
-            continue
-        password = match.groupdict().get("password")
-        if password is not None and _not_secret(password, pats):
-            continue
-        return kind
-    if len(value.strip()) < pats.min_length or _not_secret(value, pats):
-        return None
-    if any(p.fullmatch(name) for p in pats.names):
-        return "name"
-    return None
+    """The kind of secret `value` of variable `name` is (`password`, `jwt`, …), or None —
+    None for a placeholder too."""
+    hit = classify(name, value)
+    return None if hit is None or hit.placeholder else hit.kind
 
 
-def _secret_names(ctr: Item) -> list[tuple[str, str]]:
-    """(variable name, why) for every secret-looking variable, names only."""
-    return [(name, kind) for name, value in env(ctr)
-            if (kind := secret_kind(name, value)) is not None]
+def _found_text(found: list[Found]) -> str:
+    return ", ".join(dict.fromkeys(f.text() for f in found))
 
 
 @check(id="environment-plaintext-secrets", area="security", severity=Severity.HIGH,
-       title="Secret-looking values in plaintext environment variables",
+       title="Secrets in plaintext in a container definition",
        needs=("task_definitions",),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/specifying-sensitive-data.html",
-       emits=("affected_tasks", "container", "kinds", "names"))
+       emits={"affected_tasks": None, "container": None, "names": None, "found": None,
+              "placeholders": None, "kinds": frozenset(patterns().kinds)})
 def environment_plaintext_secrets(facts: Facts, prior: Prior) -> Iterator[Result]:
-    """A value in `environment` is stored in the task definition in clear: anyone with
+    """A value in `environment`, `command`, `entryPoint`, `dockerLabels` or
+    `logConfiguration.options` is stored in the task definition in clear: anyone with
     ecs:DescribeTaskDefinition reads it, every revision keeps it, and it travels into CI
-    logs and saved bundles. `secrets` (Secrets Manager / Parameter Store) keeps it out.
-    Matches by variable name with a literal value, or by the value's shape (access keys,
-    private keys, JWTs, URLs with a password); reports names only."""
+    logs. `secrets` and `secretOptions` (Secrets Manager / Parameter Store) keep it out.
+    Matches a value's shape (access keys, private keys, JWTs, tokens, URLs with a
+    password), a secret's name with a literal value, and password flags; names the kind and
+    where it is, never the value. A placeholder (`${DB_PASSWORD}`) is said to be one."""
     for use, ctr in each_container(facts):
         where, name, svc = use.where(ctr), container_name(ctr), use.service_arn
-        found = _secret_names(ctr)
-        count = len(env(ctr))
+        everything = scan_container(ctr)
+        found = [f for f in everything if not f.placeholder]
+        placeholders = sorted({f.label() for f in everything if f.placeholder})
+        extra = {"placeholders": placeholders} if placeholders else {}
+        held = (f"; placeholders, not secrets: {', '.join(placeholders)}"
+                if placeholders else "")
         if not found:
+            count = len(env(ctr))
             what = (f"none of {count} environment variables looks like a secret" if count
                     else "no environment variables")
-            yield passed(use.arn, f"{where}: {what}{use.suffix}", service=svc,
-                         path=environment_path(use.td, ctr, None), container=name)
+            yield passed(use.arn, f"{where}: {what}, nor any label, log option or command "
+                         f"line{held}{use.suffix}", service=svc,
+                         path=environment_path(use.td, ctr, None), container=name, **extra)
             continue
-        names = sorted({n for n, _ in found})
-        kinds = sorted({k for _, k in found})
-        yield failed(use.arn, f"{where}: plaintext secret-looking environment variable(s) "
-                     f"{', '.join(names)} — move them to secrets{use.suffix}", service=svc,
-                     path=environment_path(use.td, ctr, names[0]),
-                     **use.data(container=name, names=names, kinds=kinds))
+        names = sorted({f.label() for f in found})
+        kinds = sorted({f.kind for f in found})
+        first = next((f.name for f in found if f.place == "environment"), None)
+        yield failed(use.arn, f"{where}: {_found_text(found)} in plaintext — move them to "
+                     f"secrets{held}{use.suffix}", service=svc,
+                     path=environment_path(use.td, ctr, first),
+                     **use.data(container=name, names=names, kinds=kinds,
+                                found=[{"in": f.place, "name": f.name, "kind": f.kind}
+                                       for f in found], **extra))

@@ -30,7 +30,13 @@ from checker.redact import (
 from checker.render import RENDERERS, RenderOptions, render
 from checks.security import secret_kind
 
-MARKER = "***REDACTED***"
+MARKER = "***REDACTED***"  # what bundles saved before markers named the kind hold
+
+
+def marker(kind: str) -> str:
+    return f"***REDACTED:{kind}***"
+
+
 JWT = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9l"
        "IiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c")
 SECRETS = {  # variable → value: every one must vanish
@@ -40,12 +46,21 @@ SECRETS = {  # variable → value: every one must vanish
     "DATABASE_URL": "postgres://orders:Sup3r-S3cret!@db.prod.internal:5432/orders",
     "REDIS_PASSWORD": "hunter2-but-much-longer",
 }
+KINDS = {"AWS_ACCESS_KEY_ID": "aws-access-key-id", "AWS_SECRET_ACCESS_KEY":
+         "aws-secret-access-key", "SESSION_JWT": "jwt", "DATABASE_URL": "url-with-password",
+         "REDIS_PASSWORD": "password"}
 OVERRIDE = ("ONE_TIME_TOKEN", "tok_9f8e7d6c5b4a39281706")  # run-task --overrides
+#: Outside the environment: a password flag, a basic-auth label, a FireLens API key.
+COMMAND = ["sh", "-c", "mysql -h db -uroot -pMy5qlRootPw orders && exec /app -Xmx256m"]
+LABELS = {"traefik.http.middlewares.auth.basicauth.users":
+          "admin:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/", "team": "orders"}
+LOG_OPTIONS = {"Name": "datadog", "apikey": "d5c1f0e9b8a7c6d5e4f3a2b1c0d9e8f7"}
 #: Pieces that must not survive anywhere either (a renderer could truncate or split).
 FRAGMENTS = ["AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI", "bPxRfiCYEXAMPLEKEY",
              "SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
              "eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9l", "Sup3r-S3cret",
-             "hunter2-but-much-longer", "tok_9f8e7d6c5b4a39281706"]
+             "hunter2-but-much-longer", "tok_9f8e7d6c5b4a39281706", "My5qlRootPw",
+             "H6uskkkW$IgXLP6ewTrSuBkTrqE8wj", "d5c1f0e9b8a7c6d5e4f3a2b1c0d9e8f7"]
 KEPT = {  # not secrets: kept as they are
     "LOG_LEVEL": "info", "DB_HOST": "db.prod.internal", "DB_PASSWORD_FILE": "/run/secrets/db",
     "API_KEY": "${API_KEY}", "JAVA_OPTS": "-Xmx512m",
@@ -66,7 +81,9 @@ def build_account() -> str:
          "accountId": "123456789012"}))
     env = [{"name": k, "value": v} for k, v in {**SECRETS, **KEPT}.items()]
     ecs.register_task_definition(family="orders", containerDefinitions=[
-        {"name": "app", "image": "orders:1.4.2", "memory": 512, "environment": env}])
+        {"name": "app", "image": "orders:1.4.2", "memory": 512, "environment": env,
+         "command": COMMAND, "dockerLabels": LABELS,
+         "logConfiguration": {"logDriver": "awsfirelens", "options": LOG_OPTIONS}}])
     ecs.create_service(cluster="prod", serviceName="orders", taskDefinition="orders",
                        desiredCount=1, launchType="EC2")
     overrides = {"containerOverrides": [{"name": "app", "environment": [
@@ -108,17 +125,28 @@ def test_no_secret_in_any_output_or_saved_bundle(
     # redacted in the bundle, the rest kept as collected
     (td,) = bundle["resources"]["task_definitions"]
     env = {e["name"]: e["value"] for e in td["containerDefinitions"][0]["environment"]}
-    assert env == {**dict.fromkeys(SECRETS, MARKER), **KEPT}
+    assert env == {**{name: marker(kind) for name, kind in KINDS.items()}, **KEPT}
+    ctr = td["containerDefinitions"][0]
+    assert ctr["command"] == ["sh", "-c", "mysql -h db -uroot -p***REDACTED:password*** "
+                              "orders && exec /app -Xmx256m"]  # the rest of the line kept
+    assert ctr["dockerLabels"] == {**LABELS, "traefik.http.middlewares.auth.basicauth.users":
+                                   marker("basic-auth")}
+    assert ctr["logConfiguration"]["options"] == {**LOG_OPTIONS, "apikey": marker("api-key")}
     (task,) = [t for t in bundle["resources"]["tasks"] if t["taskArn"] == task_arn]
     override_env = task["overrides"]["containerOverrides"][0]["environment"]
-    assert override_env == [{"name": OVERRIDE[0], "value": MARKER}]
+    assert override_env == [{"name": OVERRIDE[0], "value": marker("token")}]
 
-    # and the finding still names every secret variable (names only)
+    # and the finding, read from the redacted bundle, still names every secret and its kind
     (finding,) = [f for f in report.findings if f.check == "environment-plaintext-secrets"]
     assert finding.status.value == "fail"
-    assert sorted(finding.data["names"]) == sorted(SECRETS)
+    others = ["command -p", "dockerLabels traefik.http.middlewares.auth.basicauth.users",
+              "logConfiguration.options apikey"]
+    assert sorted(finding.data["names"]) == sorted([*SECRETS, *others])
+    assert sorted(finding.data["kinds"]) == sorted({*KINDS.values(), "basic-auth", "api-key"})
     for name in SECRETS:
         assert name in finding.message
+    assert "an AWS access key id in AWS_ACCESS_KEY_ID" in finding.message
+    assert "a password in command (-p)" in finding.message
     assert not set(KEPT) & set(finding.data["names"])
 
 
@@ -131,7 +159,7 @@ def test_redaction_copies_and_leaves_odd_shapes_alone() -> None:
     out = redact_task_definition(td)
     assert json.dumps(td) == before  # the input is not changed
     assert out["containerDefinitions"][0]["environment"] == [
-        {"name": "DB_PASSWORD", "value": MARKER}, {"name": "PORT", "value": "8080"},
+        {"name": "DB_PASSWORD", "value": marker("password")}, {"name": "PORT", "value": "8080"},
         "junk", {"x": 1}]
     assert out["containerDefinitions"][1:] == td["containerDefinitions"][1:]
     assert redact_task_definition({"containerDefinitions": None}) == {
@@ -140,12 +168,13 @@ def test_redaction_copies_and_leaves_odd_shapes_alone() -> None:
     assert redact_task({"taskArn": "t"}) == {"taskArn": "t"}
     # a number under a secret name is a secret too (the check reads str(value))
     assert redact_environment([{"name": "PIN_PASSWORD", "value": 12345678}]) == [
-        {"name": "PIN_PASSWORD", "value": MARKER}]
+        {"name": "PIN_PASSWORD", "value": marker("password")}]
 
 
 def test_marker_is_the_one_the_check_knows() -> None:
-    assert patterns().marker == MARKER
-    assert secret_kind("DB_PASSWORD", MARKER) == "redacted"
+    assert patterns().marker("jwt") == marker("jwt")
+    assert secret_kind("SESSION", marker("jwt")) == "jwt"
+    assert secret_kind("DB_PASSWORD", MARKER) == "redacted"  # an old bundle's marker
 
 
 values = st.one_of(
@@ -164,12 +193,12 @@ names = st.one_of(st.sampled_from([*SECRETS, *KEPT, "PASSWORD_MIN_LENGTH", "SECR
 @settings(max_examples=300, deadline=None, database=None, derandomize=True)
 @given(names, values)
 def test_redactor_and_check_agree_on_what_a_secret_is(name: str, value: str) -> None:
-    """One pattern file, two readers: whatever the check would flag the collector redacts,
-    and nothing else."""
+    """One detector, two readers: whatever the check would flag the collector redacts, and
+    nothing else; the redacted value is flagged as the same kind."""
     kind = secret_kind(name, value)
     (pair,) = redact_environment([{"name": name, "value": value}])
-    if kind is None or kind == "redacted":
+    if kind is None or value in (MARKER, marker(kind)):
         assert pair["value"] == value
     else:
-        assert pair["value"] == MARKER
-        assert secret_kind(name, pair["value"]) == "redacted"  # still flagged, by name
+        assert pair["value"] == marker(kind)
+        assert secret_kind(name, pair["value"]) == kind  # still flagged, as what it was
