@@ -10,13 +10,15 @@ diagnosis merges every service), and per-service OOM kills and image-pull failur
 - ``json.load`` of that file in this process (median of ``--repeat``): the cost of reading it;
 - ``analyze``: ``python -m checker.cli analyze FILE --format json --output OUT`` in a fresh
   process (median of ``--repeat``), its wall time, CPU time and peak RSS (``wait4``), and
-  the ratio of its wall time to ``json.load``;
+  the ratios of its wall and CPU time to ``json.load``'s (on a shared, loaded machine the
+  CPU ratio is the steadier one);
 - ``engine``: ``Engine().analyze`` of the loaded bundle in this process, warm (the figure
   the README used to quote: checks, walk and rank only — no start-up, no reading, no JSON).
 
 The last line is the summary, with the targets in parentheses:
 
-    analyze: x10 W.WW s = R.R× json.load (≤ 8); x30/x10 L.L (≤ 3.3); peak RSS x10 M MB (< 400)
+    analyze: x10 W.WW s = R.R× json.load (≤ 8), CPU C.C×; x30/x10 L.L, CPU K.K (≤ 3.3);
+    peak RSS x10 M MB (< 400)
 
 Run from the repository root: ``python bench/analyze_scale.py [--sizes 1,3,10,30]
 [--repeat 1]``; ``--profile N`` prints the top of a cProfile of the whole process at size N.
@@ -75,15 +77,17 @@ def analyze_argv(path: Path, out: Path) -> list[str]:
             "--output", str(out)]
 
 
-def json_load(path: Path, repeat: int) -> float:
-    times = []
+def json_load(path: Path, repeat: int) -> tuple[float, float]:
+    """(wall s, CPU s) of ``json.load`` of the file, medians of ``repeat``."""
+    walls, cpus = [], []
     for _ in range(repeat):
         gc.collect()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         with path.open(encoding="utf-8") as fh:
             json.load(fh)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - start)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def engine_only(engine: Engine, bundle: dict[str, Any]) -> tuple[float, int, int]:
@@ -109,7 +113,7 @@ def run(sizes: Sequence[int] = (1, 3, 10, 30), repeat: int = 1,
     engine = Engine()
     results: dict[str, dict[str, float]] = {}
     show(f"{'size':>5} {'file MB':>8} {'json.load':>9} {'analyze':>8} {'ratio':>6} "
-         f"{'CPU':>7} {'peak RSS':>9} {'engine':>7} {'diagnoses':>9}  account")
+         f"{'CPU':>7} {'ratio':>6} {'peak RSS':>9} {'engine':>7} {'diagnoses':>9}  account")
     with tempfile.TemporaryDirectory(prefix="ecsdoctor-scale-") as tmp:
         for size in sizes:
             path, out = Path(tmp, f"x{size}.json"), Path(tmp, f"x{size}.report.json")
@@ -117,7 +121,7 @@ def run(sizes: Sequence[int] = (1, 3, 10, 30), repeat: int = 1,
             path.write_text(bundle_mod.dumps(bundle), encoding="utf-8")
             described = sizes_text(bundle)
             del bundle
-            load_s = json_load(path, max(repeat, 3))
+            load_s, load_cpu = json_load(path, max(repeat, 3))
             runs = [whole_process(analyze_argv(path, out)) for _ in range(repeat)]
             wall_s = statistics.median(r[0] for r in runs)
             cpu_s = statistics.median(r[1] for r in runs)
@@ -129,10 +133,12 @@ def run(sizes: Sequence[int] = (1, 3, 10, 30), repeat: int = 1,
             del loaded
             results[f"x{size}"] = {"load": load_s, "wall": wall_s, "cpu": cpu_s, "rss": rss,
                                    "engine": eng_s, "ratio": wall_s / load_s,
+                                   "cpu_ratio": cpu_s / max(load_cpu, 1e-9),
                                    "diagnoses": diagnoses, "widest": widest}
             show(f"{'x' + str(size):>5} {path.stat().st_size / 1e6:8.1f} {load_s:8.3f}s "
-                 f"{wall_s:7.2f}s {wall_s / load_s:5.1f}× {cpu_s:6.2f}s {rss:6.0f} MB "
-                 f"{eng_s:6.2f}s {diagnoses:9d}  {described}; widest diagnosis {widest:,}")
+                 f"{wall_s:7.2f}s {wall_s / load_s:5.1f}× {cpu_s:6.2f}s "
+                 f"{cpu_s / max(load_cpu, 1e-9):5.1f}× {rss:6.0f} MB {eng_s:6.2f}s "
+                 f"{diagnoses:9d}  {described}; widest diagnosis {widest:,}")
     show(summary(results))
     return results
 
@@ -142,11 +148,12 @@ def summary(results: dict[str, dict[str, float]]) -> str:
     if ten is None:  # a smaller run (the smoke test): report the largest size
         key = list(results)[-1]
         r = results[key]
-        return (f"analyze: {key} {r['wall']:.2f} s = {r['ratio']:.1f}× json.load (≤ 8); "
-                f"peak RSS {r['rss']:.0f} MB")
-    linear = f"x30/x10 {thirty['wall'] / ten['wall']:.1f} (≤ 3.3)" if thirty else "x30 not run"
-    return (f"analyze: x10 {ten['wall']:.2f} s = {ten['ratio']:.1f}× json.load (≤ 8); "
-            f"{linear}; peak RSS x10 {ten['rss']:.0f} MB (< 400)")
+        return (f"analyze: {key} {r['wall']:.2f} s = {r['ratio']:.1f}× json.load (≤ 8), CPU "
+                f"{r['cpu_ratio']:.1f}×; peak RSS {r['rss']:.0f} MB")
+    linear = (f"x30/x10 {thirty['wall'] / ten['wall']:.1f}, CPU {thirty['cpu'] / ten['cpu']:.1f}"
+              " (≤ 3.3)" if thirty else "x30 not run")
+    return (f"analyze: x10 {ten['wall']:.2f} s = {ten['ratio']:.1f}× json.load (≤ 8), CPU "
+            f"{ten['cpu_ratio']:.1f}×; {linear}; peak RSS x10 {ten['rss']:.0f} MB (< 400)")
 
 
 def profile(size: int) -> None:

@@ -57,6 +57,8 @@ def test_wall_time_runs_both_scans(bench: Any, smoke_size: Any) -> None:
     assert out[-1].startswith("wall time: ecsdoctor ")
     assert "differ" not in "\n".join(out)  # both scans read the same account
     assert result["ecsdoctor"] > 0 and result["naive"] > 0
+    assert 0 < result["critical"] <= result["ecsdoctor"]  # no scan beats its critical path
+    assert out[-2].startswith("critical path: ")
 
 
 def test_analyze_scale_runs_small(bench: Any) -> None:
