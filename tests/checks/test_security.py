@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from checker.redact import redact_task_definition, redact_words
-from checker.secrets import PATTERNS_FILE
+from checker.secrets import PATTERNS_FILE, classify
+from checks.lib.placeholders import has_placeholder
 from tests import builders as b
 from tests import builders_taskdef as t
 from tests.checks.harness import run_check
@@ -95,6 +96,7 @@ HOOK = "https://hooks.slack.com/services/" + "T0AB12CDE/B0AB12CDE/abcdefghijklmn
                                            "CACHE"]),
     # references and placeholders are not literal secrets
     ({"DB_PASSWORD": "${DB_PASSWORD}"}, "pass", []),
+    ({"DB_PASSWORD": "app-${STAGE}-pw"}, "pass", []),
     ({"DD_API_KEY": "<YOUR_DATADOG_API_KEY>"}, "pass", []),
     ({"API_TOKEN": "{{ must_env `API_TOKEN` }}"}, "pass", []),
     ({"ACCESS_TOKEN": "MY_ACCESS_TOKEN"}, "pass", []),
@@ -194,6 +196,18 @@ def test_placeholders_are_reported_as_placeholders() -> None:
     td = t.fargate_td("web", t.ctr("app", env={**env, "API_TOKEN": "abcd1234efgh"}))
     (f,) = _findings("environment-plaintext-secrets", td)
     assert f.status.value == "fail" and f.data["placeholders"] == ["DB_PASSWORD", "DD_API_KEY"]
+
+
+@pytest.mark.parametrize("value", [
+    "${DB_PASSWORD}", "app-${STAGE}-pw", "{{ must_env `PW` }}", "<YOUR_API_KEY>",
+    "#{Octopus.Password}", "$DB_PASSWORD", "pw-<stage>-x",
+])
+def test_what_the_gate_calls_a_placeholder_is_no_secret(value: str) -> None:
+    """The gate refuses a file with placeholders (checks/lib/placeholders.py); the secret
+    check must not call the same value a leaked password."""
+    assert has_placeholder(value)
+    hit = classify("DB_PASSWORD", value)
+    assert hit is not None and hit.placeholder, value
 
 
 def test_secret_finding_carries_service_and_impact() -> None:
