@@ -688,6 +688,13 @@ def test_live_good_revision_passes(tmp_path: Path, account: dict[str, str]) -> N
     assert [d["path"] for d in diff] == ["containerDefinitions[0].image"]
     text = json.dumps(verdict.report.to_dict())
     assert "s3cr3t-value" not in text and "p4ram-value" not in text
+    # every finding keeps a JSON path and a line; the network checks' (about subnets and
+    # security groups) sit at the field of the candidate nearest to them, not on line 1
+    for f in verdict.report.findings:
+        assert isinstance(f.data.get("json_path"), str) and f.data.get("line"), f.check
+    secrets = by["secrets-logs-unreachable"].data
+    assert secrets["located"] == "nearest"
+    assert secrets["json_path"] == "containerDefinitions[0].secrets" and secrets["line"] > 1
 
 
 def test_live_bad_revision_names_every_problem(tmp_path: Path, account: dict[str, str]) -> None:

@@ -207,7 +207,7 @@ def test_junit_conforms_to_the_jenkins_junit_10_schema(gate_report: Report) -> N
 
 @pytest.mark.parametrize(("fail_on", "failing"), [
     ("low", {"container-privileged", "container-no-log-configuration", "task-cpu-unreserved",
-             "gate-input-placeholder"}),
+             "gate-input-placeholder", "container-no-health-check"}),
     ("high", {"container-privileged"}),
     ("critical", set()),
 ])

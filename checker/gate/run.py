@@ -266,15 +266,40 @@ def swap(service: Item, td_arn: str) -> dict[str, Any]:
 
 # -- the report -----------------------------------------------------------------------------
 
+#: Checks about the network the service would run the candidate in (subnets, route tables,
+#: security groups): their findings are about AWS resources, not a field; the field of the
+#: candidate that puts the task there is where a reviewer acts on them.
+NEAREST_FIELD: dict[str, tuple[str, ...]] = {
+    "secrets-logs-unreachable": ("secrets", "logConfiguration"),
+    "image-registry-unreachable": ("image",),
+}
+
+
+def nearest_field(check: str, candidate: Candidate) -> str:
+    """The candidate's field a finding without a path is about: the first container field
+    the check names (`containerDefinitions[0].secrets`), else `networkMode`, else the file."""
+    request = candidate.request
+    for key in NEAREST_FIELD.get(check, ()):
+        for i, ctr in enumerate(request.get("containerDefinitions") or []):
+            if isinstance(ctr, dict) and ctr.get(key):
+                return f"containerDefinitions[{i}].{key}"
+    return "networkMode" if "networkMode" in request else ""
+
+
 def locate(findings: Sequence[Finding], candidate: Candidate) -> list[Finding]:
     """Each finding's path in the task definition (Finding.path) as a path and a line in
-    the file (data `json_path`, `line`): where code scanning shows the alert."""
+    the file (data `json_path`, `line`): where code scanning shows the alert. A finding with
+    no path (the network checks' subnets and security groups) is put at the nearest field
+    of the candidate, marked `located: nearest`, never on line 1 for no reason."""
     out = []
     for f in findings:
-        if f.path is None:
-            out.append(replace(f, data={**f.data, "file": candidate.path}))
+        if f.path is None and "file" in f.data:
+            out.append(f)  # located in a file of its own (the waiver file)
             continue
-        path = candidate.file_path(f.path)
+        if f.path is None:
+            rel = nearest_field(f.check, candidate)
+            f = replace(f, path=rel, data={**f.data, "located": "nearest"})
+        path = candidate.file_path(f.path or "")
         data: dict[str, Any] = {**f.data, "file": candidate.path, "json_path": path}
         line = candidate.line(path)
         if line is not None:

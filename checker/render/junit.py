@@ -69,7 +69,7 @@ def _by_file(report: Report) -> dict[str, list[Finding]]:
     groups: dict[str, list[Finding]] = {name: [] for name in order}
     for f in report.findings:
         file = f.data.get("file")
-        key = str(file) if order and isinstance(file, str) and file in groups else ""
+        key = str(file) if order and isinstance(file, str) else ""  # a waiver file: its own
         groups.setdefault(key, []).append(f)
     return {k: v for k, v in groups.items() if v or not order} or {"": []}
 
