@@ -22,7 +22,7 @@ from checker.cli import app, main
 from checker.collect import refs
 from checker.facts import Facts
 from checker.gate.candidate import value_lines
-from checker.gate.commands import LOG_GROUP
+from checker.gate.commands import LOG_GROUP, fix_command
 from checker.gate.run import GateOptions, run_gate
 from checker.model import Finding, Severity, Status
 from checker.names import ecr_image, secret_ref
@@ -276,6 +276,36 @@ def test_several_files_take_no_service(tmp_path: Path) -> None:
 
 
 # -- what the report suggests ----------------------------------------------------------------
+def test_offline_table_header_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, request())
+    code, out, _ = gate("-t", str(path))
+    assert code == 0
+    assert "task definition " in out and "offline (no AWS access)" in out
+    assert "region ?" not in out and "clusters (all)" not in out
+
+
+@pytest.mark.parametrize(("command", "cluster", "service", "expected"), [
+    ("aws ecs update-service --cluster  --service web:candidate --force-new-deployment",
+     None, None, "aws ecs update-service --cluster <cluster> --service <service> "
+                 "--force-new-deployment"),
+    ("aws ecs update-service --cluster  --service web:candidate --force-new-deployment",
+     "prod", "web", "aws ecs update-service --cluster prod --service web "
+                    "--force-new-deployment"),
+    ("aws ecs update-cluster-settings --cluster  --settings name=containerInsights,value=enabled",
+     None, None,
+     "aws ecs update-cluster-settings --cluster <cluster> --settings "
+     "name=containerInsights,value=enabled"),
+    ("aws logs create-log-group --log-group-name /ecs/web:candidate", None, None,
+     "aws logs create-log-group --log-group-name /ecs/web"),
+    ("aws ecs describe-services --cluster prod --services checkout", "prod", None,
+     "aws ecs describe-services --cluster prod --services checkout"),
+])
+def test_suggested_commands_name_the_target(command: str, cluster: str | None,
+                                            service: str | None, expected: str) -> None:
+    assert fix_command(command, candidate="web:candidate", family="web", cluster=cluster,
+                       service=service) == expected
+
+
 def test_offline_markdown_opens_with_the_verdict_and_valid_commands(tmp_path: Path) -> None:
     path = write(tmp_path, request(container(logConfiguration=None, privileged=True)))
     code, out, _ = gate("-t", str(path), "-f", "markdown")
