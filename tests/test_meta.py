@@ -79,7 +79,7 @@ def test_renderers_import_only_the_model() -> None:
 # -- the layers (DESIGN.md data flow; issue 10) ------------------------------------------
 #: The engine: checker's top-level modules. Products (cli, gate, audit, demo), collectors
 #: and renderers are subpackages that build on it; the engine imports none of them.
-PRODUCTS = ("checker.cli", "checker.gate", "checker.audit", "checker.demo")
+PRODUCTS = ("checker.cli", "checker.gate", "checker.audit", "checker.demo", "checker.fleet")
 #: What checks may import of ecsdoctor: the engine's read side, and each other.
 CHECKS_MAY_IMPORT = ("checker.facts", "checker.model", "checker.registry", "checker.errors",
                      "checker.bundle", "checker.names", "checker.secrets", "checks")
