@@ -276,11 +276,13 @@ def test_several_files_take_no_service(tmp_path: Path) -> None:
 
 
 # -- what the report suggests ----------------------------------------------------------------
-def test_offline_table_header_names_the_file(tmp_path: Path) -> None:
-    path = write(tmp_path, request())
-    code, out, _ = gate("-t", str(path))
+def test_offline_table_header_names_the_file(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, request())
+    code, out, _ = gate("-t", "td.json")
     assert code == 0
-    assert "task definition " in out and "offline (no AWS access)" in out
+    assert "task definition td.json  offline (no AWS access)" in out
     assert "region ?" not in out and "clusters (all)" not in out
 
 
