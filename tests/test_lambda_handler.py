@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,8 +25,9 @@ from typing import Any
 import boto3
 import pytest
 
-from checker.audit.handler import handler, run, scope_key
+from checker.audit.handler import SINK_RESERVE, handler, run, scan_deadline, scope_key
 from checker.audit.sinks import SUBJECT_MAX, Audit, Config, s3_keys, subject
+from checker.collect import DEFAULT_TIMEOUT
 from checker.demo import moto_seed
 from checker.errors import InputError
 from checker.model import Diagnosis, Report, Severity
@@ -369,3 +372,70 @@ def test_a_handler_run_stays_small() -> None:
     assert done.returncode == 0, done.stderr
     before, peak = (int(n) for n in done.stdout.split()[-2:])
     assert peak < 400 and peak - before < 100, f"peak RSS {peak} MiB ({before} before the run)"
+
+
+class LambdaContext:
+    """The part of the Lambda runtime's ``context`` the handler reads: the time left."""
+
+    def __init__(self, remaining_s: float) -> None:
+        self._end = time.monotonic() + remaining_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(max(0.0, self._end - time.monotonic()) * 1000)
+
+
+INVOCATION_S = 30.0  # the scan gets half: less than twice SINK_RESERVE is left
+
+
+def test_a_silent_describe_services_still_leaves_time_for_every_sink(
+        sinks: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """DescribeServices never answers (moto's backend held until the test ends): the scan
+    stops at the invocation's remaining time less the reserve, the report says what was not
+    read, and S3, SNS, Security Hub and metrics all run on it before the invocation ends."""
+    from moto.ecs.models import EC2ContainerServiceBackend
+
+    build_incident()
+    release = threading.Event()
+    original = EC2ContainerServiceBackend.describe_services
+
+    def silent(self: Any, *args: Any, **kwargs: Any) -> Any:
+        release.wait(120)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(EC2ContainerServiceBackend, "describe_services", silent)
+    start = time.monotonic()
+    try:
+        summary = handler({"clusters": ["prod"]}, LambdaContext(INVOCATION_S))
+    finally:
+        release.set()
+    took = time.monotonic() - start
+    assert INVOCATION_S / 2 - 0.5 <= took < INVOCATION_S, took
+    assert summary["status"] == "ok", summary["errors"]
+    assert set(summary["sinks"]) == {"s3", "sns", "securityhub", "metrics"}
+    report = json.loads(_client("s3").get_object(
+        Bucket=BUCKET, Key=summary["sinks"]["s3"]["report_key"])["Body"].read())
+    cut = [e for e in report["errors"] if e["collection"] == "services"]
+    assert [(e["operation"], e["code"]) for e in cut] == [("ecs:DescribeServices",
+                                                            "ScanTimeout")]
+    assert cut[0]["message"] == ("not read within the scan's 15 s time limit "
+                                 "(the Lambda invocation's remaining time)")
+    assert _metric("CollectionErrors") == summary["collection_errors"] >= 1
+    # SNS ran, and found nothing at or above its threshold in what was read
+    assert summary["sinks"]["sns"]["published"] is False
+
+
+@pytest.mark.parametrize(("remaining_s", "scan_s"), [
+    (900.0, 900.0 - SINK_RESERVE),  # Lambda's longest timeout
+    (300.0, 300.0 - SINK_RESERVE),  # the template's
+    (100.0, 50.0),  # less than twice the reserve: half
+    (0.5, 0.25),
+])
+def test_the_scan_deadline_is_the_invocations_remaining_time_less_the_reserve(
+        remaining_s: float, scan_s: float) -> None:
+    deadline = scan_deadline(LambdaContext(remaining_s))
+    assert deadline.seconds == pytest.approx(scan_s, abs=0.05)
+    assert deadline.origin == "the Lambda invocation's remaining time"
+
+
+def test_without_a_context_the_scan_gets_the_cli_default() -> None:
+    assert scan_deadline(None).seconds == DEFAULT_TIMEOUT

@@ -14,6 +14,11 @@ Failure policy: a scan that cannot start (unknown cluster, no credentials) raise
 invocation fails and the function's ``Errors`` metric shows it. A sink that fails is logged
 and listed under ``errors`` in the return value, and the other sinks still run.
 
+Time: the scan's deadline is the invocation's remaining time less :data:`SINK_RESERVE`
+(at most half of it), so however slow or silent AWS is, the report is built from what was
+read in time and the sinks run before Lambda stops the function; what was not read is in
+the report's errors as timed out.
+
 Lambda-friendly on purpose: nothing here imports rich, typer or moto, and the Engine (check
 registry + playbooks) is built on the first invocation and kept for the warm container.
 """
@@ -35,7 +40,16 @@ from checker.audit.securityhub import import_findings
 from checker.audit.sinks import Audit, Config, notify_sns, put_metrics, split_names, write_s3
 from checker.bundle import now_iso
 from checker.collect import Scope, collect
-from checker.collect.aws import AUDIT_USER_AGENT, DEFAULT_HISTORY
+from checker.collect.aws import (
+    AUDIT_USER_AGENT,
+    DEFAULT_HISTORY,
+    DEFAULT_TIMEOUT,
+    READ_TIMEOUT,
+    Deadline,
+    PageLimitExceeded,
+    ScanTimeout,
+    pages,
+)
 from checker.errors import InputError
 from checker.model import Report, Severity, Status
 from checker.pipeline import Engine
@@ -51,6 +65,9 @@ log.setLevel(logging.INFO)
 LIST_CLUSTERS = "ecs:ListClusters"
 ALL_CLUSTERS = "all"
 _SCOPE_KEY_MAX = 200
+#: Seconds of the invocation kept back from the scan for the analysis, the renderers and
+#: the sinks (Security Hub imports in batches of 100; S3, SNS and metrics one call each).
+SINK_RESERVE = 60.0
 _OPTIONS = RenderOptions(color=False, width=100, verbose=False)
 
 _ENGINE: Engine | None = None
@@ -66,26 +83,41 @@ def engine() -> Engine:
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """The Lambda entry point: ``checker.audit.handler.handler``."""
-    del context
-    summary = run(event if isinstance(event, Mapping) else {}, os.environ)
+    summary = run(event if isinstance(event, Mapping) else {}, os.environ,
+                  deadline=scan_deadline(context))
     log.info("ecsdoctor audit %s", json.dumps(summary, sort_keys=True))
     return summary
 
 
+def scan_deadline(context: Any) -> Deadline:
+    """The scan's deadline, from the Lambda context's remaining time less SINK_RESERVE (or
+    half the remaining time, when that is less than twice the reserve); without a context
+    (a direct call) the CLI's default."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return Deadline(DEFAULT_TIMEOUT)
+    left = max(0.0, float(remaining()) / 1000)
+    budget = max(left - SINK_RESERVE, left / 2, 0.001)  # positive, if next to nothing
+    return Deadline(budget, origin="the Lambda invocation's remaining time")
+
+
 def run(event: Mapping[str, Any], env: Mapping[str, str], *,
-        session: boto3.session.Session | None = None) -> dict[str, Any]:
-    """Scan, render, send. ``session`` is the function's own (sinks); tests inject one."""
+        session: boto3.session.Session | None = None,
+        deadline: Deadline | None = None) -> dict[str, Any]:
+    """Scan, render, send. ``session`` is the function's own (sinks); tests inject one.
+    ``deadline`` bounds the scan, ListClusters included (default: the CLI's)."""
     config = Config.from_env(env)
     home = session or boto3.session.Session()
     if not home.region_name:
         raise InputError("no AWS region: set AWS_REGION")
+    deadline = deadline or Deadline(DEFAULT_TIMEOUT)
     region = str(event.get("region") or home.region_name)
     scan = home if region == home.region_name else boto3.session.Session(region_name=region)
-    clusters, scope_key = clusters_to_scan(event, config, scan)
+    clusters, scope_key = clusters_to_scan(event, config, scan, deadline)
     if not clusters:
         log.warning("no ECS cluster in %s: nothing to scan", region)
         return {"status": "no-clusters", "region": region, "clusters": [], "errors": []}
-    report = engine().analyze(collect(scan, scan_scope(clusters, config)))
+    report = engine().analyze(collect(scan, scan_scope(clusters, config), deadline=deadline))
     audit = Audit(report=report, json_text=render_json(report, _OPTIONS),
                   markdown_text=render_markdown(report, _OPTIONS), scope_key=scope_key,
                   home_region=str(home.region_name), checks=check_info(engine()))
@@ -102,13 +134,13 @@ def scan_scope(clusters: tuple[str, ...], config: Config) -> Scope:
                  history_log_group=config.history_log_group)
 
 
-def clusters_to_scan(event: Mapping[str, Any], config: Config,
-                     session: boto3.session.Session) -> tuple[tuple[str, ...], str]:
+def clusters_to_scan(event: Mapping[str, Any], config: Config, session: boto3.session.Session,
+                     deadline: Deadline | None = None) -> tuple[tuple[str, ...], str]:
     """The clusters, and the scope key Security Hub findings are archived under."""
     named = event_clusters(event) or config.clusters
     if named:
         return named, scope_key(named)
-    return tuple(list_clusters(session)), ALL_CLUSTERS
+    return tuple(list_clusters(session, deadline)), ALL_CLUSTERS
 
 
 def event_clusters(event: Mapping[str, Any]) -> tuple[str, ...]:
@@ -132,23 +164,30 @@ def scope_key(clusters: tuple[str, ...]) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def list_clusters(session: boto3.session.Session) -> list[str]:
-    """Every cluster ARN of the region (ecs:ListClusters, 100 per page)."""
-    ecs = session.client("ecs", config=_client_config())
-    arns: list[str] = []
-    for page in ecs.get_paginator("list_clusters").paginate(
-            PaginationConfig={"PageSize": 100}):
-        arns += page.get("clusterArns", [])
-    return sorted(arns)
+def list_clusters(session: boto3.session.Session, deadline: Deadline | None = None) -> list[str]:
+    """Every cluster ARN of the region (ecs:ListClusters, 100 per page), within the scan's
+    deadline and page cap: past either the invocation fails with one line, as a scan that
+    cannot start does."""
+    deadline = deadline or Deadline(DEFAULT_TIMEOUT)
+    ecs = session.client("ecs", config=_client_config(deadline))
+    ecs.meta.events.register_first("before-send", lambda **_: deadline.check())
+    try:
+        return sorted(arn for page in pages(ecs, "list_clusters", maxResults=100)
+                      for arn in page.get("clusterArns", []))
+    except (ScanTimeout, PageLimitExceeded) as exc:
+        raise InputError(f"ecs:ListClusters: {exc}") from exc
 
 
 def check_info(eng: Engine) -> dict[str, CheckInfo]:
     return {s.id: CheckInfo(title=s.title, area=s.area, docs=s.docs) for s in eng.registry}
 
 
-def _client_config() -> BotoConfig:
+def _client_config(deadline: Deadline | None = None) -> BotoConfig:
+    """Sink clients; ListClusters's too, whose read timeout stays under the scan's limit."""
+    limit = deadline.seconds if deadline is not None and deadline.seconds else READ_TIMEOUT
     return BotoConfig(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5,
-                      read_timeout=30, user_agent_extra=AUDIT_USER_AGENT)
+                      read_timeout=max(1.0, min(READ_TIMEOUT, limit)),
+                      user_agent_extra=AUDIT_USER_AGENT)
 
 
 Sink = Callable[[], dict[str, Any]]

@@ -223,6 +223,10 @@ def scan(
     verbose: VerboseOpt = False,
     workers: Annotated[int, typer.Option(
         min=1, max=32, help="Parallel API calls (a bounded thread pool).")] = 8,
+    timeout: Annotated[str, typer.Option(
+        help="Time limit for reading the account, e.g. 90s, 5m: what is not read by then "
+             "is reported as not read (timed out) and the report is built from the rest.")]
+    = "5m",
     regions: Annotated[str | None, typer.Option(
         help="Fleet: comma-separated Regions, or 'all' (every Region enabled for the "
              "account).")] = None,
@@ -240,9 +244,11 @@ def scan(
     with user_errors():
         window = parse_since(since)
         past = parse_history(history)
-        from checker.cli.scan import run_scan
+        from checker.cli.scan import parse_timeout, run_scan
         from checker.collect import Scope
         from checker.fleet import FleetRequest
+
+        limit = parse_timeout(timeout)
 
         scope = Scope(clusters=tuple(cluster or ()), services=tuple(service or ()),
                       since=window, history=past, history_log_group=history_log_group,
@@ -261,7 +267,7 @@ def scan(
         bundle = run_scan(
             scope,
             region=region, profile=profile, workers=workers, console=err,
-            show_progress=err.is_terminal,
+            show_progress=err.is_terminal, timeout=limit,
         )
         _finish(bundle, fmt, output, save_bundle, fail_on, strict, verbose)
 

@@ -15,7 +15,6 @@ in ``bundle["errors"]`` and the rest of the scan goes on.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from checker.bundle import COLLECTIONS, new_bundle, to_jsonable
@@ -29,10 +28,14 @@ from checker.collect import (
     elbv2,
     history,
     logs,
+    task_roles,
 )
 from checker.collect.aws import (
+    DEFAULT_TIMEOUT,
     NO_REGION,
     Context,
+    DaemonPool,
+    Deadline,
     Progress,
     Scope,
     iam_action,
@@ -44,7 +47,8 @@ from checker.errors import InputError
 if TYPE_CHECKING:
     import boto3.session
 
-__all__ = ["COLLECTORS", "OPERATIONS", "Context", "Progress", "Scope", "collect"]
+__all__ = ["COLLECTORS", "DEFAULT_TIMEOUT", "OPERATIONS", "Context", "Deadline", "Progress",
+           "Scope", "collect"]
 
 Collector = Callable[[Context], None]
 
@@ -58,7 +62,8 @@ COLLECTORS: tuple[Collector, ...] = (
     cloudtrail.collect_cloudtrail,  # after every resource collector: keeps events on them
     cloudwatch.collect_cloudwatch,  # reads what every resource collector stored
     alarms.collect_alarms,  # the alarms on the resources stored so far
-    logs.collect_logs,  # last: "slow or erroring" is read from the metrics and alarms
+    logs.collect_logs,  # "slow or erroring" is read from the metrics and alarms
+    task_roles.collect_task_roles,  # the task roles of the services stored above
 )
 
 #: Every IAM action the collectors can call (read-only: Describe*, List*, Get*, and the two
@@ -68,7 +73,8 @@ OPERATIONS: frozenset[str] = (frozenset({"sts:GetCallerIdentity", "ecs:ListClust
                                | ec2.OPERATIONS | autoscaling.OPERATIONS | elbv2.OPERATIONS
                                | cloudwatch.OPERATIONS
                                | history.OPERATIONS | cloudtrail.OPERATIONS
-                               | alarms.OPERATIONS | logs.OPERATIONS)
+                               | alarms.OPERATIONS | logs.OPERATIONS
+                               | task_roles.OPERATIONS)
 
 #: The first call is retried less and waits less: an unreachable or silent endpoint should
 #: be a quick, clear error (2 attempts of at most 5 s plus one backoff ≤ 1 s), not eleven
@@ -85,9 +91,16 @@ def collect(
     progress: Progress | None = None,
     max_workers: int = 8,
     endpoint_url: str | None = None,
+    deadline: Deadline | None = None,
 ) -> dict[str, Any]:
     """Returns a bundle v1 dict (checker.bundle.new_bundle + resources + errors), already
-    passed through to_jsonable; raises InputError only."""
+    passed through to_jsonable; raises InputError only (and KeyboardInterrupt).
+
+    ``deadline`` (default: :data:`DEFAULT_TIMEOUT` from now) bounds the whole scan: what is
+    still outstanding when it passes is in ``errors`` as ``ScanTimeout`` and the bundle holds
+    what was read. Whichever way the scan ends, no call starts after it: the pool's threads
+    are daemons, and a call still waiting on a silent endpoint keeps no process alive.
+    """
     region = session.region_name
     if not region:
         raise InputError(NO_REGION)
@@ -96,16 +109,19 @@ def collect(
     if not scope.clusters:
         raise InputError("no cluster to scan: pass --cluster NAME (list them with: "
                          f"aws ecs list-clusters --region {region})")
-    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="ecsdoctor-collect")
+    deadline = deadline or Deadline(DEFAULT_TIMEOUT)
+    pool = DaemonPool(max_workers, "ecsdoctor-collect")
     ctx = Context(scope=scope, region=region, pool=pool, session=session,
-                  endpoint_url=endpoint_url, max_workers=max_workers, progress=progress)
+                  endpoint_url=endpoint_url, max_workers=max_workers, progress=progress,
+                  deadline=deadline)
     try:
         ctx.account = caller_account(ctx)
         for collector in COLLECTORS:
             collector(ctx)
+        bundle: dict[str, Any] = to_jsonable(assemble(ctx))
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    bundle: dict[str, Any] = to_jsonable(assemble(ctx))
+        deadline.cancel()  # an abandoned call gets no retry; Ctrl-C: nothing more is sent
+        pool.shutdown(wait=False, cancel_futures=True)
     return bundle
 
 

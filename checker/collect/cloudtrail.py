@@ -53,6 +53,8 @@ from checker.redact import redact_nested
 OPERATIONS: frozenset[str] = frozenset({"cloudtrail:LookupEvents"})
 
 COLLECTION = "cloudtrail_events"
+#: The two lookup streams, as gather keys naming the collection they fill.
+WRITES, ROLE_EVENTS = (COLLECTION, "writes"), (COLLECTION, "roles")
 RATE = 2.0  # LookupEvents requests per second, per account and Region (API reference)
 PAGE_SIZE = 50  # MaxResults maximum
 WRITE_BUDGET = 30  # ReadOnly=false calls per scan: 1,500 events
@@ -131,23 +133,25 @@ def read_trail(ctx: Context, now: dt.datetime, clock: Clock | None = None) -> No
     ids = scope_ids(ctx.resources)
     home = ctx.client("cloudtrail")
     action = iam_action(home, "lookup_events")
-    jobs: list[tuple[str, Callable[[], list[Found]]]] = [("writes", partial(
+    jobs: list[tuple[tuple[str, str], Callable[[], list[Found]]]] = [(WRITES, partial(
         lookup, ctx, home, TokenBucket(clock=clock), [_attribute("ReadOnly", "false")],
         (start, now), ids, WRITE_BUDGET))]
     roles = role_names(ctx.resources)
     other = global_region(ctx.region)
     if roles and other != ctx.region:
         api = ctx.client("cloudtrail", region=other)
-        jobs.append(("roles", partial(
+        jobs.append((ROLE_EVENTS, partial(
             lookup, ctx, api, TokenBucket(clock=clock),
             [_attribute("ResourceName", r) for r in roles], (start, now), ids, ROLE_BUDGET)))
     found = ctx.gather(jobs)
-    (writes,) = found["writes"]
+    if not found[WRITES]:
+        return  # the scan's deadline passed first: recorded as timed out
+    (writes,) = found[WRITES]
     if writes.failed is not None:
         ctx.fail(COLLECTION, action, writes.failed)
         return
     kept = list(writes.events)
-    for result in found.get("roles", []):
+    for result in found.get(ROLE_EVENTS, []):
         kept += result.events
         _warn_roles(ctx, action, result, other)
     ctx.store(COLLECTION, kept, _key)

@@ -205,6 +205,8 @@ def collect_metrics(ctx: Context, now: dt.datetime) -> None:
             for batch in batched(numbered, size)]
     found = ctx.gather(jobs).get(COLLECTION, [])
     ctx.metrics = sorted(found, key=_series_key)
+    if not found:
+        ctx.unread_if_late(COLLECTION)
 
 
 def choose_period(since: dt.timedelta) -> int:

@@ -62,7 +62,9 @@ GONE = frozenset({"shutting-down", "terminated"})  # no credit mode worth asking
 VPC_ATTRIBUTES = (("enableDnsSupport", "EnableDnsSupport"),
                   ("enableDnsHostnames", "EnableDnsHostnames"))
 
-Job = tuple[str, Callable[[], list[Any]]]
+Job = tuple[str | tuple[str, str], Callable[[], list[Any]]]
+#: The gather key of the VPC attribute calls: they fill ``vpcs`` (a cut one times it out).
+ATTRIBUTES = ("vpcs", "attributes")
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def collect_ec2(ctx: Context) -> None:
                      referenced_groups(groups, ctx.account) - refs.group_ids),
     ])
     ctx.store("credit_specifications", third.get("credit_specifications", []), "InstanceId")
-    ctx.store("vpcs", with_attributes(third.get("vpcs", []), third.get("vpc_attributes", [])),
+    ctx.store("vpcs", with_attributes(third.get("vpcs", []), third.get(ATTRIBUTES, [])),
               "VpcId")
     ctx.store("vpc_endpoints", third.get("vpc_endpoints", []), "VpcEndpointId")
     ctx.store("security_groups", groups + third.get("security_groups", []), "GroupId")
@@ -254,7 +256,7 @@ def credit_jobs(ctx: Context, ids: Sequence[str]) -> list[Job]:
 
 def attribute_jobs(ctx: Context, vpc_ids: Iterable[str]) -> list[Job]:
     """Two DescribeVpcAttribute per VPC: the API takes one VPC and one attribute."""
-    return [("vpc_attributes", partial(vpc_attribute, ctx, vpc, name, key))
+    return [(ATTRIBUTES, partial(vpc_attribute, ctx, vpc, name, key))
             for vpc in sorted(v for v in vpc_ids if v) for name, key in VPC_ATTRIBUTES]
 
 

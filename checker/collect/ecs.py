@@ -124,19 +124,36 @@ def resolve_clusters(ctx: Context) -> tuple[list[ClusterRef], list[Item] | None]
     typed = list(dict.fromkeys(ctx.scope.clusters))
     api = ctx.client("ecs")
     action = iam_action(api, "describe_clusters")
+    as_typed = [ClusterRef(t, t.rsplit("/", 1)[-1]) for t in typed]
+    try:  # on the pool, so that the scan's deadline bounds it too
+        found = ctx.gather([("clusters", partial(describe_clusters, ctx, api, typed))])
+    except Exception as exc:
+        fatal = unreachable(exc) or input_error(exc)
+        if fatal is not None:
+            raise fatal from exc
+        ctx.fail("clusters", action, exc)
+        ctx.store("clusters", [], "clusterArn")
+        return as_typed, None
+    if ctx.recorder.failed("clusters"):  # the deadline passed before DescribeClusters answered
+        ctx.store("clusters", [], "clusterArn")
+        return as_typed, None
+    return check_clusters(ctx, typed, found.get("clusters", []))
+
+
+def describe_clusters(ctx: Context, api: Any, typed: list[str]) -> list[Item]:
+    """The active clusters among ``typed``; raises what DescribeClusters raises."""
+    action = iam_action(api, "describe_clusters")
     found: list[Item] = []
     for batch in batched(typed, CLUSTER_BATCH):
-        try:
-            response = api.describe_clusters(clusters=batch, include=list(CLUSTER_INCLUDE))
-        except Exception as exc:
-            fatal = unreachable(exc) or input_error(exc)
-            if fatal is not None:
-                raise fatal from exc
-            ctx.fail("clusters", action, exc)
-            ctx.store("clusters", [], "clusterArn")
-            return [ClusterRef(t, t.rsplit("/", 1)[-1]) for t in typed], None
+        response = api.describe_clusters(clusters=batch, include=list(CLUSTER_INCLUDE))
         ctx.step(f"{action} ({len(batch)})")
         found += [c for c in response.get("clusters", []) if c.get("status") != "INACTIVE"]
+    return found
+
+
+def check_clusters(ctx: Context, typed: list[str],
+                   found: list[Item]) -> tuple[list[ClusterRef], list[Item]]:
+    """Every cluster typed must exist: an unknown or deleted one is the user's error."""
     for name in typed:
         if not any(name in (c.get("clusterName"), c.get("clusterArn")) for c in found):
             raise InputError(

@@ -41,6 +41,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -76,7 +77,13 @@ def setup_command(region: str, log_group: str) -> str:
 def collect_history(ctx: Context) -> None:
     """Fill task_history and ecs_events over ``scope.history``; nothing when it is zero."""
     if ctx.scope.history > dt.timedelta(0):
-        read_history(ctx, dt.datetime.now(dt.UTC))
+        # on the pool, so that the scan's deadline bounds it: cut, both are timed out
+        ctx.gather([(COLLECTIONS, partial(_read_history, ctx, dt.datetime.now(dt.UTC)))])
+
+
+def _read_history(ctx: Context, now: dt.datetime) -> list[None]:
+    read_history(ctx, now)
+    return []
 
 
 def slices(start: dt.datetime, end: dt.datetime,
