@@ -30,7 +30,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from checker.bundle import to_jsonable
-from checker.collect.aws import GATE_USER_AGENT, Recorder, input_error
+from checker.collect.aws import (
+    GATE_USER_AGENT,
+    MAX_PAGES,
+    PageLimitExceeded,
+    Recorder,
+    input_error,
+)
 from checker.facts import Item
 from checker.names import (
     ACCEPTED_MANIFESTS,
@@ -239,14 +245,17 @@ def _simulations(probe: Probe, td: Item, keys: dict[str, str]) -> list[Item]:
 
 
 def _simulate(iam: Any, kw: dict[str, Any]) -> list[Item]:
-    """Every EvaluationResult of one simulation, all pages."""
+    """Every EvaluationResult of one simulation, all pages (at most MAX_PAGES: past it
+    the service is looping on Marker, and the failure is recorded)."""
     out: list[Item] = []
-    while True:
+    for _ in range(MAX_PAGES):
         response = iam.simulate_principal_policy(**kw)
         out += response.get("EvaluationResults", [])
         if not response.get("IsTruncated") or not response.get("Marker"):
             return out
         kw = {**kw, "Marker": response["Marker"]}
+    raise PageLimitExceeded(f"stopped after {MAX_PAGES} pages: the service kept returning a "
+                            "new Marker")
 
 
 def _containers(td: Item) -> list[Item]:

@@ -21,6 +21,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from rich.console import Console
 
 from checker.collect import Deadline, Scope, collect
@@ -192,3 +193,28 @@ def test_a_listing_that_never_ends_stops_at_the_page_cap(aws: None) -> None:
     # moto answers each page with the service again: the pages read are kept
     assert [s["serviceName"] for s in bundle["resources"]["services"]] == ["web"]
     assert "tasks" in bundle["resources"] and "tasks" not in _codes(bundle)
+
+
+def test_a_policy_simulation_that_never_ends_stops_at_the_page_cap() -> None:
+    """The gate's SimulatePrincipalPolicy pages on ``Marker``: moto has no such operation,
+    so a Stubber hands out a new Marker on every page; a 501st call would find no answer."""
+    from checker.collect import refs
+
+    iam = boto3.client("iam", region_name=REGION)
+    stub = Stubber(iam)
+    for n in range(MAX_PAGES):
+        stub.add_response("simulate_principal_policy", {
+            "EvaluationResults": [{"EvalActionName": "logs:PutLogEvents",
+                                   "EvalResourceName": "*", "EvalDecision": "allowed"}],
+            "IsTruncated": True, "Marker": f"marker-{n}"})
+    probe = refs.Probe(session=None, region=REGION, account="123456789012")
+    ask = {"PolicySourceArn": "arn:aws:iam::123456789012:role/web-exec",
+           "ActionNames": ["logs:PutLogEvents"]}
+    with stub:
+        answer = probe.ask("policy_simulations", "iam:SimulatePrincipalPolicy",
+                           refs._simulate, iam, ask)
+        stub.assert_no_pending_responses()
+    assert answer is None
+    (entry,) = probe.recorder.errors()
+    assert (entry["collection"], entry["code"]) == ("policy_simulations", PAGE_LIMIT)
+    assert f"stopped after {MAX_PAGES} pages" in entry["message"]
