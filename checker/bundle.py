@@ -55,6 +55,8 @@ COLLECTIONS: dict[str, str] = {
     # CONTRACTS.md §5: container logs of failing services, and the alarms on them
     "log_events": "logs:GetLogEvents",
     "alarms": "cloudwatch:DescribeAlarms",
+    # what the task roles may do for ECS Exec and X-Ray: [{"PolicySourceArn", "EvaluationResults"}]
+    "task_role_simulations": "iam:SimulatePrincipalPolicy",
 }
 
 #: What the gate's reference collector (checker/collect/refs.py) reads about the names a

@@ -13,6 +13,7 @@ from typing import Any
 from checker.facts import Facts, Item, arn_name, obj, objs
 from checker.model import Result, Severity, failed, passed, unknown
 from checker.registry import Prior, check
+from checker.roles import decisions, needed, role_arn
 from checks.lib.agent_versions import dotted, is_windows, version
 from checks.lib.hosts import hosts
 from checks.lib.knowledge import table
@@ -130,3 +131,47 @@ def ecs_exec_blocked(facts: Facts, prior: Prior) -> Iterator[Result]:
                          "(exec enabled, platform/agent and task definition fit; the task "
                          "role's ssmmessages permissions cannot be seen offline)",
                          service=arn, **data)
+
+
+@check(id="task-role-feature-permissions", area="ecs_exec", severity=Severity.MEDIUM,
+       title="Task role lacks what ECS Exec or the X-Ray daemon needs",
+       needs=("services", "task_definitions", "task_role_simulations"),
+       docs=f"{EXEC_DOCS}#ecs-exec-required-iam-permissions",
+       emits=("denied", "features", "role"))
+def task_role_feature_permissions(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """iam:SimulatePrincipalPolicy of the task role (checker/collect/task_roles.py) on the
+    actions ECS Exec (ssmmessages:*) and the X-Ray daemon (xray:Put*, GetSampling*) need:
+    a denial here is `execute-command` failing mid-incident, or traces silently dropped.
+    No task role at all for a service that needs one fails too."""
+    sims = {str(s.get("PolicySourceArn")): decisions(objs(s.get("EvaluationResults")))
+            for s in facts.items("task_role_simulations")}
+    for svc in sorted(facts.services, key=lambda s: str(s.get("serviceArn"))):
+        arn, label = str(svc.get("serviceArn")), service_label(svc)
+        td = facts.task_definition(svc.get("taskDefinition"))
+        features = needed(svc, td) if td else {}
+        if td is None or not features:
+            continue
+        role = role_arn(td, facts.account)
+        names = sorted(features)
+        if role is None:
+            yield failed(arn, f"service {label}: {' and '.join(names)} need a task role; the "
+                         "task definition has none", service=arn, role=None,
+                         features=names, denied=sorted({a for v in features.values()
+                                                        for a in v}))
+            continue
+        decided = sims.get(role)
+        if decided is None:
+            yield unknown(arn, f"service {label}: task role {arn_name(role)} was not "
+                          "simulated (over the scan's budget)", service=arn, role=role,
+                          features=names)
+            continue
+        denied = sorted(a for v in features.values() for a in v
+                        if decided.get(a, "not evaluated") != "allowed")
+        data: dict[str, Any] = {"role": role, "features": names, "denied": denied}
+        if denied:
+            yield failed(arn, f"service {label}: task role {arn_name(role)} may not "
+                         f"{', '.join(denied)} — {' and '.join(names)} will not work",
+                         service=arn, **data)
+        else:
+            yield passed(arn, f"service {label}: task role {arn_name(role)} may do what "
+                         f"{' and '.join(names)} need", service=arn, **data)

@@ -82,7 +82,8 @@ def test_renderers_import_only_the_model() -> None:
 PRODUCTS = ("checker.cli", "checker.gate", "checker.audit", "checker.demo", "checker.fleet")
 #: What checks may import of ecsdoctor: the engine's read side, and each other.
 CHECKS_MAY_IMPORT = ("checker.facts", "checker.model", "checker.registry", "checker.errors",
-                     "checker.bundle", "checker.names", "checker.secrets", "checks")
+                     "checker.bundle", "checker.names", "checker.secrets", "checker.roles",
+                     "checks")
 
 
 def _ours(path: Path) -> set[str]:

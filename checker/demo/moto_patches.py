@@ -16,7 +16,7 @@ import datetime as dt
 from collections import defaultdict
 from typing import Any
 
-from checker.demo import moto_history
+from checker.demo import moto_history, moto_iam
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -246,6 +246,7 @@ def install_patches() -> None:
     patch_target_health()
     patch_metric_data()
     moto_history.patch_lookup_events()  # CloudTrail events put with put_cloudtrail_event
+    moto_iam.patch_simulate()  # the task role simulations the scan asks for
 
 
 def uninstall_patches() -> None:
@@ -254,6 +255,7 @@ def uninstall_patches() -> None:
         setattr(owner, name, original)
     _ORIGINALS.clear()
     moto_history.unpatch_lookup_events()
+    moto_iam.unpatch_simulate()
 
 
 def reset_overrides() -> None:

@@ -78,3 +78,26 @@ def test_without_log_lines_none_of_them_is_claimed() -> None:
         ids = set(_ids(c))
         assert not ids & {"arch-mismatch", "ephemeral-storage-exhausted",
                           "task-role-missing-permissions", "downstream-latency"}, build
+
+
+def _exec_cluster(decision: str) -> Cluster:
+    """The healthy account with ECS Exec turned on for worker, its task role simulated."""
+    from checker import roles
+
+    c = Cluster()
+    c.service("worker")["enableExecuteCommand"] = True
+    role = str(c.td("worker")["taskRoleArn"])
+    c.res["task_role_simulations"] = [{"PolicySourceArn": role, "EvaluationResults": [
+        {"EvalActionName": a, "EvalResourceName": "*",
+         "EvalDecision": decision if a.endswith("DataChannel") else "allowed"}
+        for a in roles.ECS_EXEC]}]
+    return c
+
+
+def test_a_task_role_without_ecs_exec_permissions_is_diagnosed() -> None:
+    report = ENGINE.analyze(_exec_cluster("implicitDeny").bundle, generated_at=NOW)
+    (diag,) = [d for d in report.diagnoses if d.id == "task-role-missing-permissions"]
+    assert diag.severity.value == "medium" and diag.resources[0].endswith("/worker")
+    assert "ssmmessages:CreateDataChannel" in diag.summary
+    allowed = ENGINE.analyze(_exec_cluster("allowed").bundle, generated_at=NOW)
+    assert "task-role-missing-permissions" not in [d.id for d in allowed.diagnoses]
