@@ -30,6 +30,8 @@ class SilentMoto:
 
     url: str
     release: threading.Event = field(default_factory=threading.Event)
+    #: When each throttled request arrived (time.monotonic()).
+    throttled: list[float] = field(default_factory=list)
     _held: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -57,21 +59,33 @@ def _operation(environ: dict[str, Any]) -> str:
     return str(environ.get("HTTP_X_AMZ_TARGET", "")).rsplit(".", 1)[-1]
 
 
+#: ECS's answer when a request is throttled (JSON protocol), which botocore retries.
+THROTTLED = b'{"__type": "ThrottlingException", "message": "Rate exceeded"}'
+
+
 @contextmanager
-def silent_moto(operations: Iterable[str]) -> Iterator[SilentMoto]:
-    """A moto server on 127.0.0.1 whose ``operations`` never answer while the test runs."""
+def silent_moto(operations: Iterable[str],
+                throttled: Iterable[str] = ()) -> Iterator[SilentMoto]:
+    """A moto server on 127.0.0.1 whose ``operations`` never answer while the test runs,
+    and whose ``throttled`` operations are always refused as throttled."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     from checker.demo.moto_seed import reset_backends
 
-    silent = frozenset(operations)
+    silent, refused = frozenset(operations), frozenset(throttled)
     moto_app = DomainDispatcherApplication(create_backend_app)
     state: list[SilentMoto] = []
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if _operation(environ) in silent:
             state[0].hold()
+        if _operation(environ) in refused:
+            state[0].throttled.append(time.monotonic())
+            start_response("400 Bad Request", [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("Content-Length", str(len(THROTTLED)))])
+            return [THROTTLED]
         return moto_app(environ, start_response)
 
     werkzeug = logging.getLogger("werkzeug")

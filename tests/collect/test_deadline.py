@@ -81,6 +81,24 @@ def test_a_silent_describe_services_is_cut_at_the_time_limit(
     assert len(keys) == len(set(keys)), keys
 
 
+def test_no_retry_is_sent_after_the_time_limit() -> None:
+    """DescribeServices always throttled: botocore's adaptive retries back off (up to 20 s
+    a wait, 10 retries); none of them may reach the endpoint once the limit has passed,
+    not even from the thread the scan stopped waiting for."""
+    limit = 6.0
+    with silent_moto((), throttled={"DescribeServices"}) as server:
+        session = boto3.session.Session(region_name=REGION)
+        start = time.monotonic()
+        bundle = collect(session, Scope(clusters=(CLUSTER,)), deadline=Deadline(limit),
+                         endpoint_url=server.url)
+        assert time.monotonic() - start < limit + MARGIN_S
+        time.sleep(limit)  # the abandoned call's next backoff would end in here
+        attempts = [t - start for t in server.throttled]
+    assert len(attempts) >= 2, "throttled, then retried within the limit"
+    assert max(attempts) < limit, attempts
+    assert ("ecs:DescribeServices", TIMED_OUT) in _codes(bundle)["services"]
+
+
 def test_cli_scan_with_a_silent_endpoint_reports_what_was_read(
         silent_describe_services: SilentMoto, tmp_path: Any) -> None:
     out = tmp_path / "report.json"
