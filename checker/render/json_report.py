@@ -11,7 +11,8 @@ layout in C. Its output is used only when it provably equals the standard librar
 compact encodings (the standard library's compact one is its C encoder) are compared first,
 so a number orjson would spell differently (1e-05 vs 1e-5), a NaN, a non-string key or an
 integer beyond 64 bits falls back to `json.dumps` rather than changing a byte. Non-ASCII
-text is then escaped as `json.dumps` escapes it, by a codec error handler (in C).
+text is escaped as `json.dumps` escapes it by a decoding error handler, so every copy is
+an ASCII string (one byte a character).
 """
 
 from __future__ import annotations
@@ -29,20 +30,25 @@ _ESCAPE_ERRORS = "ecsdoctor-json-ascii"
 
 
 def _json_escapes(err: UnicodeError) -> tuple[str, int]:
-    """Codec error handler: each non-ASCII character of the run as `json.dumps` escapes
-    it (``\\u00e9``; outside the BMP a UTF-16 surrogate pair). Encoding with it runs in C,
-    calling back once per run of non-ASCII text (a regex over the whole report took
-    seconds)."""
-    assert isinstance(err, UnicodeEncodeError)
+    """Decoding error handler for UTF-8 bytes read as ASCII: the run of non-ASCII bytes at
+    the error, decoded as UTF-8 and written as `json.dumps` escapes it (``\\u00e9``;
+    outside the BMP a UTF-16 surrogate pair). The decoder runs in C and calls back once
+    per run, and the result is an ASCII string (one byte a character): a regex over the
+    decoded report, or a UTF-8 decode of it (two or four bytes a character once one
+    character is not Latin-1), cost seconds and hundreds of MB on a large report."""
+    assert isinstance(err, UnicodeDecodeError)
+    data, end = err.object, err.start
+    while end < len(data) and data[end] >= 0x80:
+        end += 1
     out = []
-    for char in err.object[err.start:err.end]:
+    for char in bytes(data[err.start:end]).decode("utf-8"):
         code = ord(char)
         if code < 0x10000:
             out.append(f"\\u{code:04x}")
         else:
             code -= 0x10000
             out.append(f"\\u{0xd800 | (code >> 10):04x}\\u{0xdc00 | (code & 0x3ff):04x}")
-    return "".join(out), err.end
+    return "".join(out), end
 
 
 codecs.register_error(_ESCAPE_ERRORS, _json_escapes)
@@ -69,9 +75,7 @@ def _ascii(data: bytes) -> str:
     """orjson's UTF-8 with what `json.dumps(ensure_ascii=True)` escapes beyond it: every
     non-ASCII character and DEL (orjson writes ASCII only outside strings, so this never
     touches the structure)."""
-    text = data.decode("utf-8")
-    if not text.isascii():
-        text = text.encode("ascii", _ESCAPE_ERRORS).decode("ascii")
+    text = data.decode("ascii", _ESCAPE_ERRORS)
     return text.replace("\x7f", "\\u007f") if "\x7f" in text else text
 
 
@@ -81,10 +85,10 @@ def _orjson_dumps(value: Any) -> str | None:
     except ImportError:  # an install without it (a slim Lambda package): the reference
         return None
     try:
-        compact = orjson.dumps(value).decode("utf-8")
+        compact = _ascii(orjson.dumps(value))
     except (TypeError, ValueError):  # non-string keys, big ints, types orjson refuses
         return None
-    # unescaped on both sides: equal here means equal once both escape non-ASCII alike
-    if compact != json.dumps(value, separators=(",", ":"), ensure_ascii=False):
+    if compact != json.dumps(value, separators=(",", ":")):
         return None
+    del compact  # a large report: not three copies at once
     return _ascii(orjson.dumps(value, option=orjson.OPT_INDENT_2)) + "\n"
