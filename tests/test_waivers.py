@@ -4,6 +4,7 @@ ever, and a green gate that does not say what its waivers hid."""
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -208,3 +209,19 @@ def test_hidden_findings_are_escaped(candidate: Path, tmp_path: Path) -> None:
     line = verdict.line(Severity.HIGH)
     assert "\x1b" not in line and "\\x1b]8;;http://x" in line
     assert len(line.splitlines()) == 2
+
+
+def test_the_bench_runs_and_refuses_every_hostile_file() -> None:
+    """bench/waiver_limits.py at a tiny size: it keeps working, and each hostile file is
+    refused (the times it prints are for people; this asserts no time)."""
+    spec = importlib.util.spec_from_file_location(
+        "waiver_limits", Path(__file__).resolve().parent.parent / "bench" / "waiver_limits.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    lines: list[str] = []
+    result = bench.run(3, lines.append)
+    rows = lines[2:-1]
+    assert len(rows) == len(bench.hostile()) and all("refused:" in r for r in rows), rows
+    assert lines[-1].startswith("waiver limits: alias bomb refused in")
+    assert set(result) == {"bomb_ms", "worst_ms", "real_ms"}
