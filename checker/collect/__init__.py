@@ -15,6 +15,7 @@ in ``bundle["errors"]`` and the rest of the scan goes on.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial, wraps
 from typing import TYPE_CHECKING, Any
 
 from checker.bundle import COLLECTIONS, new_bundle, to_jsonable
@@ -52,6 +53,25 @@ __all__ = ["COLLECTORS", "DEFAULT_TIMEOUT", "OPERATIONS", "Context", "Deadline",
 
 Collector = Callable[[Context], None]
 
+
+def on_pool(collector: Collector, *collections: str) -> Collector:
+    """``collector`` run as one pool job, for a collector that makes its calls itself rather
+    than through ``ctx.gather``: from the scan's own thread such a call would hold the scan
+    up to a read timeout past its deadline; as a job the scan stops waiting at the deadline
+    and records ``collections`` as timed out (what the job stores later is dropped)."""
+
+    @wraps(collector)
+    def run(ctx: Context) -> None:
+        ctx.gather([(collections, partial(_no_items, collector, ctx))])
+
+    return run
+
+
+def _no_items(collector: Collector, ctx: Context) -> list[None]:
+    collector(ctx)
+    return []
+
+
 #: Run in this order; each fills its collections in ctx.resources.
 COLLECTORS: tuple[Collector, ...] = (
     ecs.collect_ecs,
@@ -61,9 +81,10 @@ COLLECTORS: tuple[Collector, ...] = (
     history.collect_history,  # scope.history > 0 only, as cloudtrail
     cloudtrail.collect_cloudtrail,  # after every resource collector: keeps events on them
     cloudwatch.collect_cloudwatch,  # reads what every resource collector stored
-    alarms.collect_alarms,  # the alarms on the resources stored so far
+    on_pool(alarms.collect_alarms, "alarms"),  # the alarms on the resources stored so far
     logs.collect_logs,  # "slow or erroring" is read from the metrics and alarms
-    task_roles.collect_task_roles,  # the task roles of the services stored above
+    on_pool(task_roles.collect_task_roles,  # the task roles of the services stored above
+            "task_role_simulations"),
 )
 
 #: Every IAM action the collectors can call (read-only: Describe*, List*, Get*, and the two

@@ -55,7 +55,11 @@ class SilentMoto:
 
 
 def _operation(environ: dict[str, Any]) -> str:
-    """The API operation of a JSON-protocol request (ECS: X-Amz-Target)."""
+    """The API operation of a JSON-protocol request (ECS: X-Amz-Target) or of a CBOR one
+    (CloudWatch: ``/service/<name>/operation/<Op>``)."""
+    path = str(environ.get("PATH_INFO", ""))
+    if "/operation/" in path:
+        return path.rsplit("/", 1)[-1]
     return str(environ.get("HTTP_X_AMZ_TARGET", "")).rsplit(".", 1)[-1]
 
 

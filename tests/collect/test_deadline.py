@@ -81,6 +81,22 @@ def test_a_silent_describe_services_is_cut_at_the_time_limit(
     assert len(keys) == len(set(keys)), keys
 
 
+def test_a_collector_that_calls_from_the_scans_thread_is_cut_too() -> None:
+    """DescribeAlarms is made by its collector itself, not through ctx.gather: the scan
+    runs that collector on its pool, so it is cut at the limit like any other call."""
+    with silent_moto({"DescribeAlarms"}) as server:
+        session = boto3.session.Session(region_name=REGION)
+        start = time.monotonic()
+        bundle = collect(session, Scope(clusters=(CLUSTER,)), deadline=Deadline(LIMIT_S),
+                         endpoint_url=server.url)
+        took = time.monotonic() - start
+        assert server.held >= 1
+    assert took < LIMIT_S + MARGIN_S, took
+    errors = _codes(bundle)
+    assert errors["alarms"] == {("cloudwatch:DescribeAlarms", TIMED_OUT)}
+    assert "services" not in errors and len(bundle["resources"]["services"]) == 1
+
+
 def test_no_retry_is_sent_after_the_time_limit() -> None:
     """DescribeServices always throttled: botocore's adaptive retries back off (up to 20 s
     a wait, 10 retries); none of them may reach the endpoint once the limit has passed,
