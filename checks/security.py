@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from checker.facts import Facts
+from checker.facts import Facts, Item
 from checker.model import Result, Severity, failed, passed, skipped
 from checker.registry import Prior, check
 from checker.secrets import Found, classify, patterns, scan_container
 from checks.lib.taskdefs import (
     PARAMS_DOCS,
+    Use,
     container_name,
     each_container,
     env,
@@ -75,6 +76,14 @@ def secret_kind(name: str, value: str) -> str | None:
     return None if hit is None or hit.placeholder else hit.kind
 
 
+def _path(use: Use, ctr: Item, first: Found) -> str:
+    """Where the first secret is, for a code-scanning line: its `environment` entry, or
+    the field it is in (`containerDefinitions[0].logConfiguration.options`)."""
+    if first.place == "environment":
+        return environment_path(use.td, ctr, first.name)
+    return use.path(ctr, first.place)
+
+
 def _found_text(found: list[Found]) -> str:
     return ", ".join(dict.fromkeys(f.text() for f in found))
 
@@ -111,10 +120,9 @@ def environment_plaintext_secrets(facts: Facts, prior: Prior) -> Iterator[Result
             continue
         names = sorted({f.label() for f in found})
         kinds = sorted({f.kind for f in found})
-        first = next((f.name for f in found if f.place == "environment"), None)
         yield failed(use.arn, f"{where}: {_found_text(found)} in plaintext — move them to "
                      f"secrets{held}{use.suffix}", service=svc,
-                     path=environment_path(use.td, ctr, first),
+                     path=_path(use, ctr, found[0]),
                      **use.data(container=name, names=names, kinds=kinds,
                                 found=[{"in": f.place, "name": f.name, "kind": f.kind}
                                        for f in found], **extra))

@@ -164,6 +164,7 @@ def test_secrets_outside_the_environment(container: dict[str, Any], found: str) 
                                                                                **container)))
     assert f.status.value == "fail" and found in f.message, f.message
     assert f.data["names"] and f.data["found"]
+    assert f.path == f"containerDefinitions[0].{f.data['found'][0]['in']}"
     assert "S3cretPw" not in f.message + repr(dict(f.data))
 
 
@@ -218,6 +219,7 @@ def test_secret_finding_carries_service_and_impact() -> None:
     assert f.service == WEB and f.data["affected_tasks"] == 2
     assert f.data["kinds"] == ["token"] and f.data["names"] == ["API_TOKEN"]
     assert f.data["found"] == [{"in": "environment", "name": "API_TOKEN", "kind": "token"}]
+    assert f.path == "containerDefinitions[0].environment[0]"
     assert "a token in API_TOKEN in plaintext" in f.message
     assert "abcd1234efgh" not in f.message
 
