@@ -76,6 +76,12 @@ def _nat_egress(facts: Facts, nat_id: str, rt: str, implicit: bool) -> Egress:
 
 
 def egress_of(facts: Facts, subnet: Item) -> Egress:
+    """How the subnet reaches the internet; judged once per subnet and analysis (every
+    service and host in it asks the same question)."""
+    return facts.memo_of(subnet, "network.egress", lambda: _egress_of(facts, subnet))
+
+
+def _egress_of(facts: Facts, subnet: Item) -> Egress:
     rt, implicit = route_table_of(facts, subnet)
     if rt is None:
         return Egress("unknown", f"no route table found for {subnet.get('SubnetId')}")

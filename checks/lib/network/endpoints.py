@@ -86,7 +86,12 @@ def _container_needs(ctr: Item, region: str) -> Iterator[Need]:
 
 def task_needs(facts: Facts, svc: Item) -> list[Need] | None:
     """Every endpoint the service's tasks need to start, one Need per (endpoint, region);
-    None when the task definition is not in the bundle."""
+    None when the task definition is not in the bundle. Built once per service and
+    analysis (several checks ask, once per origin subnet); shared: do not change it."""
+    return facts.memo_of(svc, "network.task_needs", lambda: _task_needs(facts, svc))
+
+
+def _task_needs(facts: Facts, svc: Item) -> list[Need] | None:
     td = task_definition_of(facts, svc)
     if td is None:
         return None
@@ -117,7 +122,14 @@ def _endpoint_problem(ep: Item, need: Need, route_table: str | None) -> str | No
 
 def endpoint_for(facts: Facts, need: Need, vpc: str | None,
                  route_table: str | None) -> tuple[Item | None, str]:
-    """A usable endpoint of `vpc` serving `need`, or None with the reason there is none."""
+    """A usable endpoint of `vpc` serving `need`, or None with the reason there is none
+    (once per question and analysis: every service of the VPC asks the same ones)."""
+    return facts.memo(("network.endpoint_for", need, vpc, route_table),
+                      lambda: _endpoint_for(facts, need, vpc, route_table))
+
+
+def _endpoint_for(facts: Facts, need: Need, vpc: str | None,
+                  route_table: str | None) -> tuple[Item | None, str]:
     if need.endpoint == "internet":
         return None, f"{need.why}: no VPC endpoint serves it, it needs internet"
     matching = [e for e in facts.items("vpc_endpoints") if e.get("VpcId") == vpc
