@@ -252,3 +252,23 @@ def test_a_policy_simulation_that_never_ends_stops_at_the_page_cap() -> None:
     (entry,) = probe.recorder.errors()
     assert (entry["collection"], entry["code"]) == ("policy_simulations", PAGE_LIMIT)
     assert f"stopped after {MAX_PAGES} pages" in entry["message"]
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "0s", "-5m", "25h", "5d"])
+def test_a_bad_timeout_is_one_line_and_exit_2(value: str,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from checker.cli import main
+
+    assert main(["scan", "--cluster", CLUSTER, f"--timeout={value}"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith(f"ecsdoctor: error: --timeout '{value}': expected a time limit")
+
+
+@pytest.mark.parametrize(("value", "seconds"), [("90", 90.0), ("90s", 90.0), ("5m", 300.0),
+                                                ("1.5m", 90.0), ("1h", 3600.0)])
+def test_timeout_values(value: str, seconds: float) -> None:
+    from checker.cli.scan import parse_timeout
+
+    assert parse_timeout(value) == seconds
