@@ -30,6 +30,17 @@ def _umask() -> int:
     return mask
 
 
+def _kept_mode(path: Path) -> int:
+    """A regular file keeps its permissions when it is replaced (a report someone made
+    private stays private); a new file, or one replacing a symlink, gets 0666 less the
+    umask, as `open()` would give it."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return 0o666 & ~_umask()
+    return stat.S_IMODE(st.st_mode) if stat.S_ISREG(st.st_mode) else 0o666 & ~_umask()
+
+
 def is_stream(path: Path) -> bool:
     """A FIFO or character device at `path` (following links): written in place."""
     try:
@@ -42,8 +53,9 @@ def is_stream(path: Path) -> bool:
 def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
     """Write `text` (UTF-8) to `path` atomically, or straight into a FIFO or device.
 
-    `mode`: the file's permissions (default 0666 less the umask). Raises OSError (the
-    caller turns it into one line); nothing is left behind when it does.
+    `mode`: the file's permissions (default: those of the file it replaces, else 0666 less
+    the umask). Raises OSError (the caller turns it into one line); nothing is left
+    behind when it does.
     """
     data = text.encode("utf-8", "backslashreplace")  # a lone surrogate is shown, never fatal
     if is_stream(path):
@@ -57,7 +69,7 @@ def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+        os.chmod(tmp, mode if mode is not None else _kept_mode(path))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

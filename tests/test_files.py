@@ -80,6 +80,19 @@ def test_a_report_gets_the_usual_mode_and_a_bundle_only_its_owner(tmp_path: Path
     assert bundle_mod.load(tmp_path / "bundle.json")["format"] == "ecsdoctor-bundle"
 
 
+def test_a_replaced_report_keeps_its_permissions_and_a_bundle_is_always_private(
+        tmp_path: Path) -> None:
+    report, bundle = tmp_path / "report.md", tmp_path / "bundle.json"
+    report.write_text("old")
+    report.chmod(0o640)
+    bundle.write_text("{}")
+    bundle.chmod(0o644)
+    write_text(report, "new")
+    bundle_mod.save(bundle_mod.load(HANDWRITTEN), bundle)
+    assert stat.S_IMODE(os.stat(report).st_mode) == 0o640 and report.read_text() == "new"
+    assert stat.S_IMODE(os.stat(bundle).st_mode) == 0o600
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only directory")
 def test_a_directory_we_cannot_write_is_one_line_and_leaves_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
