@@ -236,3 +236,23 @@ def test_a_service_serving_errors_gets_one_running_task_read(
         logs.collect_logs(ctx)
         reasons = {i["reason"] for i in ctx.resources["log_events"]}
     assert ("running: 5xx responses" in reasons) is read
+
+
+def test_scan_reads_50_lines_by_default_and_0_turns_logs_off(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from checker import bundle as bundle_mod
+    from checker.cli import main
+    from checker.cli import scan as cli_scan
+
+    seen: list[Scope] = []
+
+    def fake_scan(scope: Scope, **_: Any) -> dict[str, Any]:
+        seen.append(scope)
+        return bundle_mod.new_bundle(account="123456789012", region=REGION,
+                                     scope={"clusters": ["prod"]})
+
+    monkeypatch.setattr(cli_scan, "run_scan", fake_scan)
+    assert main(["scan", "--cluster", "prod", "-f", "json"]) == 0
+    assert main(["scan", "--cluster", "prod", "-f", "json", "--log-lines", "0"]) == 0
+    assert main(["scan", "--cluster", "prod", "-f", "json", "--log-lines", "-1"]) == 2
+    assert [s.log_lines for s in seen] == [50, 0]
