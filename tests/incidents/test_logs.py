@@ -101,3 +101,17 @@ def test_a_task_role_without_ecs_exec_permissions_is_diagnosed() -> None:
     assert "ssmmessages:CreateDataChannel" in diag.summary
     allowed = ENGINE.analyze(_exec_cluster("allowed").bundle, generated_at=NOW)
     assert "task-role-missing-permissions" not in [d.id for d in allowed.diagnoses]
+
+
+def test_a_firing_alarm_dates_the_diagnosis_and_log_lines_join_the_timeline() -> None:
+    """The orders 5xx alarm went to ALARM 45 minutes before collection: that is the onset
+    of downstream-latency, and both the alarm and the lines show on the timeline."""
+    report = ENGINE.analyze(_cluster(s_logs.downstream_latency).bundle, generated_at=NOW)
+    (diag,) = [d for d in report.diagnoses if d.id == "downstream-latency"]
+    assert diag.onset == "2026-11-20T09:15:00+00:00"
+    alarms = [t for t in report.timeline if t.kind == "alarm"]
+    assert [t.summary.split(":")[0] for t in alarms] == [
+        "alarm orders-HTTPCode_Target_5XX_Count → ALARM"]
+    crash = ENGINE.analyze(_cluster(s_logs.arch_mismatch).bundle, generated_at=NOW)
+    lines = [t for t in crash.timeline if t.kind == "log"]
+    assert lines and all("exec format error" in t.summary for t in lines)
