@@ -20,8 +20,8 @@ AWS-FACTS.md §1 and §9, for a scan of this cluster (resources outside it are n
 - Application Auto Scaling: DescribeScalableTargets by 50 of the scanned services;
   DescribeScalingPolicies for the whole ECS namespace, 10 a page, when that is fewer calls
   than one per scalable target found (it takes one ResourceId): min(targets, ⌈policies/10⌉)
-  on AWS, 1 on moto (one page). §9 counts the targets namespace-wide too; that figure is
-  printed as well.
+  (moto pages it at 10 as AWS does). §9 counts the targets namespace-wide too; that figure
+  is printed as well.
 - DescribeTargetGroups: by 20 ARNs, or one call per load balancer (400 a page) when a load
   balancer carries enough of them (checker/collect/elbv2.py): the fewer of ⌈TG/20⌉ and
   one ARN batch plus one call per load balancer.
@@ -130,9 +130,9 @@ def bounds(account: acct.Account, bundle: dict[str, Any]) -> dict[str, Bound]:
             _batches(s, 50), _batches(s, 50), f"⌈S/50⌉ = ⌈{s}/50⌉ (ResourceIds ≤ 50)",
             section_9=_pages(targets, 50)),
         "application-autoscaling:DescribeScalingPolicies": Bound(
-            min(targets, 1), min(targets, _pages(targets, 10)),
+            min(targets, _pages(targets, 10)), min(targets, _pages(targets, 10)),
             f"min(targets, ⌈policies/10⌉) = min({targets}, ⌈{targets}/10⌉) (namespace-wide "
-            "pages; one page on moto)"),
+            "pages)"),
         "cloudwatch:GetMetricData": Bound(_batches(queries, 500), _batches(queries, 500),
                                           f"⌈queries/500⌉ = ⌈{queries}/500⌉"),
         "cloudwatch:DescribeAlarms": Bound(
