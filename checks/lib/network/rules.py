@@ -59,19 +59,36 @@ ANYWHERE = network("0.0.0.0/0")
 HTTPS: Ports = (443, 443)
 
 
-@lru_cache(maxsize=16384)
+#: (id(a), id(b)) → (a, b, answer): the networks are the same few objects over and over
+#: (`network` hands out one object per spelling), and hashing an ip_network runs Python
+#: code, so answers are kept by identity; holding a and b keeps their ids from being reused.
+_PAIRS: dict[tuple[str, int, int], tuple[object, object, bool]] = {}
+_PAIRS_MAX = 65536
+
+
+def _pair(kind: str, a: Network, b: Network) -> bool:
+    key = (kind, id(a), id(b))
+    hit = _PAIRS.get(key)
+    if hit is not None and hit[0] is a and hit[1] is b:
+        return hit[2]
+    answer = b.subnet_of(a) if kind == "covers" else a.overlaps(b)  # type: ignore[arg-type]
+    if len(_PAIRS) >= _PAIRS_MAX:
+        _PAIRS.clear()
+    _PAIRS[key] = (a, b, answer)
+    return answer
+
+
 def covers(outer: Network | None, inner: Network | None) -> bool:
-    """`inner` lies inside `outer` (cached: the same few pairs recur for every service)."""
+    """`inner` lies inside `outer` (answered once per pair of network objects)."""
     if outer is None or inner is None or outer.version != inner.version:
         return False
-    return inner.subnet_of(outer)  # type: ignore[arg-type]
+    return _pair("covers", outer, inner)
 
 
-@lru_cache(maxsize=16384)
 def overlaps(a: Network | None, b: Network | None) -> bool:
     if a is None or b is None or a.version != b.version:
         return False
-    return a.overlaps(b)
+    return _pair("overlaps", a, b)
 
 
 # -- port intervals -----------------------------------------------------------------------
