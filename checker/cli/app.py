@@ -436,7 +436,8 @@ def gate(
                            since=parse_since(since), allow_placeholders=allow_placeholders)
         verdict = run_gate(opts)
         _emit(verdict.report, fmt, output, verbose)
-        say(verdict.line(opts.fail_on))
+        for line in verdict.line(opts.fail_on).splitlines():  # the verdict, then what
+            say(line)                                         # waivers hid, one per line
     raise typer.Exit(verdict.exit_code)
 
 
