@@ -116,6 +116,8 @@ def test_service_with_zero_desired_tasks(ecs: Any, tmp_path: Path) -> None:
     assert by_check["service-running-below-desired"]["status"] != "fail"
     assert not [d for d in report["diagnoses"] if d["severity"] in ("critical", "high")]
     for f in report["findings"]:
+        if f["check"] == "history-unavailable":
+            continue  # moto has no LookupEvents: CloudTrail unread, and the finding says so
         if f["status"] == "unknown":
             assert "no running task" in f["message"] or "needs" in f["message"], f
 
