@@ -83,6 +83,7 @@ PRODUCTS = ("checker.cli", "checker.gate", "checker.audit", "checker.demo", "che
 #: What checks may import of ecsdoctor: the engine's read side, and each other.
 CHECKS_MAY_IMPORT = ("checker.facts", "checker.model", "checker.registry", "checker.errors",
                      "checker.bundle", "checker.names", "checker.secrets", "checker.roles",
+                     "checker.yamlload",
                      "checks")
 
 

@@ -8,14 +8,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from checker import yamlload
+from checker.yamlload import safe_load
 
 
 @cache
 def table(name: str) -> Mapping[str, Any]:
     """A knowledge table from checks/data, loaded once (STYLE.md rule 4)."""
     text = resources.files("checks").joinpath("data", f"{name}.yaml").read_text("utf-8")
-    data = yamlload.safe_load(text)
+    data = safe_load(text)
     assert isinstance(data, dict) and "source" in data, f"checks/data/{name}.yaml needs source:"
     return data
 

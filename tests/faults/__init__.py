@@ -51,6 +51,7 @@ SERVICES: dict[str, Service] = {
     "logs": Service("cloudwatch-logs", "json", "ThrottlingException", "AccessDeniedException"),
     "cloudtrail": Service("cloudtrail", "json", "ThrottlingException",
                           "AccessDeniedException"),
+    "iam": Service("iam", "query", "Throttling", "AccessDenied"),
 }
 
 

@@ -20,7 +20,7 @@ import boto3
 import jsonschema
 import pytest
 
-from checker import graph
+from checker import files, graph
 from checker.cli import main
 from checker.pipeline import Engine
 from checker.render import RENDERERS
@@ -280,6 +280,11 @@ def _fails_in_render(report: Any, options: Any) -> str:
     raise RuntimeError("renderer blew up half-way")
 
 
+def _disk_full(fd: int) -> None:
+    """The disk fills while the temporary file is flushed: part of it is written."""
+    raise OSError(28, "No space left on device")
+
+
 @pytest.mark.parametrize("where", ["render", "checks", "interrupt", "disk-full"])
 def test_a_failure_mid_run_leaves_no_output_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
@@ -306,15 +311,7 @@ def test_a_failure_mid_run_leaves_no_output_file(
         monkeypatch.setattr(graph, "run", lambda *a, **k: (_ for _ in ()).throw(
             KeyboardInterrupt()))
     else:
-        real_write = Path.write_text
-
-        def disk_full(self: Path, text: str, *args: Any, **kwargs: Any) -> int:
-            if self.name.endswith(".tmp"):
-                real_write(self, text[: len(text) // 2], *args, **kwargs)
-                raise OSError(28, "No space left on device")
-            return real_write(self, text, *args, **kwargs)
-
-        monkeypatch.setattr(Path, "write_text", disk_full)
+        monkeypatch.setattr(files.os, "fsync", _disk_full)
     code = main(["analyze", str(HANDWRITTEN), "-f", "json", "-o", str(out)])
     assert code == {"render": 70, "checks": 70, "interrupt": 130, "disk-full": 2}[where]
     assert out.read_text() == "previous report\n"
@@ -330,13 +327,7 @@ def test_a_failed_bundle_save_leaves_nothing(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     boto3.client("ecs", region_name="us-east-1").create_cluster(clusterName="prod")
-    real_write = Path.write_text
-
-    def disk_full(self: Path, text: str, *args: Any, **kwargs: Any) -> int:
-        real_write(self, text[:100], *args, **kwargs)
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(Path, "write_text", disk_full)
+    monkeypatch.setattr(files.os, "fsync", _disk_full)
     saved = tmp_path / "bundle.json"
     assert main(["scan", "--cluster", "prod", "--save-bundle", str(saved)]) == 2
     assert list(tmp_path.iterdir()) == []

@@ -20,7 +20,7 @@ import pytest
 from checker.bundle import load
 from checker.cli import main
 from checker.collect import OPERATIONS, Scope, collect
-from checker.collect.aws import DEFAULT_HISTORY
+from checker.collect.aws import DEFAULT_HISTORY, DEFAULT_LOG_LINES
 from checker.registry import load as load_registry
 from tests.faults import Throttle, demo, fast_retries, scan_with, service_of
 
@@ -45,7 +45,8 @@ def baseline(acct: Any) -> dict[str, Any]:
     calls: set[str] = set()
     session = acct.session()
     session.events.register("before-send.*.*", lambda event_name, **_: calls.add(event_name))
-    bundle = collect(session, Scope(clusters=(acct.cluster,), history=DEFAULT_HISTORY))
+    bundle = collect(session, Scope(clusters=(acct.cluster,), history=DEFAULT_HISTORY,
+                                    log_lines=DEFAULT_LOG_LINES))
     services = {service_of(op)[0].event_id + "." + service_of(op)[1]: op for op in SCAN_OPS}
     called = {services[e.removeprefix("before-send.")] for e in calls}
     assert called == set(SCAN_OPS), "the demo scan must exercise every collector operation"
