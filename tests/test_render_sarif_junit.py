@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import xml.etree.ElementTree as ET
 from importlib import resources
 from pathlib import Path
@@ -153,31 +154,32 @@ def test_junit_strips_what_xml_cannot_carry() -> None:
     assert failure is not None and failure.get("message", "").endswith("bad  byte <&>")
 
 
-#: The Jenkins junit-10 schema, element by element: the attributes each element may carry and
-#: the children it may hold (xunit-plugin, src/main/resources/org/jenkinsci/plugins/xunit/
-#: types/model/xsd/junit-10.xsd). GitLab's reader takes the same shape (testsuites >
-#: testsuite > testcase with failure, error, skipped, system-out, system-err):
-#: https://docs.gitlab.com/ci/testing/unit_test_reports/
+#: The Jenkins junit-10 schema, element by element, as the XSD declares it: the attributes
+#: each element must and may carry, and the children it may hold (every model group there
+#: is an unbounded choice, or a sequence of one element, so order is free);
+#: https://github.com/jenkinsci/xunit-plugin/blob/master/src/main/resources/org/jenkinsci/plugins/xunit/types/model/xsd/junit-10.xsd
+#: GitLab's reader takes the same shape (testsuites > testsuite > testcase with failure,
+#: error, skipped, system-out, system-err): https://docs.gitlab.com/ci/testing/unit_test_reports/
 JUNIT_10: dict[str, tuple[set[str], set[str], set[str]]] = {
     # element: (required attributes, optional attributes, allowed children)
-    "testsuites": (set(), {"name", "time", "tests", "failures", "disabled", "errors"},
-                   {"testsuite"}),
-    "testsuite": ({"tests"}, {"name", "failures", "errors", "time", "disabled", "skipped",
-                              "skips", "timestamp", "hostname", "id", "package", "assertions",
-                              "file", "skip", "log", "url"},
+    "testsuites": (set(), {"name", "time", "tests", "failures", "errors"}, {"testsuite"}),
+    "testsuite": ({"name", "tests", "failures", "errors"},
+                  {"group", "time", "skipped", "timestamp", "hostname", "id", "package",
+                   "file", "log", "url"},
                   {"testsuite", "properties", "testcase", "system-out", "system-err"}),
     "properties": (set(), set(), {"property"}),
     "property": ({"name", "value"}, set(), set()),
-    "testcase": ({"name"}, {"assertions", "time", "timestamp", "classname", "status", "class",
-                            "file", "line", "log", "group", "url"},
-                 {"skipped", "error", "failure", "rerunFailure", "rerunError", "system-out",
-                  "system-err"}),
+    "testcase": ({"name"}, {"time", "classname", "group"},
+                 {"skipped", "error", "failure", "rerunFailure", "rerunError", "flakyFailure",
+                  "flakyError", "system-out", "system-err"}),
     "failure": (set(), {"type", "message"}, set()),
     "error": (set(), {"type", "message"}, set()),
     "skipped": (set(), {"type", "message"}, set()),
     "system-out": (set(), set(), set()),
     "system-err": (set(), set(), set()),
 }
+#: The schema's SUREFIRE_TIME, the type of `time` on testsuites and testsuite.
+SUREFIRE_TIME = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?")
 
 
 def conforms_to_junit_10(element: ET.Element, where: str = "") -> list[str]:
@@ -189,6 +191,10 @@ def conforms_to_junit_10(element: ET.Element, where: str = "") -> list[str]:
     problems = [f"{where}: missing attribute {a}" for a in sorted(required - set(element.attrib))]
     problems += [f"{where}: attribute {a} not allowed"
                  for a in sorted(set(element.attrib) - required - optional)]
+    time = element.get("time")
+    if element.tag in ("testsuites", "testsuite") and time is not None and not (
+            SUREFIRE_TIME.fullmatch(time)):
+        problems.append(f"{where}: time {time!r} is not a SUREFIRE_TIME")
     for child in element:
         if child.tag not in children:
             problems.append(f"{where}: child {child.tag} not allowed")
@@ -203,6 +209,17 @@ def test_junit_conforms_to_the_jenkins_junit_10_schema(gate_report: Report) -> N
     # and the schema check itself catches what the renderer used to write
     root.set("skipped", "1")
     assert conforms_to_junit_10(root) == ["/testsuites: attribute skipped not allowed"]
+    del root.attrib["skipped"]
+    suite = root.find("testsuite")
+    case = root.find("testsuite/testcase")
+    assert suite is not None and case is not None
+    case.set("file", "td.json")
+    suite.set("time", "1.5s")
+    del suite.attrib["errors"]
+    assert conforms_to_junit_10(root) == [
+        "/testsuites/testsuite: missing attribute errors",
+        "/testsuites/testsuite: time '1.5s' is not a SUREFIRE_TIME",
+        "/testsuites/testsuite/testcase: attribute file not allowed"]
 
 
 @pytest.mark.parametrize(("fail_on", "failing"), [
