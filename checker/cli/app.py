@@ -500,6 +500,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as exc:
         return _internal_error(exc, debug="--debug" in args)
+    if rv == 130:  # typer turns Ctrl-C into a silent Exit(130) (128 + SIGINT)
+        say("ecsdoctor: interrupted")
     return int(rv or 0)
 
 
