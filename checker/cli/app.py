@@ -258,7 +258,7 @@ def scan(
                                    workers=fleet_workers)
         if fleet.is_fleet:
             report = _scan_fleet(fleet, scope, region=region, profile=profile,
-                                 workers=workers, save_bundle=save_bundle)
+                                 workers=workers, save_bundle=save_bundle, timeout=limit)
             _emit(report, fmt, output, verbose)
             exit_with(report, fail_on, strict)
         if not cluster:
@@ -273,7 +273,7 @@ def scan(
 
 
 def _scan_fleet(fleet: Any, scope: Any, *, region: str | None, profile: str | None,
-                workers: int, save_bundle: Path | None) -> Report:
+                workers: int, save_bundle: Path | None, timeout: float) -> Report:
     """Many accounts and Regions, one report (checker.fleet; docs/fleet.md)."""
     if save_bundle is not None:
         raise InputError("--save-bundle saves one account's bundle: scan one account and "
@@ -281,7 +281,7 @@ def _scan_fleet(fleet: Any, scope: Any, *, region: str | None, profile: str | No
     from checker.cli.fleet import run_fleet
 
     return run_fleet(fleet, scope, region=region, profile=profile, workers=workers,
-                     console=err, show_progress=err.is_terminal)
+                     console=err, show_progress=err.is_terminal, timeout=timeout)
 
 
 def _finish(bundle: dict[str, Any], fmt: Format, output: Path | None, save_bundle: Path | None,

@@ -8,8 +8,10 @@ import threading
 
 from rich.console import Console
 
+from checker.cli.scan import INTERRUPTED, interruptible, leave
 from checker.collect import Scope
 from checker.collect import session as aws_session
+from checker.collect.aws import DEFAULT_TIMEOUT, Deadline
 from checker.fleet import FleetRequest, Outcome, scan_fleet
 from checker.model import Report
 from checker.pipeline import Engine
@@ -21,7 +23,9 @@ _CODE = re.compile(r"^[A-Za-z0-9.]{1,64}$")
 
 def run_fleet(request: FleetRequest, scope: Scope, *, region: str | None,
               profile: str | None, workers: int, console: Console,
-              show_progress: bool) -> Report:
+              show_progress: bool, timeout: float = DEFAULT_TIMEOUT) -> Report:
+    """The fleet scan under one `--timeout` for all its targets; the first Ctrl-C stops
+    every target's calls and exits 130 with one line, as a single scan does."""
     base = aws_session.session_for(region, profile)
     done = 0
     lock = threading.Lock()
@@ -36,5 +40,11 @@ def run_fleet(request: FleetRequest, scope: Scope, *, region: str | None,
             console.print(f"fleet: {outcome.target.label} {state} ({done} done)", markup=False,
                           highlight=False)
 
-    return scan_fleet(request, base, scope, engine=Engine(), profile=profile,
-                      api_workers=workers, on_done=on_done if show_progress else None)
+    deadline = Deadline(timeout)
+    try:
+        with interruptible(deadline, console):
+            return scan_fleet(request, base, scope, engine=Engine(), profile=profile,
+                              api_workers=workers, on_done=on_done if show_progress else None,
+                              deadline=deadline)
+    except KeyboardInterrupt:
+        leave(INTERRUPTED)

@@ -21,6 +21,7 @@ from typing import Any
 
 from checker.bundle import now_iso
 from checker.collect import Scope
+from checker.collect.aws import Deadline
 from checker.errors import InputError
 from checker.fleet.merge import merge
 from checker.fleet.run import DEFAULT_WORKERS, Outcome, SessionFactory, Sessions, scan_targets
@@ -95,7 +96,8 @@ def plan(request: FleetRequest, base: Any) -> list[Target]:
 def scan_fleet(request: FleetRequest, base: Any, scope: Scope, *, engine: Engine,
                profile: str | None = None, api_workers: int = 8,
                sessions: SessionFactory | None = None, sts: Any | None = None,
-               on_done: Callable[[Outcome], None] | None = None) -> Report:
+               on_done: Callable[[Outcome], None] | None = None,
+               deadline: Deadline | None = None) -> Report:
     """Plan, assume, fan out, analyse each target, merge. ``sessions`` and ``sts`` are
     injected by tests and benches (a counting session, a stubbed AssumeRole)."""
     planned = plan(request, base)
@@ -104,7 +106,7 @@ def scan_fleet(request: FleetRequest, base: Any, scope: Scope, *, engine: Engine
         own.assume_all([t.account for t in planned], sts)
         sessions = own
     outcomes = scan_targets(planned, sessions, scope, workers=request.workers,
-                            api_workers=api_workers, on_done=on_done)
+                            api_workers=api_workers, on_done=on_done, deadline=deadline)
     failed = [o for o in outcomes if o.error is not None]
     if len(failed) == len(outcomes):
         first = failed[0].error or {}

@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from checker.collect import Scope, collect
-from checker.collect.aws import USER_AGENT
+from checker.collect.aws import USER_AGENT, Deadline
 from checker.errors import InputError
 from checker.fleet.targets import Target, assume, client, code_of, reason, role_for
 
@@ -127,13 +127,15 @@ class Sessions:
 
 def scan_targets(targets: Sequence[Target], sessions: SessionFactory, scope: Scope, *,
                  workers: int = DEFAULT_WORKERS, api_workers: int = 8,
-                 on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+                 on_done: Callable[[Outcome], None] | None = None,
+                 deadline: Deadline | None = None) -> list[Outcome]:
     """Every target's Outcome, in the order of ``targets`` (whatever order they finish in)."""
     if not 1 <= workers <= MAX_WORKERS:
         raise InputError(f"--fleet-workers must be between 1 and {MAX_WORKERS}, got {workers}")
 
     def one(target: Target) -> Outcome:
-        outcome = scan_target(target, sessions, scope, api_workers=api_workers)
+        outcome = scan_target(target, sessions, scope, api_workers=api_workers,
+                              deadline=deadline)
         if on_done is not None:
             on_done(outcome)
         return outcome
@@ -143,15 +145,17 @@ def scan_targets(targets: Sequence[Target], sessions: SessionFactory, scope: Sco
 
 
 def scan_target(target: Target, sessions: SessionFactory, scope: Scope, *,
-                api_workers: int = 8) -> Outcome:
-    """Collect one target; what only stops this target becomes its error entry."""
+                api_workers: int = 8, deadline: Deadline | None = None) -> Outcome:
+    """Collect one target; what only stops this target becomes its error entry.
+    ``deadline`` is the whole fleet scan's (`--timeout`): a target still waiting when it
+    passes is cut like a single scan's, and one not yet started fails at its first call."""
     try:
         session = sessions(target)
         clusters = scope.clusters or list_clusters(session, target)
         if not clusters:
             return Outcome(target)
         bundle = collect(session, dataclasses.replace(scope, clusters=tuple(clusters)),
-                         max_workers=api_workers)
+                         max_workers=api_workers, deadline=_share(deadline))
     except TargetFailed as exc:
         return Outcome(target, error=error_entry(target, exc.operation, exc.code, exc.message))
     except InputError as exc:
@@ -162,6 +166,20 @@ def scan_target(target: Target, sessions: SessionFactory, scope: Scope, *,
             target, str(first.get("operation")), str(first.get("code")),
             f"the target did not answer its first call: {first.get('message')}"))
     return Outcome(target, bundle=bundle, clusters=tuple(clusters))
+
+
+def _share(deadline: Deadline | None) -> Deadline | None:
+    """This target's own deadline, ending when the fleet's does: a scan ends its deadline
+    when it is done (stray calls stop), which must not end the other targets'."""
+    if deadline is None:
+        return None
+    left = deadline.remaining()
+    if left is None:
+        return Deadline(None, origin=deadline.origin)
+    own = Deadline(left or 1.0, origin=deadline.origin)
+    if not left:
+        own.cancel()
+    return own
 
 
 def unanswered(bundle: Mapping[str, Any]) -> Mapping[str, Any] | None:

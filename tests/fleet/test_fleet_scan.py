@@ -236,3 +236,21 @@ def test_outcomes_keep_target_order_whatever_finishes_first(fleet: Any) -> None:
     outcomes = scan_targets(targets, sessions, PROD, workers=3, on_done=seen.append)
     assert [o.target for o in outcomes] == targets
     assert sorted(o.target for o in seen) == sorted(targets)
+
+
+def test_the_fleet_runs_under_one_time_limit(fleet: Any) -> None:
+    """`--timeout` bounds the whole fleet scan: once it has passed (or Ctrl-C cancelled it),
+    no target sends another call and each target still to read fails at its first call,
+    saying why, instead of the scan running on target after target."""
+    from checker.collect.aws import Deadline
+    from checker.fleet.run import scan_targets
+
+    sessions = Sessions(fleet, role_arn=ROLE)
+    targets = [Target(a, r) for a in (A, B) for r in REGIONS]
+    stopped = Deadline(60)
+    stopped.cancel()
+    outcomes = scan_targets(targets, sessions, PROD, workers=2, deadline=stopped)
+    assert [o.bundle for o in outcomes] == [None] * len(targets)
+    assert {o.error["code"] for o in outcomes if o.error} == {"ScanTimeout"}
+    live = scan_targets(targets[:1], sessions, PROD, deadline=Deadline(60))
+    assert live[0].bundle is not None and live[0].error is None
