@@ -20,6 +20,7 @@ import yaml
 
 from checker.audit.handler import LIST_CLUSTERS
 from checker.audit.sinks import ENV_VARS
+from tests.cfn import CfnLoader
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 TEMPLATE = DEPLOY / "template.yaml"
@@ -31,31 +32,9 @@ SINK_ACTIONS = {
 }
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that understands CloudFormation's short-form intrinsic functions."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _intrinsic)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    doc: dict[str, Any] = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    doc: dict[str, Any] = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=CfnLoader)
     return doc
 
 
@@ -160,7 +139,7 @@ HISTORY_PARAMETERS = {"LogGroupName": "HistoryLogGroupName",
 
 @pytest.fixture(scope="module")
 def history() -> dict[str, Any]:
-    doc: dict[str, Any] = yaml.load(HISTORY.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    doc: dict[str, Any] = yaml.load(HISTORY.read_text(encoding="utf-8"), Loader=CfnLoader)
     return doc
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.cfn import CfnLoader
 from tests.conftest import REPO
 
 FLEET = REPO / "deploy" / "fleet"
@@ -24,28 +25,6 @@ TEMPLATES = sorted(FLEET.glob("*.yaml"))
 SCAN_POLICY = REPO / "deploy" / "iam-policy.json"
 CALLER_POLICY = FLEET / "caller-policy.json"
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
-
-
-class CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation's short-form intrinsics as their long forms."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    if suffix == "Ref":
-        return {"Ref": value}
-    if suffix == "GetAtt" and isinstance(value, str):
-        value = value.split(".", 1)
-    return {f"Fn::{suffix}": value}
-
-
-CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 def load(path: Path) -> dict[str, Any]:
