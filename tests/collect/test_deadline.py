@@ -97,6 +97,10 @@ def test_a_collector_that_calls_from_the_scans_thread_is_cut_too() -> None:
     assert "services" not in errors and len(bundle["resources"]["services"]) == 1
 
 
+#: How late an attempt begun before the limit may reach the test server (its own transit).
+SEND_S = 0.5
+
+
 def test_no_retry_is_sent_after_the_time_limit() -> None:
     """DescribeServices always throttled: botocore's adaptive retries back off (up to 20 s
     a wait, 10 retries); none of them may reach the endpoint once the limit has passed,
@@ -111,7 +115,9 @@ def test_no_retry_is_sent_after_the_time_limit() -> None:
         time.sleep(limit)  # the abandoned call's next backoff would end in here
         attempts = [t - start for t in server.throttled]
     assert len(attempts) >= 2, "throttled, then retried within the limit"
-    assert max(attempts) < limit, attempts
+    # an attempt that started before the limit reaches the server a little after it on a
+    # busy machine; without the deadline hooks a retry arrived 5.5 s past the limit
+    assert max(attempts) < limit + SEND_S, attempts
     assert ("ecs:DescribeServices", TIMED_OUT) in _codes(bundle)["services"]
 
 
