@@ -52,7 +52,7 @@ from checker.collect.aws import (
 )
 from checker.errors import InputError
 from checker.model import Report, Severity, Status
-from checker.pipeline import Engine
+from checker.pipeline import Engine, shared_engine
 from checker.render import RenderOptions
 from checker.render.asff import CheckInfo
 from checker.render.json_report import render_json
@@ -70,15 +70,6 @@ _SCOPE_KEY_MAX = 200
 SINK_RESERVE = 60.0
 _OPTIONS = RenderOptions(color=False, width=100, verbose=False)
 
-_ENGINE: Engine | None = None
-
-
-def engine() -> Engine:
-    """Checks and playbooks, loaded once per warm container (about a second of imports)."""
-    global _ENGINE
-    if _ENGINE is None:
-        _ENGINE = Engine()
-    return _ENGINE
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -117,10 +108,11 @@ def run(event: Mapping[str, Any], env: Mapping[str, str], *,
     if not clusters:
         log.warning("no ECS cluster in %s: nothing to scan", region)
         return {"status": "no-clusters", "region": region, "clusters": [], "errors": []}
-    report = engine().analyze(collect(scan, scan_scope(clusters, config), deadline=deadline))
+    report = shared_engine().analyze(collect(scan, scan_scope(clusters, config),
+                                             deadline=deadline))
     audit = Audit(report=report, json_text=render_json(report, _OPTIONS),
                   markdown_text=render_markdown(report, _OPTIONS), scope_key=scope_key,
-                  home_region=str(home.region_name), checks=check_info(engine()))
+                  home_region=str(home.region_name), checks=check_info(shared_engine()))
     results, errors = run_sinks(config, home, audit)
     return summarize(audit, results, errors)
 

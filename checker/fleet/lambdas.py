@@ -49,7 +49,7 @@ from checker.fleet.merge import merge, summary_counts
 from checker.fleet.run import Outcome, Sessions, scan_target
 from checker.fleet.targets import Target, check_role_arn, split
 from checker.model import Report, short_name
-from checker.pipeline import Engine
+from checker.pipeline import shared_engine
 from checker.render import RenderOptions
 from checker.render.json_report import render_json
 from checker.render.markdown import render_markdown
@@ -63,15 +63,6 @@ SUBJECT_MAX = 99  # SNS: under 100 ASCII characters, one line
 TOP = 10
 DEFAULT_CONCURRENCY, MAX_CONCURRENCY = 10, 40
 _OPTIONS = RenderOptions(color=False, width=100, verbose=False)
-_ENGINE: Engine | None = None
-
-
-def engine() -> Engine:
-    """Checks and playbooks, loaded once per warm container."""
-    global _ENGINE
-    if _ENGINE is None:
-        _ENGINE = Engine()
-    return _ENGINE
 
 
 def _client(session: Any, service: str) -> Any:
@@ -196,7 +187,8 @@ def aggregate_handler(event: Any, context: Any, *, session: Any | None = None,
     s3, bucket = _client(base, "s3"), _bucket(env)
     outcomes = [_outcome(s3, bucket, r) for r in event["results"]]
     stamp = now_iso()
-    report = merge([(o, engine().analyze(o.bundle, generated_at=stamp) if o.bundle else None)
+    report = merge([(o, shared_engine().analyze(o.bundle, generated_at=stamp)
+                         if o.bundle else None)
                     for o in outcomes], stamp)
     stem = f"{_prefix(env)}/fleet/{run}/fleet"
     keys = {"report_key": f"{stem}-report.json", "summary_key": f"{stem}-summary.md"}
