@@ -48,7 +48,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,6 +281,17 @@ def log_calls(account: acct.Account, bundle: dict[str, Any]) -> str:
             f"with another log driver costs none)")
 
 
+def role_calls(counts: Mapping[str, int], bundle: dict[str, Any]) -> str:
+    """The task-role simulations the scan made (checker/collect/task_roles.py) against
+    their budget: what ECS Exec and X-Ray need, one SimulatePrincipalPolicy page a call."""
+    from checker.collect import task_roles
+
+    roles = len(bundle["resources"].get(task_roles.COLLECTION) or ())
+    calls = counts.get("iam:SimulatePrincipalPolicy", 0)
+    return (f"task roles add {calls} iam:SimulatePrincipalPolicy calls for {roles} role(s) "
+            f"(at most {task_roles.ROLE_BUDGET} roles a scan)")
+
+
 def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dict[str, float]:
     """Build, scan, compare, print; returns the totals (the smoke test runs it tiny)."""
     started = time.perf_counter()
@@ -314,6 +325,7 @@ def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dic
     ratio = actual / bound
     show(history_line)
     show(log_line)
+    show(role_calls(counter.counts, bundle))
     show(f"API calls: {actual} actual vs {bound} lower bound — ratio {ratio:.2f}")
     return {"actual": actual, "bound": bound, "ratio": ratio, "aws": aws,
             "section_9": section_9, "history": sum(extra.values())}
