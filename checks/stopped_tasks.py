@@ -29,6 +29,7 @@ from checks.lib.stop_reasons import (
     memory_limit_of,
     registry_of,
     shorten,
+    soft_limit_of,
     subjects,
     tally,
     task_definition_of,
@@ -175,13 +176,18 @@ def stopped_task_summary(facts: Facts, prior: Prior) -> Iterator[Result]:
 @check(id="stopped-task-oom", area="stopped_tasks", severity=Severity.HIGH,
        title="Stopped tasks killed for exceeding their memory limit",
        needs=("tasks", "services"), docs=ERRORS_DOCS,
-       emits=("affected_tasks", "containers", "count", "first_at", "last_at",
-              "memory_limit_mib", "stopped", "tasks", "uptime", "uptimes_s", "window"))
+       emits={"affected_tasks": None, "containers": None, "count": None, "first_at": None,
+              "hard_limit": (True, False), "last_at": None, "limit_text": None,
+              "memory_limit_mib": None, "stopped": None, "tasks": None, "uptime": None,
+              "uptimes_s": None, "window": None})
 def stopped_task_oom(facts: Facts, prior: Prior) -> Iterator[Result]:
     """An OOM kill is reported as exit 137 and/or "OutOfMemoryError: Container killed due
     to memory usage" — and sometimes with exit 0 or no exit code, so the reason text is
     read first. Exit 137 after a requested stop is the stopTimeout kill, not OOM. The
-    memory limit comes from task_definitions when they were collected."""
+    memory limit comes from task_definitions when they were collected; `hard_limit` says
+    whether one bounded the container (a container with a soft reservation only is killed
+    by its host's kernel when the host runs out, whatever it used), and `limit_text` names
+    what it hit in words a summary can quote either way."""
     yield from _each(facts, ("oom",), "were OOM-killed", _describe_oom)
 
 
@@ -191,6 +197,10 @@ def _describe_oom(facts: Facts, sub: Subject, ooms: Hits) -> Result:
     limit = memory_limit_of(facts, first_task, first.container)
     uptimes = _uptimes(ooms)
     limit_txt = f", memory hard limit {limit} MiB" if limit else ""
+    soft = soft_limit_of(facts, first_task, first.container)
+    what = (f"the {limit} MiB hard limit" if limit else
+            f"its host's memory (no hard limit; a soft reservation of {soft} MiB)" if soft
+            else "its host's memory (no hard limit)")
     return failed(
         sub.key,
         f"{sub.label}: {len(ooms)} of {len(sub.stops)} stopped tasks OOM-killed "
@@ -198,7 +208,8 @@ def _describe_oom(facts: Facts, sub: Subject, ooms: Hits) -> Result:
         f"{first.reason[:90]!r}){limit_txt}; uptime before kill {span(uptimes)}"
         f"{_first(sub, ooms)}",
         service=sub.arn, count=len(ooms), stopped=len(sub.stops), containers=containers,
-        memory_limit_mib=limit, uptimes_s=_listed_uptimes(sub, ooms), uptime=span(uptimes),
+        memory_limit_mib=limit, hard_limit=limit is not None, limit_text=what,
+        uptimes_s=_listed_uptimes(sub, ooms), uptime=span(uptimes),
         tasks=_ids(sub, ooms), affected_tasks=sub.affected(len(ooms)), **_past(sub, ooms),
     )
 

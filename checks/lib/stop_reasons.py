@@ -288,6 +288,15 @@ def memory_limit_of(facts: Facts, task: Item, container: str | None) -> int | No
     return int_or_none(task.get("memory") or obj(td).get("memory"))
 
 
+def soft_limit_of(facts: Facts, task: Item, container: str | None) -> int | None:
+    """The container's memoryReservation (MiB): what placement counted for it."""
+    td = task_definition_of(facts, task)
+    for c in objs(obj(td).get("containerDefinitions")):
+        if c.get("name") == container:
+            return int_or_none(c.get("memoryReservation"))
+    return None
+
+
 def image_of(facts: Facts, task: Item, stop: Stop) -> str | None:
     """The image a pull failed on: the container's own `image`, else the reference the
     reason names, else the task definition's (the named container, or the first)."""
