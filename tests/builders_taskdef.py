@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from checker.roles import XRAY
 from tests import builders as b
 
 XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.7"
@@ -52,6 +53,17 @@ def xray(**extra: Any) -> dict[str, Any]:
                             "memoryReservation": 256,
                             "portMappings": [{"containerPort": 2000, "protocol": "udp"}]}
     return ctr("xray-daemon", **{k: v for k, v in {**base, **extra}.items() if v is not None})
+
+
+#: A task role, and its simulation as the scan stores it (task_role_simulations).
+TASK_ROLE = f"arn:aws:iam::{b.ACCOUNT}:role/web-task"
+
+
+def role_simulation(role: str = TASK_ROLE, denied: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The scan's iam:SimulatePrincipalPolicy of `role` on what the X-Ray daemon needs."""
+    return {"PolicySourceArn": role, "EvaluationResults": [
+        {"EvalActionName": a, "EvalResourceName": "*",
+         "EvalDecision": "implicitDeny" if a in denied else "allowed"} for a in XRAY]}
 
 
 def lb_service(name: str = "web", container: str = "app", port: int = 8080,

@@ -310,8 +310,10 @@ def test_container_image_tag_mutable(image: str, expected: str) -> None:
             essential=True), "fail", "low"),      # a private mirror is still the daemon
 ])
 def test_xray_sidecar(daemon: dict, expected: str, severity: str | None) -> None:
-    td = t.fargate_td("web", t.web_ctr("app"), daemon)
-    f = _one("xray-sidecar-misconfigured", t.bundle([td], [b.service("web")]))
+    td = t.fargate_td("web", t.web_ctr("app"), daemon, taskRoleArn=t.TASK_ROLE)
+    bundle = t.bundle([td], [b.service("web")])
+    bundle["resources"]["task_role_simulations"] = [t.role_simulation()]
+    f = _one("xray-sidecar-misconfigured", bundle)
     assert f.status.value == expected, f.message
     if severity:
         assert f.severity.value == severity
