@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from checker.model import Report
 from checker.render.asff import render_asff
+from checker.render.html import render_html
 from checker.render.json_report import render_json
 from checker.render.junit import render_junit
 from checker.render.markdown import render_markdown
@@ -55,6 +56,7 @@ RENDERERS: dict[str, Renderer] = {
     "sarif": render_sarif,
     "junit": render_junit,
     "asff": render_asff,
+    "html": render_html,
 }
 
 

@@ -9,6 +9,12 @@ would turn into emphasis. Before any of that, the report goes through the one sa
 (checker.sanitize): control characters and bidi overrides shown escaped, bare URLs and
 `@mentions` put in code spans (a PR comment must not ping people or link anywhere an AWS
 string says), and no line may begin with `::` (a workflow command in a CI log).
+
+Each diagnosis also draws its causal chain (checker.render._chain) as a ```mermaid
+flowchart, which GitHub renders as a picture in issues and PR comments. Mermaid has a
+syntax of its own inside a label (quotes, brackets, `-->`, `|`, `#`, `;`), so every
+character of a label but letters, digits and a few safe marks is written as an entity code
+(`#35;`): AWS text can then neither end a label, nor add a node, an edge or a click link.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import re
 from typing import TYPE_CHECKING
 
 from checker.model import Diagnosis, Report, Status, short_name
+from checker.render._chain import Chain, Node, chain
 from checker.render._text import (
     WARNINGS_TITLE,
     WARNINGS_WHY,
@@ -180,6 +187,7 @@ def _section(d: Diagnosis, report: Report) -> list[str]:
         lines += [f"**Trigger:** {text(trigger_line(d.trigger))}", ""]
         if d.trigger.revert:
             lines += _fenced("To undo it:", d.trigger.revert)
+    lines += mermaid(chain(d))
     if d.why:
         lines += ["**Why**", "", *(f"- {text(w)}" for w in d.why), ""]
     if d.evidence:
@@ -204,6 +212,51 @@ def _timeline(report: Report, d: Diagnosis) -> list[str]:
     lines += [_row(hhmm(r.time), r.kind, code(short_name(r.resource), cell=True),
                    text(r.summary)) for r in rows]
     return [*lines, ""]
+
+
+#: Label characters Mermaid reads as themselves; every other one becomes an entity code.
+_MERMAID_SAFE = re.compile(r"[A-Za-z0-9 ,.:/_+=()-]")
+#: The arrow for an edge by the role of the node it reaches: dotted for what only
+#: supports, weakens or could not check the cause.
+_ARROW = {"support": "-.->", "contradict": "-.->", "missing": "-.->", "more": "-.-"}
+#: Colours by role (classDef), so the cause stands out and a gap reads as a gap.
+_CLASSES = {"cause": "fill:#fde2e1,stroke:#b42318,stroke-width:2px",
+            "trigger": "fill:#fff4d6,stroke:#b54708",
+            "contradict": "fill:#eef4ff,stroke:#3538cd",
+            "missing": "fill:#f2f4f7,stroke:#667085,stroke-dasharray:4 3"}
+
+
+def mermaid_label(value: str) -> str:
+    """A label's text as Mermaid reads it literally: one line, and each character outside
+    _MERMAID_SAFE as `#NNN;` (Mermaid's entity codes), so quotes, brackets, arrows, pipes,
+    backticks, `<`, `&` and `@` are shown, never parsed."""
+    return "".join(c if _MERMAID_SAFE.fullmatch(c) else f"#{ord(c)};" for c in one_line(value))
+
+
+def _mermaid_node(node: Node) -> str:
+    label = mermaid_label(node.title)
+    if node.detail:
+        label += "<br/>" + mermaid_label(node.detail)
+    shape = ('(["', '"])') if node.role == "cause" else ('["', '"]')
+    return f"    {node.key}{shape[0]}{label}{shape[1]}"
+
+
+def mermaid(c: Chain) -> list[str]:
+    """The causal chain as a ```mermaid flowchart (left to right)."""
+    lines = ["**Causal chain**", "", "```mermaid", "flowchart LR",
+             _mermaid_node(c.cause)]
+    if c.trigger is not None:
+        lines += [_mermaid_node(c.trigger), f"    t -->|{c.trigger.edge}| d"]
+    for node in c.effects:
+        arrow = _ARROW.get(node.role, "-->")
+        edge = f"|{mermaid_label(node.edge)}|" if node.edge else ""
+        lines += [_mermaid_node(node), f"    d {arrow}{edge} {node.key}"]
+    used = {n.role for n in c.nodes}
+    for role, style in _CLASSES.items():
+        if role in used:
+            keys = ",".join(n.key for n in c.nodes if n.role == role)
+            lines += [f"    classDef {role} {style}", f"    class {keys} {role}"]
+    return [*lines, "```", ""]
 
 
 def _fenced(label: str, command: str) -> list[str]:
