@@ -57,12 +57,17 @@ COLLECTIONS: dict[str, str] = {
     "alarms": "cloudwatch:DescribeAlarms",
     # what the task roles may do for ECS Exec and X-Ray: [{"PolicySourceArn", "EvaluationResults"}]
     "task_role_simulations": "iam:SimulatePrincipalPolicy",
+    # the images of containers whose log says exec format error (checker/collect/images.py):
+    # the same collections, in the same shapes, as the gate's reference collector writes
+    "ecr_images": "ecr:DescribeImages",
+    "ecr_manifests": "ecr:BatchGetImage",
 }
 
 #: What the gate's reference collector (checker/collect/refs.py) reads about the names a
 #: task definition holds: resource collections like the ones above (AWS item shapes; a
-#: failed read is an `errors[]` entry naming the collection), written only by
-#: `ecsdoctor gate --cluster`, never by a scan.
+#: failed read is an `errors[]` entry naming the collection), written by
+#: `ecsdoctor gate --cluster`. A scan writes only the two ECR ones, for the images of
+#: containers that logged exec format error (COLLECTIONS above).
 REFERENCES: dict[str, str] = {
     "iam_roles": "iam:GetRole",
     "ecr_images": "ecr:DescribeImages",

@@ -54,6 +54,7 @@ SHAPES: dict[str, tuple[str, str]] = {
     "scaling_policies": ("application-autoscaling", "ScalingPolicy"),
     "auto_scaling_groups": ("autoscaling", "AutoScalingGroup"),
     "alarms": ("cloudwatch", "MetricAlarm"), "cloudtrail_events": ("cloudtrail", "Event"),
+    "ecr_images": ("ecr", "ImageDetail"), "ecr_manifests": ("ecr", "Image"),
 }
 
 #: collection → the key that names an item in a warning (`task_definitions[3] (web:31)`).
@@ -69,7 +70,8 @@ LABELS: dict[str, str] = {
     "target_groups": "TargetGroupName", "target_health": "TargetGroupArn",
     "scalable_targets": "ResourceId", "scaling_policies": "PolicyName",
     "auto_scaling_groups": "AutoScalingGroupName", "alarms": "AlarmName",
-    "cloudtrail_events": "EventId",
+    "cloudtrail_events": "EventId", "ecr_images": "repositoryName",
+    "ecr_manifests": "repositoryName",
 }
 
 #: Warnings listed per collection before one "… and N more" line.

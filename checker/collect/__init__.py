@@ -28,6 +28,7 @@ from checker.collect import (
     ecs,
     elbv2,
     history,
+    images,
     logs,
     task_roles,
 )
@@ -83,6 +84,7 @@ COLLECTORS: tuple[Collector, ...] = (
     cloudwatch.collect_cloudwatch,  # reads what every resource collector stored
     on_pool(alarms.collect_alarms, "alarms"),  # the alarms on the resources stored so far
     logs.collect_logs,  # "slow or erroring" is read from the metrics and alarms
+    images.collect_images,  # the images of containers whose log says exec format error
     on_pool(task_roles.collect_task_roles,  # the task roles of the services stored above
             "task_role_simulations"),
 )
@@ -94,7 +96,7 @@ OPERATIONS: frozenset[str] = (frozenset({"sts:GetCallerIdentity", "ecs:ListClust
                                | ec2.OPERATIONS | autoscaling.OPERATIONS | elbv2.OPERATIONS
                                | cloudwatch.OPERATIONS
                                | history.OPERATIONS | cloudtrail.OPERATIONS
-                               | alarms.OPERATIONS | logs.OPERATIONS
+                               | alarms.OPERATIONS | logs.OPERATIONS | images.OPERATIONS
                                | task_roles.OPERATIONS)
 
 #: The first call is retried less and waits less: an unreachable or silent endpoint should

@@ -40,6 +40,7 @@ from checker.collect.aws import (
 from checker.facts import Item
 from checker.names import (
     ACCEPTED_MANIFESTS,
+    EcrImage,
     awslogs_groups,
     ecr_image,
     kms_key,
@@ -153,23 +154,45 @@ def _roles(probe: Probe, td: Item) -> Iterable[Item]:
             yield answer["Role"]
 
 
+#: ``ask(collection, operation, call, *args, **kw)``: the call's answer, or None when AWS
+#: knows no such thing or the call failed (the asker records the failure its own way: the
+#: gate in its Probe, the scan in its Context).
+Asker = Callable[..., Any]
+
+
+def ecr_lookup(ecr: Any, ref: EcrImage,
+               ask: Asker) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(DescribeImages' ImageDetail items, BatchGetImage's Image items) of one ECR image:
+    the image as ECR knows it, then its manifest (an index names every platform it
+    carries). No BatchGetImage for an image ECR does not have. The gate's reference
+    collector and the scan's image probe (checker/collect/images.py) both ask this way, so
+    the checks read one shape whichever wrote it."""
+    where = {"registryId": ref.account, "repositoryName": ref.repository,
+             "imageIds": [ref.image_id]}
+    found = ask("ecr_images", "ecr:DescribeImages", ecr.describe_images, **where)
+    details = list((found or {}).get("imageDetails", []))
+    if not details:
+        return [], []
+    got = ask("ecr_manifests", "ecr:BatchGetImage", ecr.batch_get_image, **where,
+              acceptedMediaTypes=list(ACCEPTED_MANIFESTS))
+    return details, list((got or {}).get("images", []))
+
+
+def image_key(ref: EcrImage) -> tuple[str, str, str, str]:
+    """One image reference, as the bundle's ECR collections are ordered by it."""
+    return ref.account, ref.region, ref.repository, ref.ref
+
+
 def _images(probe: Probe, td: Item) -> tuple[list[Item], list[Item]]:
     details: dict[tuple[str, ...], Item] = {}
     manifests: dict[tuple[str, ...], Item] = {}
-    refs = {(r.account, r.region, r.repository, r.ref): r for ctr in _containers(td)
+    refs = {image_key(r): r for ctr in _containers(td)
             if (r := ecr_image(ctr.get("image"))) is not None}
     for key, ref in sorted(refs.items()):
-        ecr = probe.client("ecr", ref.region)
-        where = {"registryId": ref.account, "repositoryName": ref.repository,
-                 "imageIds": [ref.image_id]}
-        found = probe.ask("ecr_images", "ecr:DescribeImages", ecr.describe_images, **where)
-        for item in (found or {}).get("imageDetails", []):
+        found, got = ecr_lookup(probe.client("ecr", ref.region), ref, probe.ask)
+        for item in found:
             details[(*key, str(item.get("imageDigest")))] = item
-        if not (found or {}).get("imageDetails"):
-            continue
-        got = probe.ask("ecr_manifests", "ecr:BatchGetImage", ecr.batch_get_image, **where,
-                        acceptedMediaTypes=list(ACCEPTED_MANIFESTS))
-        for item in (got or {}).get("images", []):
+        for item in got:
             manifests[key] = item
     return [details[k] for k in sorted(details)], [manifests[k] for k in sorted(manifests)]
 

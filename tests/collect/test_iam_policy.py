@@ -14,7 +14,7 @@ from tests.collect.support import REGION, Calls, build_account
 
 POLICY = Path(__file__).resolve().parents[2] / "deploy" / "iam-policy.json"
 READ_ONLY = re.compile(r"^([a-z0-9-]+:(Describe|List|Get)[A-Za-z0-9]+"
-                       r"|logs:FilterLogEvents|cloudtrail:LookupEvents"
+                       r"|logs:FilterLogEvents|cloudtrail:LookupEvents|ecr:BatchGetImage"
                        r"|iam:SimulatePrincipalPolicy)$")
 
 
