@@ -1,4 +1,5 @@
-"""Security checks on container definitions: privilege, writable root, plaintext secrets.
+"""Security checks on container definitions (privilege, writable root, plaintext secrets)
+and on what the tasks expose: a public IP on their network interfaces.
 
 Findings about secrets name the kind and where it is (the variable, flag, label or log
 option), never the value: not in the message, not in the data. What a secret looks like is
@@ -9,11 +10,15 @@ redaction uses, so what is found here is what a saved bundle no longer holds.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
-from checker.facts import Facts, Item
+from checker.facts import Facts, Item, objs, strs
 from checker.model import Result, Severity, failed, passed, skipped
 from checker.registry import Prior, check
 from checker.secrets import Found, classify, patterns, scan_container
+from checks.lib.network.rules import open_to_world, port_text, protocol, sg_rule_ports
+from checks.lib.network.topology import active_services, live_tasks, service_text
+from checks.lib.scope import awsvpc_configs, runner_label
 from checks.lib.taskdefs import (
     PARAMS_DOCS,
     Use,
@@ -126,3 +131,76 @@ def environment_plaintext_secrets(facts: Facts, prior: Prior) -> Iterator[Result
                      **use.data(container=name, names=names, kinds=kinds,
                                 found=[{"in": f.place, "name": f.name, "kind": f.kind}
                                        for f in found], **extra))
+
+
+# -- public IPs on task ENIs ------------------------------------------------------------------
+
+PUBLIC_IP_DOCS = ("https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+                  "fargate-task-networking.html")
+
+
+def world_ingress(sg: Item) -> list[str]:
+    """`tcp/443 from 0.0.0.0/0`: each ingress rule of `sg` open to the whole internet."""
+    out = []
+    for rule in objs(sg.get("IpPermissions")):
+        world = open_to_world(rule)
+        if not world:
+            continue
+        proto = protocol(rule.get("IpProtocol"))
+        ports = "all traffic" if proto == "all" else (
+            f"{proto}/{port_text([sg_rule_ports(rule)])}")
+        out.append(f"{ports} from {'/'.join(world)}")
+    return out
+
+
+@check(id="service-assigns-public-ip", area="security", severity=Severity.MEDIUM,
+       title="Service or task set gives its tasks public IP addresses",
+       needs=("services",), docs=PUBLIC_IP_DOCS, products=("scan",),
+       emits=("affected_tasks", "open_ingress", "runners", "security_groups", "subnets"))
+def service_assigns_public_ip(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """`assignPublicIp: ENABLED` puts each task's ENI on the internet: whatever its
+    security groups admit from anywhere reaches the containers directly, past any load
+    balancer or WAF, and its egress leaves without the NAT's fixed addresses. Task sets
+    (EXTERNAL and CODE_DEPLOY services) carry their own network configuration and count
+    as their service's. High when a group of those tasks admits 0.0.0.0/0 or ::/0;
+    medium when none does (one rule away), or when the groups were not collected."""
+    for svc in active_services(facts):
+        arn, label = str(svc.get("serviceArn")), service_text(svc)
+        configs = awsvpc_configs(svc)
+        public = [(r, c) for r, c in configs
+                  if str(c.get("assignPublicIp") or "").upper() == "ENABLED"]
+        if not configs:
+            yield skipped(arn, f"{label}: no awsvpc network configuration (its tasks use "
+                          "the instance's network)", service=arn)
+            continue
+        if not public:
+            yield passed(arn, f"{label}: assignPublicIp DISABLED", service=arn)
+            continue
+        yield _public_ip_result(facts, svc, public)
+
+
+def _public_ip_result(facts: Facts, svc: Item, public: list[tuple[Item, Item]]) -> Result:
+    arn, label = str(svc.get("serviceArn")), service_text(svc)
+    who = [runner_label(r) for r, _ in public]
+    groups = sorted({g for _, c in public for g in strs(c.get("securityGroups"))})
+    data: dict[str, Any] = {
+        "runners": who, "security_groups": groups,
+        "subnets": sorted({s for _, c in public for s in strs(c.get("subnets"))}),
+        "affected_tasks": len(live_tasks(facts, svc)) if facts.has("tasks") else None}
+    text = f"{label}: assignPublicIp ENABLED ({', '.join(who)})"
+    if not facts.has("security_groups"):
+        return failed(arn, f"{text} — its security groups were not collected, so how much "
+                      "is open to the internet is not known", service=arn,
+                      **{k: v for k, v in data.items() if v is not None})
+    open_ingress = [f"{g} {rule}" for g in groups
+                    if (sg := facts.lookup("security_groups", "GroupId", g))
+                    for rule in world_ingress(sg)]
+    data["open_ingress"] = open_ingress
+    data = {k: v for k, v in data.items() if v is not None}
+    if open_ingress:
+        return failed(arn, f"{text} and its security groups admit the internet: "
+                      f"{'; '.join(open_ingress)} — the tasks are reachable from anywhere, "
+                      "past any load balancer", service=arn, severity=Severity.HIGH, **data)
+    return failed(arn, f"{text}; no security group admits 0.0.0.0/0 or ::/0 today, so the "
+                  "tasks are one rule away from the internet — put them in private subnets "
+                  "behind NAT or VPC endpoints", service=arn, **data)

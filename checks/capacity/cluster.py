@@ -1,11 +1,12 @@
-"""How full a cluster is, and whether its capacity grows when tasks cannot be placed."""
+"""How full a cluster is, whether its capacity grows when tasks cannot be placed, and
+whether the cluster records what its tasks use (Container Insights)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from checker.facts import Facts, arn_name, obj
+from checker.facts import Facts, Item, arn_name, obj, objs
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
 from checks.lib.hosts import Host, hosts_by_cluster
@@ -103,3 +104,64 @@ def capacity_provider_no_managed_scaling(facts: Facts, prior: Prior) -> Iterator
             yield failed(arn, f"capacity provider {name}: managed scaling {status} — the Auto "
                          f"Scaling group {data['auto_scaling_group'] or '?'} does not grow "
                          "when tasks cannot be placed", **data)
+
+
+#: containerInsights values that turn it on: `enhanced` adds per-task and per-container
+#: metrics to the `enabled` ones. https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ClusterSetting.html
+INSIGHTS_ON = frozenset({"enabled", "enhanced"})
+INSIGHTS_DOCS = ("https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
+                 "cloudwatch-container-insights.html")
+
+
+def _insights_setting(settings: object) -> str | None:
+    """The containerInsights value of a cluster's `settings` or of the account settings."""
+    values = [str(s.get("value") or "").lower() for s in objs(settings)
+              if s.get("name") == "containerInsights"]
+    return values[0] if values else None
+
+
+def _account_insights(facts: Facts) -> str | None:
+    """The account's containerInsights default as the scan's principal sees it (the root
+    principal's when several are listed), or None when not collected or not set."""
+    if not facts.has("account_settings"):
+        return None
+    rows = sorted(facts.items("account_settings"),
+                  key=lambda s: not str(s.get("principalArn", "")).endswith(":root"))
+    return _insights_setting(rows)
+
+
+@check(id="cluster-container-insights-off", area="capacity", severity=Severity.LOW,
+       title="Container Insights is off for the cluster", needs=("clusters",),
+       docs=INSIGHTS_DOCS, emits=("cluster", "container_insights", "setting_source"))
+def cluster_container_insights_off(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """Without Container Insights there are no task counts over time, no per-task CPU and
+    memory, no restart counts: a task that crashed an hour ago leaves no trace but its
+    stop reason, and capacity problems cannot be dated. The cluster's own setting decides
+    (`enabled` or `enhanced` is on); when the bundle has none for a cluster, the account
+    default read with the account settings stands in for it (it is what a cluster created
+    without the setting got), and without either the cluster is off, as AWS's default."""
+    account = _account_insights(facts)
+    for cluster in sorted(facts.clusters, key=lambda c: str(c.get("clusterArn"))):
+        arn = str(cluster.get("clusterArn") or cluster.get("clusterName"))
+        name = str(cluster.get("clusterName") or arn_name(arn))
+        value, source = _cluster_insights(cluster, account)
+        data: dict[str, Any] = {"cluster": name, "container_insights": value or "unset",
+                                "setting_source": source}
+        where = "account default" if source == "account" else "cluster setting"
+        if value in INSIGHTS_ON:
+            yield passed(arn, f"cluster {name}: Container Insights {value} ({where})", **data)
+            continue
+        shown = f"{value} ({where})" if value else "not set (off by default)"
+        yield failed(arn, f"cluster {name}: Container Insights {shown} — no per-task CPU, "
+                     "memory or task-count history; turn it on with aws ecs "
+                     f"update-cluster-settings --cluster {name} "
+                     "--settings name=containerInsights,value=enhanced", **data)
+
+
+def _cluster_insights(cluster: Item, account: str | None) -> tuple[str | None, str]:
+    own = _insights_setting(cluster.get("settings"))
+    if own is not None:
+        return own, "cluster"
+    if account is not None:
+        return account, "account"
+    return None, "none"

@@ -14,7 +14,9 @@ from checker.redact import redact_task_definition, redact_words
 from checker.secrets import PATTERNS_FILE, classify
 from checks.lib.placeholders import has_placeholder
 from tests import builders as b
+from tests import builders_network as bn
 from tests import builders_taskdef as t
+from tests import builders_taskset as ts
 from tests.checks.harness import run_check
 
 WEB = b.service_arn("prod", "web")
@@ -293,3 +295,66 @@ def test_the_bench_runs() -> None:
     result = bench.run(1024, 4096, lines.append)
     assert len(lines) == len(bench.SHAPES) + 2 and lines[-1].startswith("secret scan: ")
     assert result["large_seconds"] > 0
+
+
+# -- service-assigns-public-ip ----------------------------------------------------------------
+OPEN_8080 = bn.rule("tcp", 8080, cidrs=("0.0.0.0/0",))
+
+
+def _public_ip(services: list[dict[str, Any]], open_rule: dict[str, Any] | None = None,
+               *, without: str | None = None) -> Any:
+    world = bn.World(services=services)
+    if open_rule is not None:
+        world.sg(bn.TASK_SG)["IpPermissions"].append(open_rule)
+    bundle = world.bundle()
+    if without:
+        del bundle["resources"][without]
+    (f,) = run_check("service-assigns-public-ip", bundle)
+    return f
+
+
+@pytest.mark.parametrize(("public_ip", "open_rule", "status", "severity", "open_ingress"), [
+    ("DISABLED", None, "pass", "medium", None),
+    ("ENABLED", None, "fail", "medium", []),
+    ("ENABLED", OPEN_8080, "fail", "high", [f"{bn.TASK_SG} tcp/8080 from 0.0.0.0/0"]),
+    ("ENABLED", bn.rule("-1", ipv6=("::/0",)), "fail", "high",
+     [f"{bn.TASK_SG} all traffic from ::/0"]),
+])
+def test_service_assigns_public_ip(public_ip: str, open_rule: dict[str, Any] | None,
+                                   status: str, severity: str,
+                                   open_ingress: list[str] | None) -> None:
+    f = _public_ip([bn.web_service(public_ip=public_ip)], open_rule)
+    assert (f.status.value, f.severity.value, f.service) == (status, severity, WEB)
+    assert f.data.get("open_ingress") == open_ingress
+    if status == "fail":
+        assert f.data["runners"] == ["service"] and f.data["affected_tasks"] == 2
+
+
+def test_public_ip_without_the_security_groups_says_so() -> None:
+    f = _public_ip([bn.web_service(public_ip="ENABLED")], without="security_groups")
+    assert (f.status.value, f.severity.value) == ("fail", "medium")
+    assert "security groups were not collected" in f.message
+
+
+def test_public_ip_is_skipped_for_bridge_networking() -> None:
+    f = _public_ip([b.service("web", launchType="EC2")])
+    assert f.status.value == "skipped"
+
+
+@pytest.mark.parametrize(("sets", "status", "runners"), [
+    ([ts.task_set("web", "1", public_ip="ENABLED")], "fail", ["task set ecs-svc/1"]),
+    ([ts.task_set("web", "1", public_ip="DISABLED"),
+      ts.task_set("web", "2", status="ACTIVE", public_ip="ENABLED")], "fail",
+     ["task set ecs-svc/2"]),
+    ([ts.task_set("web", "1", public_ip="DISABLED")], "pass", None),
+    # a task set that stopped running (INACTIVE) exposes nothing
+    ([ts.task_set("web", "1", public_ip="DISABLED"),
+      ts.task_set("web", "2", status="INACTIVE", public_ip="ENABLED")], "pass", None),
+])
+def test_a_task_sets_public_ip_is_its_services(sets: list[dict[str, Any]], status: str,
+                                               runners: list[str] | None) -> None:
+    f = _public_ip([ts.external_service("web", *sets)], OPEN_8080)
+    assert (f.status.value, f.service) == (status, WEB)
+    assert f.data.get("runners") == runners
+    if status == "fail":
+        assert f.severity.value == "high" and "task set ecs-svc/" in f.message

@@ -8,6 +8,7 @@ from checker import graph
 from checker.facts import Facts
 from tests import builders as b
 from tests import builders_service as s
+from tests import builders_taskset as ts
 from tests.checks.harness import REGISTRY, run_check, statuses
 
 WEB = b.service_arn("prod", "web")
@@ -508,3 +509,70 @@ def test_service_checks_survive_messy_hand_written_bundles() -> None:
     mine = [f for f in findings if REGISTRY[f.check].area == "service"]
     assert len({f.check for f in mine}) == len([s for s in REGISTRY if s.area == "service"])
     assert not [(f.check, f.message) for f in mine if "internal_error" in f.data]
+
+
+# -- fargate-platform-version-old -------------------------------------------------------------
+def _platform(services: list[dict[str, Any]], tasks: list[dict[str, Any]] | None = None,
+              collected_at: str | None = None) -> list[Any]:
+    bundle = b.ecs_bundle(services, tasks or [])
+    if collected_at:
+        bundle["collected_at"] = collected_at
+    return run_check("fargate-platform-version-old", bundle)
+
+
+@pytest.mark.parametrize(("version", "task_versions", "collected_at", "status", "severity"), [
+    ("1.4.0", ["1.4.0"], None, "pass", "medium"),
+    ("LATEST", ["1.4.0", "1.4.0"], None, "pass", "medium"),
+    (None, [], None, "pass", "medium"),                      # absent means LATEST
+    ("1.3.0", ["1.3.0"], None, "fail", "high"),              # retired on 2026-03-16
+    ("1.3.0", [], "2026-01-10T10:00:00+00:00", "fail", "medium"),  # old, not retired yet
+    ("LATEST", ["1.4.0", "1.3.0"], None, "fail", "high"),    # tasks from before LATEST moved
+    ("1.4", ["1.4.0"], None, "pass", "medium"),
+    ("next", [], None, "unknown", "medium"),
+])
+def test_fargate_platform_version_old(version: str | None, task_versions: list[str],
+                                      collected_at: str | None, status: str,
+                                      severity: str) -> None:
+    extra = {"platformVersion": version} if version else {}
+    tasks = [b.task("web", platformVersion=v) for v in task_versions]
+    (f,) = _platform([b.service("web", **extra)], tasks, collected_at)
+    assert (f.status.value, f.severity.value, f.service) == (status, severity, WEB)
+    if status == "fail" and version == "1.3.0":
+        assert f.message.startswith("service prod/web: pinned to 1.3.0")
+        assert "current is 1.4.0" in f.message
+        assert ("aws ecs update-service --cluster prod --service web --platform-version "
+                "LATEST --force-new-deployment") in f.message
+    if status == "fail" and version == "LATEST":
+        assert "running tasks on 1.3.0 ×1" in f.message and f.data["affected_tasks"] == 1
+
+
+def test_windows_platform_versions_are_their_own() -> None:
+    """Windows 1.0.0 is current: Linux and Windows numbers are independent."""
+    (f,) = _platform([b.service("web", platformVersion="1.0.0",
+                                platformFamily="WINDOWS_SERVER_2022_CORE")])
+    assert f.status.value == "pass" and f.data["family"] == "windows"
+    (f,) = _platform([b.service("web", platformVersion="1.0.0")])
+    assert f.status.value == "fail" and f.data["family"] == "linux"
+
+
+def test_platform_version_is_skipped_off_fargate() -> None:
+    (f,) = _platform([b.service("web", launchType="EC2", platformVersion="1.3.0")])
+    assert f.status.value == "skipped"
+
+
+def test_a_task_sets_platform_version_is_its_services() -> None:
+    svc = ts.external_service("web", ts.task_set("web", "1", platformVersion="1.4.0"),
+                              ts.task_set("web", "2", status="ACTIVE",
+                                          platformVersion="1.3.0"))
+    (f,) = _platform([svc])
+    assert (f.status.value, f.service) == ("fail", WEB)
+    assert f.data["pinned"] == ["task set ecs-svc/2 1.3.0"]
+    assert "create a new task set with --platform-version LATEST" in f.message
+
+
+def test_standalone_fargate_tasks_on_an_old_version_are_reported() -> None:
+    old = b.task("batch", group="family:batch", platformVersion="1.3.0")
+    new = b.task("batch", group="family:batch", platformVersion="1.4.0")
+    found = _platform([b.service("web")], [old, new])
+    assert [(f.resource, f.status.value) for f in found if f.service is None] == [
+        (old["taskArn"], "fail")]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from checker.facts import Facts, Item, obj, objs, strs
 from checks.lib.labels import service_label
 from checks.lib.network.rules import Network, network
+from checks.lib.scope import task_sets
 
 LIVE = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING")
 
@@ -53,19 +54,36 @@ def is_fargate(svc: Item, tasks: list[Item] | None = None) -> bool:
                  objs(svc.get("capacityProviderStrategy"))]
     if providers:
         return all(p.startswith("FARGATE") for p in providers)
+    sets = task_sets(svc)  # EXTERNAL / CODE_DEPLOY: the task sets say how tasks launch
+    if sets:
+        return all(is_fargate(s) for s in sets)
     kinds = {t.get("launchType") for t in tasks or []}
     return kinds == {"FARGATE"}
 
 
+def _primary_first(svc: Item) -> list[Item]:
+    """The service's live task sets, the PRIMARY one first."""
+    return sorted(task_sets(svc), key=lambda s: s.get("status") != "PRIMARY")
+
+
 def task_definition_of(facts: Facts, svc: Item) -> Item | None:
-    arn = svc.get("taskDefinition")
+    """The service's task definition; for one run by task sets, its PRIMARY task set's."""
+    arn = svc.get("taskDefinition") or next(
+        (s.get("taskDefinition") for s in _primary_first(svc) if s.get("taskDefinition")), None)
     if not isinstance(arn, str) or not facts.has("task_definitions"):
         return None
     return facts.task_definition(arn)
 
 
 def awsvpc_config(svc: Item) -> Item:
-    return obj(obj(svc.get("networkConfiguration")).get("awsvpcConfiguration"))
+    """The service's own awsvpcConfiguration; for a service run by task sets (EXTERNAL,
+    CODE_DEPLOY) with none of its own, its PRIMARY task set's (else the first one's)."""
+    own = obj(obj(svc.get("networkConfiguration")).get("awsvpcConfiguration"))
+    if own:
+        return own
+    configs = [c for s in _primary_first(svc)
+               if (c := obj(obj(s.get("networkConfiguration")).get("awsvpcConfiguration")))]
+    return configs[0] if configs else {}
 
 
 def fargate(facts: Facts, svc: Item) -> bool:
