@@ -79,6 +79,10 @@ LIST_SERVICES = ListPlan("services", "list_services", "serviceArns")
 LIST_TASKS = ListPlan("tasks", "list_tasks", "taskArns")
 LIST_INSTANCES = ListPlan("container_instances", "list_container_instances",
                           "containerInstanceArns")
+#: DescribeServices returns a service's task sets (EXTERNAL and CODE_DEPLOY controllers) in
+#: its `taskSets`, each with its task definition, network configuration and platform
+#: version, so the bundle's services carry them and no DescribeTaskSets call is needed.
+#: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Service.html
 DESCRIBE_SERVICES = DescribePlan("services", "describe_services", "services", "services",
                                  10, ("TAGS",))
 DESCRIBE_TASKS = DescribePlan("tasks", "describe_tasks", "tasks", "tasks", 100, ("TAGS",))
