@@ -98,7 +98,7 @@ def run_cli(args: list[str], *, terminal: bool, cwd: Path) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize("terminal", [True, False], ids=["pty", "piped"])
-@pytest.mark.parametrize("fmt", ["table", "markdown", "json"])
+@pytest.mark.parametrize("fmt", ["table", "markdown", "json", "html"])
 def test_analyze_prints_no_raw_control_character(tmp_path: Path, fmt: str,
                                                  terminal: bool) -> None:
     path = tmp_path / "bundle.json"
@@ -112,6 +112,9 @@ def test_analyze_prints_no_raw_control_character(tmp_path: Path, fmt: str,
         assert ("\x1b[" in output) is terminal  # on a pty it really is a terminal
     if fmt == "markdown":
         assert "`@octocat`" in output and "`https://evil.example/x`" in output
+    if fmt == "html":  # AWS text is text: escaped, never a tag or an attribute
+        assert "\\x1b[2J" in output and "<script" not in output.lower()
+        assert 'href="https://evil' not in output
 
 
 @pytest.mark.parametrize(("fmt", "terminal"), [
@@ -134,7 +137,7 @@ def report_of(bundle: dict[str, Any]) -> Report:
 def test_every_renderer_and_the_sns_message_are_safe_in_process() -> None:
     """The renderers themselves (the Lambda audit calls them without the CLI's net)."""
     report = report_of(hostile_bundle())
-    for fmt in ("table", "markdown"):
+    for fmt in ("table", "markdown", "html"):
         for color in (False, True):
             out = render(report, fmt, RenderOptions(color=color, verbose=True))
             assert_safe(out, terminal=color)
