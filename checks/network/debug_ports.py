@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from checker.facts import Facts, Item, objs
 from checker.model import Result, Severity, failed, passed, skipped, unknown
@@ -78,16 +79,16 @@ def _through_lb(facts: Facts, svc: Item, ports: list[DebugPort]) -> list[tuple[S
                 wanted[str(entry.get("targetGroupArn") or entry.get("loadBalancerName"))] = dp
     out: list[tuple[Severity, str]] = []
     for tg_arn, path in lb_paths(facts, svc):
-        dp = wanted.get(tg_arn)
-        if dp is None:
+        hit = wanted.get(tg_arn)
+        if hit is None:
             continue
         if not isinstance(path, LbPath):
-            out.append((Severity.MEDIUM, f"target group {tg_arn} forwards to {dp.label}"))
+            out.append((Severity.MEDIUM, f"target group {tg_arn} forwards to {hit.label}"))
             continue
         public = str(path.lb.get("Scheme", "")).lower() == "internet-facing"
         out.append((Severity.HIGH if public else Severity.MEDIUM,
                     f"{'internet-facing' if public else 'internal'} load balancer "
-                    f"{path.lb_name} forwards to {dp.label}"))
+                    f"{path.lb_name} forwards to {hit.label}"))
     return out
 
 
@@ -155,7 +156,8 @@ def debug_port_exposed(facts: Facts, prior: Prior) -> Iterator[Result]:
         lb = _through_lb(facts, svc, ports)
         world, notes = _from_internet(facts, svc, ports)
         found = lb + world
-        data = {"ports": [dp.label for dp in ports], "exposures": [t for _, t in found]}
+        data: dict[str, Any] = {"ports": [dp.label for dp in ports],
+                                "exposures": [t for _, t in found]}
         if found:
             worst = min((s for s, _ in found), key=lambda s: s.order)
             yield failed(arn, f"{label}: " + "; ".join(t for _, t in found) + " — bind it to "
