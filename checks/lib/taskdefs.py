@@ -81,7 +81,12 @@ class Use:
 
 
 def uses(facts: Facts) -> Iterator[Use]:
-    """Every collected task definition × every service in scope that runs it (or None)."""
+    """Every collected task definition × every service in scope that runs it (or None).
+    Built once per analysis: a dozen checks ask, some once per task definition."""
+    yield from facts.memo(("taskdefs", "uses"), lambda: list(_uses(facts)))
+
+
+def _uses(facts: Facts) -> Iterator[Use]:
     for td, services in task_definitions_in_scope(facts):
         users: list[Item | None] = [*sorted(services, key=lambda s: str(s.get("serviceArn")))]
         for svc in users or [None]:

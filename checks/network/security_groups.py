@@ -89,6 +89,21 @@ def _endpoint_ingress_blocked(facts: Facts, p: Placed, ep: Item) -> str | None:
     return None
 
 
+def _https_blocked(facts: Facts, p: Placed, groups: list[Item], needs: list[Need]
+                   ) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(destination → endpoints its egress blocks, endpoint groups → endpoints they refuse).
+    Shared through Facts.memo: read it, do not change it."""
+    out_blocked: dict[str, set[str]] = {}
+    in_blocked: dict[str, set[str]] = {}
+    for need in needs:
+        for dest, peer, ep in _destinations(facts, p, need):
+            if sg_missing(groups, egress=True, proto="tcp", ports=HTTPS, peer=peer):
+                out_blocked.setdefault(dest, set()).add(need.endpoint)
+            elif ep is not None and (closed := _endpoint_ingress_blocked(facts, p, ep)):
+                in_blocked.setdefault(closed, set()).add(need.endpoint)
+    return out_blocked, in_blocked
+
+
 def _egress_https_result(facts: Facts, p: Placed) -> Result:
     ids = ",".join(p.origin.groups) or p.subnet_id
     if not p.origin.groups:
@@ -99,14 +114,12 @@ def _egress_https_result(facts: Facts, p: Placed) -> Result:
     if absent or not needs:
         why = f"groups {', '.join(absent)} not in the bundle" if absent else "no AWS service need"
         return (unknown if absent else skipped)(ids, f"{p.label}: {why}", service=p.arn)
-    out_blocked: dict[str, set[str]] = {}
-    in_blocked: dict[str, set[str]] = {}
-    for need in needs:
-        for dest, peer, ep in _destinations(facts, p, need):
-            if sg_missing(groups, egress=True, proto="tcp", ports=HTTPS, peer=peer):
-                out_blocked.setdefault(dest, set()).add(need.endpoint)
-            elif ep is not None and (closed := _endpoint_ingress_blocked(facts, p, ep)):
-                in_blocked.setdefault(closed, set()).add(need.endpoint)
+    # Every service on the same hosts (or with the same groups in the same subnet) asks the
+    # same question: what is blocked depends only on the key below, not on the service.
+    key = ("network.sg_egress_https", p.origin.groups, p.subnet_id, p.vpc,
+           p.egress.kind, p.egress.route_table, bool(p.origin.public_ip),
+           tuple((n.endpoint, n.region) for n in needs))
+    out_blocked, in_blocked = facts.memo(key, lambda: _https_blocked(facts, p, groups, needs))
     problems = []
     if out_blocked:
         problems.append(f"egress of {ids} does not allow tcp/443 to " + ", ".join(

@@ -56,16 +56,26 @@ def blocked(facts: Facts, svc: Item, kind: str) -> Blocked:
     events = current(events_of(svc), facts.collected_at, frozenset({kind}))
     stops: list[tuple[Item, ServiceEvent]] = []
     if facts.has("tasks"):
-        for task in facts.stopped_tasks_with_history():
-            owner = facts.service_of_task(task)
-            if owner is None or owner.get("serviceArn") != svc.get("serviceArn"):
-                continue
+        for task in _stopped_by_service(facts).get(str(svc.get("serviceArn")), ()):
             hit = next((e for text in _stop_texts(task) if text
                         and (e := parse(text)).kind == kind), None)
             if hit is not None:
                 stops.append((task, hit))
     stops.sort(key=lambda pair: str(pair[0].get("taskArn")))
     return Blocked(events, stops)
+
+
+def _stopped_by_service(facts: Facts) -> dict[str, list[Item]]:
+    """Stopped tasks (with history) by their service's ARN, once per analysis: each service
+    scanning every stopped task made the check quadratic in the account's size."""
+    def build() -> dict[str, list[Item]]:
+        out: dict[str, list[Item]] = {}
+        for task in facts.stopped_tasks_with_history():
+            owner = facts.service_of_task(task)
+            if owner is not None:
+                out.setdefault(str(owner.get("serviceArn")), []).append(task)
+        return out
+    return facts.memo(("blocked", "stopped_by_service"), build)
 
 
 def _shortfall(svc: Item, fallback: int) -> int:

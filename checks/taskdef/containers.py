@@ -76,11 +76,16 @@ def lb_container_no_health_check(facts: Facts, prior: Prior) -> Iterator[Result]
 
 def _load_balanced(facts: Facts, td: Item) -> set[str]:
     """Names of `td`'s containers that a service in scope puts behind a load balancer."""
-    out: set[str] = set()
+    return facts.memo(("containers", "load_balanced"), lambda: _load_balanced_by_td(facts)).get(
+        id(td), set())
+
+
+def _load_balanced_by_td(facts: Facts) -> dict[int, set[str]]:
+    """Per task definition (by identity: the memo lives as long as the bundle's items)."""
+    out: dict[int, set[str]] = {}
     for use in uses(facts):
-        if use.td is td:
-            out |= {str(lb.get("containerName"))
-                    for lb in objs(obj(use.service).get("loadBalancers"))}
+        out.setdefault(id(use.td), set()).update(
+            str(lb.get("containerName")) for lb in objs(obj(use.service).get("loadBalancers")))
     return out
 
 
