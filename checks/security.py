@@ -156,7 +156,9 @@ def world_ingress(sg: Item) -> list[str]:
 @check(id="service-assigns-public-ip", area="security", severity=Severity.MEDIUM,
        title="Service or task set gives its tasks public IP addresses",
        needs=("services",), docs=PUBLIC_IP_DOCS, products=("scan",),
-       emits=("affected_tasks", "open_ingress", "runners", "security_groups", "subnets"))
+       emits={"affected_tasks": None, "open_ingress": None, "runners": None,
+              "security_groups": None, "subnets": None, "open_security_group": None,
+              "exposure": ("internet", "closed", "unknown")})
 def service_assigns_public_ip(facts: Facts, prior: Prior) -> Iterator[Result]:
     """`assignPublicIp: ENABLED` puts each task's ENI on the internet: whatever its
     security groups admit from anywhere reaches the containers directly, past any load
@@ -190,17 +192,19 @@ def _public_ip_result(facts: Facts, svc: Item, public: list[tuple[Item, Item]]) 
     text = f"{label}: assignPublicIp ENABLED ({', '.join(who)})"
     if not facts.has("security_groups"):
         return failed(arn, f"{text} — its security groups were not collected, so how much "
-                      "is open to the internet is not known", service=arn,
+                      "is open to the internet is not known", service=arn, exposure="unknown",
                       **{k: v for k, v in data.items() if v is not None})
-    open_ingress = [f"{g} {rule}" for g in groups
-                    if (sg := facts.lookup("security_groups", "GroupId", g))
-                    for rule in world_ingress(sg)]
+    opened = [(g, rule) for g in groups
+              if (sg := facts.lookup("security_groups", "GroupId", g))
+              for rule in world_ingress(sg)]
+    open_ingress = [f"{g} {rule}" for g, rule in opened]
     data["open_ingress"] = open_ingress
     data = {k: v for k, v in data.items() if v is not None}
-    if open_ingress:
+    if opened:
         return failed(arn, f"{text} and its security groups admit the internet: "
                       f"{'; '.join(open_ingress)} — the tasks are reachable from anywhere, "
-                      "past any load balancer", service=arn, severity=Severity.HIGH, **data)
+                      "past any load balancer", service=arn, severity=Severity.HIGH,
+                      exposure="internet", open_security_group=opened[0][0], **data)
     return failed(arn, f"{text}; no security group admits 0.0.0.0/0 or ::/0 today, so the "
                   "tasks are one rule away from the internet — put them in private subnets "
-                  "behind NAT or VPC endpoints", service=arn, **data)
+                  "behind NAT or VPC endpoints", service=arn, exposure="closed", **data)

@@ -326,13 +326,17 @@ def test_service_assigns_public_ip(public_ip: str, open_rule: dict[str, Any] | N
     f = _public_ip([bn.web_service(public_ip=public_ip)], open_rule)
     assert (f.status.value, f.severity.value, f.service) == (status, severity, WEB)
     assert f.data.get("open_ingress") == open_ingress
+    assert f.data.get("exposure") == (None if open_ingress is None else
+                                      "internet" if open_ingress else "closed")
+    assert f.data.get("open_security_group") == (bn.TASK_SG if open_ingress else None)
     if status == "fail":
         assert f.data["runners"] == ["service"] and f.data["affected_tasks"] == 2
 
 
 def test_public_ip_without_the_security_groups_says_so() -> None:
     f = _public_ip([bn.web_service(public_ip="ENABLED")], without="security_groups")
-    assert (f.status.value, f.severity.value) == ("fail", "medium")
+    assert (f.status.value, f.severity.value, f.data["exposure"]) == ("fail", "medium",
+                                                                       "unknown")
     assert "security groups were not collected" in f.message
 
 
