@@ -9,6 +9,9 @@ symptom failed is tried against every hypothesis:
 - `rule_out`: any failure rejects it; `contradict`: each failure lowers its confidence;
 - `support`: each failure raises it.
 
+A symptom the hypothesis does not weigh is cited beside its proof, unless another
+diagnosis's hypotheses weigh it: then it is that diagnosis's evidence, not this one's.
+
 Then candidates of a hypothesis with `group_by` that share that data value (the same NAT
 gateway, the same subnet) merge into one diagnosis over all their services, and a
 candidate whose hypothesis `explains` other diagnoses is linked to the ones it explains on
@@ -175,8 +178,22 @@ class _Trial:
                 self.cand.why.append(f"supported: {self.title(ref)}")
 
 
+def _foreign(book: Playbook) -> dict[str, frozenset[str]]:
+    """Per diagnosis, the playbook's checks that only other diagnoses' hypotheses weigh.
+    A symptom among them, fired on the same service, is that diagnosis's evidence, not
+    this one's (a plaintext secret cited a missing health check; a blocked load balancer,
+    a dead default route); a symptom no hypothesis weighs (the playbook's entry point)
+    stays common to all."""
+    weighed: dict[str, set[str]] = {}
+    for h in book.hypotheses:
+        weighed.setdefault(h.diagnosis, set()).update(r.check for r in h.refs())
+    every = set().union(*weighed.values())
+    return {diag: frozenset(every - mine) for diag, mine in weighed.items()}
+
+
 def _try(idx: _Index, book: Playbook, hyp: Hypothesis, subject: str,
-         symptoms: Sequence[Finding], weights: Weights) -> Candidate | None:
+         symptoms: Sequence[Finding], weights: Weights,
+         foreign: frozenset[str] = frozenset()) -> Candidate | None:
     trial = _Trial(idx, book, hyp, subject, weights)
     trial.confirm()
     if trial.ok:
@@ -186,7 +203,7 @@ def _try(idx: _Index, book: Playbook, hyp: Hypothesis, subject: str,
     cand = trial.cand
     used = {e.check for e in cand.evidence}
     for f in symptoms:
-        if f.check not in used:
+        if f.check not in used and f.check not in foreign:
             trial.add([f], "symptom")
             cand.why.insert(0, f"symptom: {book.title_of(f.check)} ({f.check})")
             used.add(f.check)
@@ -277,11 +294,13 @@ def walk(playbooks: Sequence[Playbook], findings: Sequence[Finding],
         for ref in book.symptoms:
             for f in idx.fired(ref):
                 by_subject.setdefault(f.service or f.resource, []).append(f)
+        foreign = _foreign(book)
         for subject in sorted(by_subject):
             if ":task-definition/" in subject:
                 continue  # a revision no service runs cannot be behind an incident
             for hyp in book.hypotheses:
-                cand = _try(idx, book, hyp, subject, by_subject[subject], weights)
+                cand = _try(idx, book, hyp, subject, by_subject[subject], weights,
+                            foreign[hyp.diagnosis])
                 if cand is None:
                     continue
                 key = (hyp.diagnosis, subject)

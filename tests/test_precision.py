@@ -126,3 +126,57 @@ def test_an_oom_summary_names_the_bound_it_hit() -> None:
     assert soft["limit_text"] == "its host's memory (no hard limit; a soft reservation of 1024 MiB)"
     hard = oom("memory-leak", "checkout")
     assert hard["hard_limit"] is True and hard["limit_text"] == "the 1024 MiB hard limit"
+
+
+# -- a diagnosis cites evidence about itself ----------------------------------------------
+def test_every_evidence_row_is_about_the_diagnosis_resources() -> None:
+    """Each row's finding is about one of the diagnosis's services, or, for a finding about
+    no service (a NAT gateway, a cluster's hosts), about one of its resources or a
+    diagnosis that covers no service."""
+    bad = []
+    for name in NAMES:
+        rep = report(name)
+        services: dict[tuple[str, str, str], set[str | None]] = {}
+        for f in rep.findings:
+            services.setdefault((f.check, f.resource, f.message), set()).add(f.service)
+        for d in rep.diagnoses:
+            lone = not any(":service/" in r for r in d.resources)
+            for e in d.evidence:
+                svcs = services.get((e.check, e.resource, e.message), set())
+                if not (svcs & set(d.resources) or (None in svcs and (
+                        lone or e.resource in d.resources))):
+                    bad.append(f"{name} / {d.id} {d.resources}: {e.role} {e.check} "
+                               f"{e.resource} (about {sorted(map(str, svcs))})")
+    assert not bad, "\n".join(bad)
+
+
+def test_no_diagnosis_cites_another_diagnosis_symptom() -> None:
+    """A symptom row is a check the diagnosis's own hypotheses weigh, or the playbook's
+    common entry point that no hypothesis weighs: never the proof of a neighbour."""
+    books = {b.scenario: b for b in ENGINE.playbooks}
+    bad = []
+    for name in NAMES:
+        for d in report(name).diagnoses:
+            book = books[d.scenario]
+            mine = {r.check for h in book.hypotheses if h.diagnosis == d.id for r in h.refs()}
+            weighed = {r.check for h in book.hypotheses for r in h.refs()}
+            bad += [f"{name} / {d.id}: cites {e.check} ({e.message[:80]})" for e in d.evidence
+                    if e.role == "symptom" and e.check in weighed - mine]
+    assert not bad, "\n".join(bad)
+
+
+def test_two_gaps_on_one_service_keep_their_own_evidence() -> None:
+    """plaintext-secrets cited "no container health check" and the health-check gap cited
+    the secret; a blocked load balancer cited the dead default route and back."""
+    def cited(name: str, diagnosis: str) -> set[str]:
+        return {e.check for d in report(name).diagnoses if d.id == diagnosis
+                for e in d.evidence}
+    pair = "mixed-plaintext-and-no-health-check"
+    assert cited(pair, "plaintext-secrets") == {"environment-plaintext-secrets"}
+    assert "environment-plaintext-secrets" not in cited(pair, "observability-gaps")
+    pair = "mixed-sg-blocks-lb-and-dead-route"
+    sg, route = cited(pair, "security-group-blocks-lb"), cited(pair, "egress-route-missing")
+    assert not sg & {"task-subnet-default-route", "stopped-task-image-pull",
+                     "service-health-check-grace-too-short"}, sg
+    assert not route & {"lb-to-task-security-group", "lb-target-health",
+                        "service-event-unhealthy-targets", "stopped-task-elb-health"}, route

@@ -6,8 +6,13 @@ what it must not."""
 
 from __future__ import annotations
 
+from tests import builders_network as bn
+from tests.incidents.healthy import ALB_SG, task_sg
+from tests.incidents.s_hygiene import plaintext_secrets
+from tests.incidents.s_lb import _elb_kills
 from tests.incidents.s_memory import _memory, _oom, _restart
-from tests.incidents.scenarios import Cluster, fires, scenario
+from tests.incidents.s_network import egress_route_missing
+from tests.incidents.scenarios import Cluster, fires, mixed, scenario
 
 
 @scenario("soft-limit-oom-after-hours", "host-memory-overcommit",
@@ -43,3 +48,34 @@ def soft_limit_leak(c: Cluster) -> None:
     for stopped, uptime, host in ((15, 185, 0), (17, 183, 2)):
         _oom(c, "reports", host, stopped, uptime, text=None)
     _restart(c, "reports", 14, 16)
+
+
+@scenario("no-container-health-check", "observability-gaps",
+          fires("lb-container-no-health-check", "checkout"))
+def no_container_health_check(c: Cluster) -> None:
+    """checkout:42 (yesterday) was registered from a template without the container
+    healthCheck: only the load balancer's HTTP check sees a hung checkout container, and
+    ECS cannot replace one that the load balancer does not route to."""
+    c.deploy("checkout", 26 * 60, healthCheck=None)
+
+
+# Two unrelated gaps on one service, and two unrelated faults on one service's path: each
+# diagnosis cites its own evidence, never the other's symptom.
+mixed("mixed-plaintext-and-no-health-check", plaintext_secrets, no_container_health_check)
+
+
+@scenario("sg-blocks-lb-on-web", "security-group-blocks-lb",
+          fires("lb-to-task-security-group", "web"), services=("web",))
+def sg_blocks_lb_on_web(c: Cluster) -> None:
+    """A security-group tidy-up 25 minutes ago left the web tasks admitting the ALB on 8443
+    only, while the containers listen on 8080: every web task fails its health checks."""
+    sg = c.find("security_groups", "GroupId", task_sg("web"))
+    sg["IpPermissions"] = [bn.rule("tcp", 8443, groups=(ALB_SG,))]
+    _elb_kills(c, "web", ((23, 118), (16, 109), (9, 117)), "Request timed out")
+    c.targets("web", [("unhealthy", "Target.Timeout", "Request timed out")] * 2)
+
+
+# The same afternoon, the us-east-1b route table also lost its default route: a web task
+# launched there cannot pull its ghcr.io image. Two faults on one service's path; each
+# diagnosis cites its own, not the other's symptoms.
+mixed("mixed-sg-blocks-lb-and-dead-route", sg_blocks_lb_on_web, egress_route_missing)
