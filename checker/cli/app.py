@@ -466,6 +466,14 @@ def explain(
         Console().print(explain_tree(diagnosis_id))
 
 
+@app.command("mcp")
+def mcp_server() -> None:
+    """Serve scan, analyze, explain and checks to an AI assistant (MCP over stdio)."""
+    from checker.mcp import main as serve
+
+    raise typer.Exit(serve())
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"ecsdoctor {__version__}")
