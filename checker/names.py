@@ -62,6 +62,17 @@ def ecr_image(image: Any) -> EcrImage | None:
                     tag=m["tag"], digest=m["digest"])
 
 
+def container_image(td: Any, container: str) -> str | None:
+    """The image a task definition names for the container called ``container``: the scan's
+    image probe asks ECR about it, and the log checks judge what ECR answered."""
+    defs = td.get("containerDefinitions") if isinstance(td, dict) else None
+    for ctr in defs if isinstance(defs, list) else []:
+        if isinstance(ctr, dict) and ctr.get("name") == container:
+            image = ctr.get("image")
+            return str(image) if image else None
+    return None
+
+
 @dataclass(frozen=True)
 class SecretRef:
     """One `valueFrom` (or credentialsParameter), resolved to what can be described."""

@@ -18,6 +18,7 @@ from typing import Any
 from checker.facts import Facts, Item, attribute, objs
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
+from checks.lib.image_platform import MATCH, MISMATCH, UNKNOWN, verdict
 from checks.lib.labels import service_label
 from checks.lib.log_signatures import Match, matches, read, streams_by_service
 
@@ -93,12 +94,16 @@ def container_logs_read(facts: Facts, prior: Prior) -> Iterator[Result]:
                           service=arn, **data)
 
 
+def _task(facts: Facts, task_arn: str) -> Item | None:
+    return next((t for t in [*facts.tasks, *facts.stopped_tasks_with_history()]
+                 if t.get("taskArn") == task_arn), None)
+
+
 def architecture(facts: Facts, task_arn: str) -> tuple[str, str]:
     """(CPU architecture the task ran on, where that was read): the task definition's
     runtimePlatform, Fargate's default (X86_64), or the container instance's
     ``ecs.cpu-architecture`` attribute; ("unknown", why) when none says."""
-    task = next((t for t in [*facts.tasks, *facts.stopped_tasks_with_history()]
-                 if t.get("taskArn") == task_arn), None)
+    task = _task(facts, task_arn)
     if task is None:
         return "unknown", "task not in the bundle"
     td = facts.task_definition(task.get("taskDefinitionArn")) or {}
@@ -118,19 +123,28 @@ def architecture(facts: Facts, task_arn: str) -> tuple[str, str]:
        title="Container logs show exec format error (image built for another CPU)",
        needs=("log_events",), after=("container-logs-read",),
        docs="https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-arm64.html",
-       emits=(*MATCH_DATA, "architecture", "architecture_from"))
+       emits={**dict.fromkeys(MATCH_DATA), "architecture": None, "architecture_from": None,
+              "image": None, "image_platforms": None,
+              "image_arch": (MATCH, MISMATCH, UNKNOWN), "image_why": None})
 def log_exec_format_error(facts: Facts, prior: Prior) -> Iterator[Result]:
-    """The kernel refuses to run a binary of another architecture with exactly these words
-    (ENOEXEC). The architecture the task ran on is named; the image's own is in its
-    manifest, which a scan does not read (the remediation shows how)."""
+    """The kernel refuses to run a binary with exactly these words (ENOEXEC). The task's
+    architecture is named, and the image's, from its manifest (the scan reads it for these
+    containers, checker/collect/images.py): ``image_arch`` says whether the image lacks the
+    task's CPU (mismatch), carries it (match: something inside the image is the cause), or
+    could not be told (unknown, with why)."""
     for arn, got in by_class(facts, "exec-format", "exec format error"):
         if isinstance(got, Result):
             yield got
             continue
         arch, source = architecture(facts, got[0].task)
+        task = _task(facts, got[0].task)
+        td = facts.task_definition(task.get("taskDefinitionArn")) if task else None
+        image = verdict(facts, td, got[0].container, arch)
         yield failed(arn, f"{_head(facts, arn, got, 'exec format error')} — the task ran on "
-                     f"{arch} ({source})", service=arn, architecture=arch,
-                     architecture_from=source, **_data(got))
+                     f"{arch} ({source}); {image.why}", service=arn, architecture=arch,
+                     architecture_from=source, image=image.image,
+                     image_platforms=image.platforms, image_arch=image.arch,
+                     image_why=image.why, **_data(got))
 
 
 @check(id="log-no-space-left", area="logs", severity=Severity.HIGH,

@@ -33,7 +33,7 @@ from typing import Any
 
 from checker.collect.aws import Context, Item
 from checker.collect.refs import NOT_FOUND, code_of, ecr_lookup, image_key
-from checker.names import EcrImage, ecr_image
+from checker.names import EcrImage, container_image, ecr_image
 
 #: The actions this module calls; deploy/iam-policy.json is checked against them.
 OPERATIONS: frozenset[str] = frozenset({"ecr:DescribeImages", "ecr:BatchGetImage"})
@@ -119,7 +119,7 @@ def wanted(res: dict[str, list[Item]]) -> dict[tuple[str, str, str, str], EcrIma
             continue
         task = tasks.get(str(item.get("taskArn"))) or {}
         td = tds.get(str(task.get("taskDefinitionArn"))) or {}
-        image = image_of(td, str(item.get("containerName")))
+        image = container_image(td, str(item.get("containerName")))
         ref = ecr_image(image)
         if ref is not None:
             out[image_key(ref)] = ref
@@ -128,12 +128,3 @@ def wanted(res: dict[str, list[Item]]) -> dict[tuple[str, str, str, str], EcrIma
 
 def exec_format(events: Iterable[Any]) -> bool:
     return any(isinstance(e, dict) and EXEC_FORMAT in str(e.get("message", "")) for e in events)
-
-
-def image_of(td: Item, container: str) -> str | None:
-    """The image the task definition names for ``container``."""
-    for ctr in td.get("containerDefinitions") or []:
-        if isinstance(ctr, dict) and ctr.get("name") == container:
-            image = ctr.get("image")
-            return str(image) if image else None
-    return None

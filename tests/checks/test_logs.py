@@ -11,6 +11,7 @@ import pytest
 from checks.lib import log_signatures as ls
 from checks.lib.knowledge import table
 from tests import builders as b
+from tests import builders_gate as bg
 from tests.checks.harness import run_check, statuses
 
 APP = b.service_arn("prod", "app")
@@ -106,6 +107,67 @@ def test_exec_format_error_names_the_architecture_the_task_ran_on() -> None:
         "ARM64", "task definition runtimePlatform")
     (g,) = run_check("log-exec-format-error", _bundle("exec /app/server: exec format error"))
     assert g.data["architecture"] == "X86_64" and "Fargate default" in g.message
+
+
+EXEC = "exec /app/server: exec format error"
+
+
+def _with_image(*platforms: tuple[str, str], **extra: Any) -> dict[str, Any]:
+    """app's crash log says exec format error; ECR holds its image (app:1.4.2, the builders'
+    default) as an index of `platforms` (a single-platform manifest when none)."""
+    return _bundle(EXEC, ecr_images=[bg.image("app", "1.4.2")],
+                   ecr_manifests=[bg.manifest("app", "1.4.2", *platforms)], **extra)
+
+
+def test_exec_format_error_with_an_image_for_another_cpu_is_a_mismatch() -> None:
+    (f,) = run_check("log-exec-format-error", _with_image(("linux", "arm64")))
+    assert (f.status.value, f.data["image_arch"], f.data["image_platforms"]) == (
+        "fail", "mismatch", "linux/arm64")
+    assert "image app:1.4.2 is linux/arm64 only, the task runs on linux/amd64" in f.message
+    assert f.data["image"].endswith("/app:1.4.2")
+
+
+def test_exec_format_error_with_an_image_for_the_tasks_cpu_is_not_the_cpu() -> None:
+    (f,) = run_check("log-exec-format-error", _with_image(("linux", "amd64"),
+                                                         ("linux", "arm64")))
+    assert (f.status.value, f.data["image_arch"]) == ("fail", "match")
+    assert "the CPU is not the cause" in f.message and "#! line" in f.message
+    arm = _with_image(("linux", "arm64"))
+    arm["resources"]["task_definitions"][0]["runtimePlatform"] = {"cpuArchitecture": "ARM64"}
+    (g,) = run_check("log-exec-format-error", arm)
+    assert g.data["image_arch"] == "match"
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ("hub", "not in a private ECR registry"),
+    ("single", "single-platform image"),
+    ("absent", "ecr_images: not collected"),
+    ("denied", "needs permission ecr:BatchGetImage"),
+    ("gone", "ECR has no image app:1.4.2"),
+    ("budget", "budget of images ran out"),
+])
+def test_exec_format_error_whose_image_cannot_be_read_says_why(change: str, why: str) -> None:
+    bundle = _with_image(("linux", "arm64"))
+    res = bundle["resources"]
+    if change == "hub":
+        res["task_definitions"][0]["containerDefinitions"][0]["image"] = "nginx:1.27"
+    elif change == "single":
+        res["ecr_manifests"] = [bg.manifest("app", "1.4.2")]
+    elif change == "absent":
+        del res["ecr_images"], res["ecr_manifests"]
+    elif change == "denied":
+        del res["ecr_manifests"]
+        bundle["errors"] = [{"collection": "ecr_manifests", "operation": "ecr:BatchGetImage",
+                             "code": "AccessDeniedException", "message": "not authorized"}]
+    else:
+        res["ecr_images"], res["ecr_manifests"] = [], []
+        if change == "budget":
+            bundle["errors"] = [{"collection": "ecr_images", "operation": "ecr:DescribeImages",
+                                 "code": "Truncated", "level": "warning", "count": 1,
+                                 "message": "1 image(s) not read"}]
+    (f,) = run_check("log-exec-format-error", bundle)
+    assert (f.status.value, f.data["image_arch"]) == ("fail", "unknown")
+    assert why in f.data["image_why"] and why in f.message
 
 
 # -- the table ------------------------------------------------------------------------------

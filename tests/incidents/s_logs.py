@@ -8,6 +8,8 @@ the healthy services beside the broken one have alarms on everything and no log 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 
 from tests import builders as b
@@ -15,6 +17,7 @@ from tests.incidents import _metrics as m
 from tests.incidents.healthy import ECR, LB_DIM, SPEC, Item
 from tests.incidents.scenarios import Cluster, fires, scenario, task_id
 
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 STARTS = "(service {name}) is unable to consistently start tasks successfully. For more " \
          "information, see the Troubleshooting section."
 
@@ -75,16 +78,41 @@ def _crashes(c: Cluster, name: str, stops: Sequence[tuple[float, float]], exit_c
         log_lines(c, task, lines(i), float(stops[-1 - i][0]), f"exited {exit_code}")
 
 
+def pushed(c: Cluster, repository: str, tag: str, *archs: str, minutes_ago: float) -> None:
+    """What the scan's image probe stores for an image whose container logged exec format
+    error: its DescribeImages item, and its BatchGetImage item with the image index buildx
+    pushes (one linux/<arch> entry per architecture, and the attestation buildx adds)."""
+    digest = "sha256:" + hashlib.sha256(f"{repository}:{tag}".encode()).hexdigest()
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
+        *({"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1042,
+           "digest": "sha256:" + hashlib.sha256(f"{digest}{a}".encode()).hexdigest(),
+           "platform": {"architecture": a, "os": "linux"}} for a in archs),
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 566,
+         "digest": "sha256:" + hashlib.sha256(f"{digest}att".encode()).hexdigest(),
+         "platform": {"architecture": "unknown", "os": "unknown"},
+         "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}]}
+    c.res.setdefault("ecr_images", []).append(b.shaped("ecr", "ImageDetail", {
+        "registryId": b.ACCOUNT, "repositoryName": repository, "imageDigest": digest,
+        "imageTags": [tag], "imageSizeInBytes": 48_213_771,
+        "imagePushedAt": b.ago(minutes=minutes_ago), "imageManifestMediaType": OCI_INDEX}))
+    c.res.setdefault("ecr_manifests", []).append(b.shaped("ecr", "Image", {
+        "registryId": b.ACCOUNT, "repositoryName": repository,
+        "imageId": {"imageDigest": digest, "imageTag": tag},
+        "imageManifest": json.dumps(index), "imageManifestMediaType": OCI_INDEX}))
+
+
 @scenario("arch-mismatch", "arch-mismatch",
-          fires("log-exec-format-error", "checkout", architecture="X86_64"),
+          fires("log-exec-format-error", "checkout", architecture="X86_64",
+                image_arch="mismatch", image_platforms="linux/arm64"),
           fires("stopped-task-app-exit", "checkout"))
 def arch_mismatch(c: Cluster) -> None:
     """checkout 1.19.0 was built on a developer's Apple-silicon laptop and pushed by hand 25
     minutes ago: an arm64-only image on x86_64 Fargate tasks. Every new task exits with
-    code 255 a second after it starts; the log holds one line, exec format error. The
-    1.18.0 tasks keep serving."""
+    code 255 a second after it starts; the log holds one line, exec format error, and the
+    image's index in ECR names linux/arm64 only. The 1.18.0 tasks keep serving."""
     alarms(c)
     c.deploy("checkout", 25, rollout="IN_PROGRESS", failed=6, image=f"{ECR}/checkout:1.19.0")
+    pushed(c, "checkout", "1.19.0", "arm64", minutes_ago=27)
     _crashes(c, "checkout", ((23, 1), (19, 1), (14, 2), (10, 1), (6, 1), (2, 1)), 255,
              lambda i: ["exec /usr/local/bin/docker-entrypoint.sh: exec format error"])
     c.event("checkout", STARTS.format(name="checkout"), 7)

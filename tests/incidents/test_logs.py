@@ -4,7 +4,7 @@ confirming runs are the suite's (test_incidents.py: each scenario's top diagnosi
 
 from __future__ import annotations
 
-from checker.model import Report
+from checker.model import Diagnosis, Finding, Report
 from checker.pipeline import Engine
 from tests.incidents import s_logs
 from tests.incidents.s_logs import log_lines
@@ -35,6 +35,55 @@ def test_a_binary_that_printed_a_traceback_ran_so_the_cpu_matches() -> None:
               "exited 1")
     ids = _ids(c)
     assert "arch-mismatch" not in ids and ids[0] == "app-crash-loop"
+
+
+def _arch(c: Cluster) -> list[Diagnosis]:
+    report: Report = ENGINE.analyze(c.bundle, generated_at=NOW)
+    return [d for d in report.diagnoses if d.id == "arch-mismatch"]
+
+
+def _exec_finding(c: Cluster) -> Finding:
+    report: Report = ENGINE.analyze(c.bundle, generated_at=NOW)
+    (f,) = [f for f in report.findings if f.check == "log-exec-format-error"
+            and f.status.value == "fail"]
+    return f
+
+
+def test_an_arm64_only_image_on_x86_64_is_confirmed_with_the_image_evidence() -> None:
+    c = _cluster(s_logs.arch_mismatch)
+    (diag,) = _arch(c)
+    assert diag.rank == 1 and diag.confidence >= 0.95
+    assert "image checkout:1.19.0 is linux/arm64 only, the task runs on linux/amd64" in \
+        diag.summary
+    assert "(X86_64: task definition runtimePlatform)" in diag.summary
+    assert any("image_arch=mismatch" in w for w in diag.why)
+
+
+def test_an_image_that_carries_the_tasks_cpu_rules_out_arch_mismatch() -> None:
+    """The same crash loop, but the image's index names linux/amd64 too: the CPU is not
+    the cause, and the finding says where to look instead."""
+    c = _cluster(s_logs.arch_mismatch)
+    c.res["ecr_images"], c.res["ecr_manifests"] = [], []
+    s_logs.pushed(c, "checkout", "1.19.0", "amd64", "arm64", minutes_ago=27)
+    assert _arch(c) == []
+    assert _ids(c)[0] == "app-crash-loop"
+    f = _exec_finding(c)
+    assert f.data["image_arch"] == "match"
+    assert f.data["image_platforms"] == "linux/amd64, linux/arm64"
+    assert "the CPU is not the cause" in f.message and "without a #! line" in f.message
+
+
+def test_an_image_whose_manifest_could_not_be_read_is_named_with_less_certainty() -> None:
+    c = _cluster(s_logs.arch_mismatch)
+    del c.res["ecr_manifests"]
+    c.bundle["errors"].append({"collection": "ecr_manifests", "operation": "ecr:BatchGetImage",
+                               "code": "AccessDeniedException", "message": "not authorized"})
+    (diag,) = _arch(c)
+    (confirmed,) = _arch(_cluster(s_logs.arch_mismatch))
+    assert diag.title.startswith("An image built for another CPU, likely")
+    assert diag.confidence < confirmed.confidence
+    assert "needs permission ecr:BatchGetImage" in diag.summary
+    assert _exec_finding(c).data["image_arch"] == "unknown"
 
 
 def test_a_host_disk_full_while_pulling_is_an_image_pull_failure() -> None:
