@@ -66,7 +66,7 @@ class Engine:
         candidates = walk.walk(self.playbooks, findings, self.weights)
         desired = {str(s.get("serviceArn")): _count(s.get("desiredCount"))
                    for s in (facts.services if facts.has("services") else [])}
-        ranked = rank.rank(candidates, desired, self.weights)
+        ranked = rank.rank(candidates, desired, self.weights, facts)
         # onset, trigger and status (issue 11): resolved ones drop below every active one
         return past.annotate(facts, ranked, self._past_checks, self.weights)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from checker import yamlload
+from checker import command_context, yamlload
 from checker.errors import PlaybookError
 from checker.model import Remediation, Severity
 from checker.registry import Registry
@@ -37,9 +37,10 @@ _HYPOTHESIS_KEYS = {"diagnosis", "title", "severity", "confidence", "confirm", "
 _REF_KEYS = {"check", "where"}
 Scalar = str | int | float | bool
 #: Placeholders every template may use: the walk puts them in every diagnosis's context
-#: (checker.rank.context), beside the data of the failing evidence.
+#: (checker.rank.context), beside the data of the failing evidence; those of
+#: checker.command_context only when the bundle knows them, so templates give a fallback.
 CONTEXT_KEYS = frozenset({"subject", "service", "services", "service_count", "cluster",
-                          "service_name"})
+                          "service_name", *command_context.KEYS})
 #: Files of the playbooks folder that are not playbooks (leading underscore), and the one
 #: holding the commands several playbooks share.
 SNIPPETS_FILE = "_snippets.yaml"

@@ -24,6 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from checker.command_context import known
+from checker.facts import Facts
 from checker.model import Diagnosis, Remediation, short_name
 from checker.playbook import catalog
 from checker.ranking import DEFAULT, Weights
@@ -85,18 +87,22 @@ def fill(template: str, context: Mapping[str, Any], sep: str = ", ") -> str:
         return template
 
 
-def context(cand: Candidate) -> dict[str, Any]:
+def context(cand: Candidate, facts: Facts | None = None) -> dict[str, Any]:
+    """The evidence's data, what the walk knows, and (with `facts`) what the commands need
+    from the bundle (checker.command_context); the evidence wins over the bundle."""
     names = [short_name(s) for s in cand.services] or [short_name(cand.subject)]
     cluster, _, svc = names[0].partition("/")
-    return {**cand.data, "subject": short_name(cand.subject), "service": ", ".join(names),
+    bundle = known(cand.data, cand.services[0] if cand.services else None, facts)
+    return {**bundle, **cand.data, "subject": short_name(cand.subject),
+            "service": ", ".join(names),
             "services": names, "service_count": len(names),
             "cluster": cluster if svc else cand.data.get("cluster", ""),
             "service_name": svc or names[0]}
 
 
 def to_diagnosis(cand: Candidate, desired: Mapping[str, int],
-                 weights: Weights = DEFAULT) -> Diagnosis:
-    hyp, ctx = cand.hypothesis, context(cand)
+                 weights: Weights = DEFAULT, facts: Facts | None = None) -> Diagnosis:
+    hyp, ctx = cand.hypothesis, context(cand, facts)
     imp = impact(cand, desired, weights)
     resources = tuple(cand.services) or (cand.subject,)
     if cand.services and cand.subject not in cand.services:
@@ -138,9 +144,11 @@ def _lift_causes(cands: Sequence[Candidate], diags: list[Diagnosis],
 
 
 def rank(cands: Sequence[Candidate], desired: Mapping[str, int],
-         weights: Weights = DEFAULT) -> list[Diagnosis]:
+         weights: Weights = DEFAULT, facts: Facts | None = None) -> list[Diagnosis]:
     """`weights` is a parameter, not a global, so a variant table (the sensitivity test)
-    cannot leak into other callers."""
-    diags = _lift_causes(cands, [to_diagnosis(c, desired, weights) for c in cands], weights)
+    cannot leak into other callers. `facts` fills the commands' values from the bundle
+    (the service's network configuration, the data window's times)."""
+    diags = _lift_causes(cands, [to_diagnosis(c, desired, weights, facts) for c in cands],
+                         weights)
     diags.sort(key=lambda d: (-d.score, d.severity.order, d.id, d.resources))
     return [replace(d, rank=i) for i, d in enumerate(diags, 1)]

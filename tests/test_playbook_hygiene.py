@@ -98,7 +98,9 @@ def test_every_task_in_one_zone() -> None:
     assert _checks(diag, "confirm") == {"service-tasks-single-az"}
     assert _checks(diag, "support") == {"service-subnets-single-az"}
     assert diag.summary.startswith("All 2 running tasks of prod/web are in us-east-1a")
-    assert "<subnet-in-us-east-1a>" in diag.remediation[0].command  # type: ignore[operator]
+    # the service's own subnets stay in the new network configuration
+    assert "subnets=[subnet-0aaa000000000000a,subnet-0ccc000000000000c,<subnet-in-another-az>]" \
+        in diag.remediation[0].command  # type: ignore[operator]
 
 
 def test_tasks_spread_over_zones_rule_out_single_az() -> None:

@@ -114,8 +114,8 @@ def _text(diag: Diagnosis) -> str:
     ("network", None, "no network path to the registry", "aws ec2 describe-vpc-endpoints"),
     ("auth", None, "not authorised", "aws ecr get-repository-policy"),
     ("not-found", None, "image or tag not found",
-     f"IMG='{ECR_IMAGE}'; REPO=${{IMG#*/}}; aws ecr describe-images --repository-name "
-     '"${REPO%:*}"'),
+     "aws ecr describe-images --registry-id 123456789012 --repository-name web "
+     "--image-ids imageTag=2.1"),
     ("rate-limit", "nginx:1.27", "registry rate limit",
      "aws ecr create-pull-through-cache-rule --ecr-repository-prefix docker-hub"),
     ("disk", ECR_IMAGE, "host disk full", "docker system prune"),
@@ -150,11 +150,11 @@ def test_network_pull_failure_is_supported_by_the_broken_path() -> None:
                   "image-pull-failure")
     assert {"image-registry-unreachable", "task-subnet-default-route"} <= _checks(broken,
                                                                                   "support")
-    assert "Values=subnet-0aaa000000000000a" in _text(broken)   # the subnet, from the evidence
+    assert "SubnetId==`\"subnet-0aaa000000000000a\"`" in _text(broken)  # from the evidence
     assert f"Values={n.VPC}" in _text(broken)
     healthy = _one(_analyze(_world(_stopped(PULL["network"]))), "image-pull-failure")
     assert _checks(healthy, "support") == {"service-running-below-desired"}
-    assert "Values=<subnet-id>" in _text(healthy)               # not known: a placeholder
+    assert "SubnetId==`\"<subnet-id>\"`" in _text(healthy)      # not known: a placeholder
     assert broken.confidence > healthy.confidence
 
 
@@ -197,7 +197,7 @@ def test_secrets_network_failure_is_supported_by_the_broken_path() -> None:
     diag = _one(_analyze(_world(_stopped(SECRETS["network"]), egress=False)),
                 "secrets-pull-failure")
     assert {"secrets-logs-unreachable", "task-subnet-default-route"} <= _checks(diag, "support")
-    assert "Values=subnet-0aaa000000000000a" in _text(diag)
+    assert "SubnetId==`\"subnet-0aaa000000000000a\"`" in _text(diag)
 
 
 def test_secrets_reason_without_a_cause_gets_the_generic_hypothesis() -> None:

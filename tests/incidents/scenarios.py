@@ -41,7 +41,7 @@ from tests.incidents.healthy import (
 )
 
 MODULES = ("s_cpu", "s_memory", "s_start", "s_pending", "s_network", "s_lb", "s_hygiene",
-           "s_capacity2", "s_logs", "s_mixed", "s_history", "s_precision")
+           "s_capacity2", "s_logs", "s_mixed", "s_history", "s_precision", "s_commands")
 
 
 # -- editing the cluster -------------------------------------------------------------------
