@@ -60,8 +60,28 @@ def _escaped(match: re.Match[str]) -> str:
 def escape(text: str, *, newlines: bool = False) -> str:
     """`text` with every unsafe character shown as an escape; tabs become a space, and
     newlines stay only when `newlines` (multi-line messages and commands)."""
+    if newlines and _clean_ascii(text):
+        return text
     text = text.replace("\t", " ")
     return (UNSAFE_KEEP_NEWLINE if newlines else UNSAFE).sub(_escaped, text)
+
+
+#: Every ASCII byte the `newlines` escape leaves alone: printable ASCII and the newline.
+_PRINTABLE_ASCII = bytes([0x0a, *range(0x20, 0x7f)])
+#: Characters per slice of the fast path's check: a bounded copy, however large the text.
+_SLICE = 1 << 20
+
+
+def _clean_ascii(text: str) -> bool:
+    """True when `text` holds only printable ASCII and newlines, so escaping (newlines
+    kept) changes nothing. A finished JSON report of a large account is 100 MB of exactly
+    that (`ensure_ascii` escapes every other character); the regex walks it character by
+    character for seconds, while ``isascii`` is a flag and ``bytes.translate`` deletes
+    the allowed bytes in C, leaving only what would need escaping."""
+    if len(text) < _SLICE or not text.isascii():
+        return False  # small or not ASCII: the regex is as quick, and exact by definition
+    return not any(text[i:i + _SLICE].encode("ascii").translate(None, _PRINTABLE_ASCII)
+                   for i in range(0, len(text), _SLICE))
 
 
 def one_line(value: Any) -> str:
@@ -74,7 +94,30 @@ def one_line(value: Any) -> str:
 def guard_lines(text: str) -> str:
     """No line may begin (after blanks and colour codes) with `::`: a backslash goes first,
     so a CI log shows `\\::error` instead of running it as a workflow command."""
+    if not _command_line_possible(text):
+        return text
     return _COMMAND_LINE.sub(lambda m: f"{m.group(1)}\\::", text)
+
+
+#: What may stand before a workflow command's `::` on its line (_COMMAND_LINE's prefix).
+_COMMAND_PREFIX = re.compile(r"(?:[ \t]|\x1b\[[0-9;]*m)*")
+
+
+def _command_line_possible(text: str) -> bool:
+    """Whether some `::` in `text` starts its line (after blanks and colour codes), found
+    by looking only at the `::`s: ``str.find`` skips the rest in C, where the multi-line
+    regex tries every position of a 100 MB report in turn. A `::` that is not at the end
+    of its line's prefix rules out its line, so the search moves on to the next line."""
+    at = text.find("::")
+    while at >= 0:
+        start = text.rfind("\n", 0, at) + 1
+        if _COMMAND_PREFIX.fullmatch(text, start, at):
+            return True
+        nxt = text.find("\n", at)
+        if nxt < 0:
+            return False
+        at = text.find("::", nxt)
+    return False
 
 
 def safe_text(text: str) -> str:

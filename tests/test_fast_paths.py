@@ -6,12 +6,15 @@ measures how much faster; here only that nothing a user reads changes):
 - YAML through libyaml's loader equals PyYAML's pure-Python safe loader on every data file;
 - the check order without networkx equals networkx's lexicographical topological sort;
 - the walk's incremental grouping merges services and evidence as before;
-- the analysis leaves the garbage collector as it found it.
+- the analysis leaves the garbage collector as it found it;
+- the sanitizer's safety net over a report-sized text equals its regexes' answer.
 """
 
 from __future__ import annotations
 
 import gc
+import random
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-from checker import graph, registry, yamlload
+from checker import graph, registry, sanitize, yamlload
 from checker.pipeline import Engine
 from checker.render import json_report
 from tests.incidents.scenarios import all_scenarios
@@ -89,3 +92,36 @@ def test_analysis_restores_the_garbage_collector() -> None:
         assert not gc.isenabled()  # a caller that turned it off keeps it off
     finally:
         gc.enable()
+
+
+_COMMAND_REFERENCE = re.compile(r"^((?:[ \t]|\x1b\[[0-9;]*m)*)::", re.MULTILINE)
+
+
+def _safe_text_reference(text: str) -> str:
+    """The sanitizer's safety net as the regexes alone define it (no fast path)."""
+    escaped = sanitize.UNSAFE_KEEP_NEWLINE.sub(sanitize._escaped, text.replace("\t", " "))
+    return _COMMAND_REFERENCE.sub(lambda m: f"{m.group(1)}\\::", escaped)
+
+
+_REPORT_LINES = '    "resource": "arn:aws:iam::123456789012:role/app",\n' * 30_000
+
+
+@pytest.mark.parametrize("inserted", [
+    "", "\t", "\x7f", "\x00", "\x1b", "caf\u00e9", "\u202e", "\ud800", "\n::error x",
+    "\n  \x1b[1m::warning", "\n\t::x", "\nx::y", ":::",
+])
+@pytest.mark.parametrize("where", [0, len(_REPORT_LINES) // 2, len(_REPORT_LINES)])
+def test_safe_text_fast_path_equals_the_regexes(inserted: str, where: int) -> None:
+    # a report-sized text (over the fast path's 1 MB threshold), full of `::` in ARNs, with
+    # one hostile piece at its start, middle or end
+    text = _REPORT_LINES[:where] + inserted + _REPORT_LINES[where:]
+    assert sanitize.safe_text(text) == _safe_text_reference(text)
+
+
+def test_safe_text_fast_path_on_short_hostile_texts() -> None:
+    pieces = [" ", "\t", ":", "::", "a", "\n", "\x1b[1m", "\x1b", "[", "m", "\x7f", "\x00",
+              "\u00e9", "\u202e"]
+    rng = random.Random(7)
+    for _ in range(5_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
+        assert sanitize.safe_text(text) == _safe_text_reference(text), repr(text)
