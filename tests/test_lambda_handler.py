@@ -26,7 +26,7 @@ import boto3
 import pytest
 
 from checker.audit.handler import SINK_RESERVE, handler, run, scan_deadline, scope_key
-from checker.audit.sinks import SUBJECT_MAX, Audit, Config, s3_keys, subject
+from checker.audit.sinks import SUBJECT_MAX, Audit, Config, html_key, s3_keys, subject
 from checker.collect import DEFAULT_TIMEOUT
 from checker.demo import moto_seed
 from checker.errors import InputError
@@ -149,11 +149,18 @@ def test_handler_end_to_end(sinks: dict[str, str]) -> None:
     assert len(report["diagnoses"]) == summary["diagnoses"]
     markdown = _client("s3").get_object(Bucket=BUCKET, Key=s3["summary_key"])["Body"].read()
     assert markdown.decode().startswith("# ecsdoctor report")
+    page = _client("s3").get_object(Bucket=BUCKET, Key=s3["html_key"])
+    assert s3["html_key"] == s3["report_key"].removesuffix(".json") + ".html"  # beside it
+    assert page["ContentType"] == "text/html; charset=utf-8"
+    html = page["Body"].read().decode()
+    assert html.startswith("<!DOCTYPE html>") and "Content-Security-Policy" in html
+    assert all(f'id="d{d["rank"]}"' in html for d in report["diagnoses"])
 
     (note,) = _messages(sinks["queue"])
     assert len(note["Subject"]) <= SUBJECT_MAX and note["Subject"].isascii()
     assert f"highest {summary['highest_severity']}" in note["Subject"]
     assert "memory-undersized" in note["Message"] and s3["report_key"] in note["Message"]
+    assert s3["html_key"] in note["Message"]
     assert note["MessageAttributes"]["severity"]["Value"] in {"critical", "high"}
 
     findings = _findings()
@@ -320,6 +327,8 @@ def test_s3_keys() -> None:
         f"audits/{ACCOUNT}/{REGION}/2026-11-20/100509Z-report.json",
         f"audits/{ACCOUNT}/{REGION}/2026-11-20/100509Z-summary.md")
     assert s3_keys("", _audit())[0].startswith(f"{ACCOUNT}/")
+    assert html_key("audits", _audit()) == (
+        f"audits/{ACCOUNT}/{REGION}/2026-11-20/100509Z-report.html")
 
 
 LAMBDA_IMPORTS = """

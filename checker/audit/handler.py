@@ -3,7 +3,8 @@
 One invocation = one scan of the region's ECS clusters through the same pipeline as
 ``ecsdoctor scan`` (checker.collect → checker.pipeline.Engine), rendered as the JSON report
 and the Markdown summary, then handed to the sinks the environment turns on (checker.audit.sinks,
-checker.audit.securityhub: S3, SNS, Security Hub, CloudWatch metrics).
+checker.audit.securityhub: S3, SNS, Security Hub, CloudWatch metrics); S3 also gets the
+HTML page (checker.render.html) beside the JSON.
 
 Which clusters: ``event["clusters"]`` (a list or a comma-separated string), else
 ECSDOCTOR_CLUSTERS, else every cluster of the region (ecs:ListClusters). ``event["region"]``
@@ -55,6 +56,7 @@ from checker.model import Report, Severity, Status
 from checker.pipeline import Engine, shared_engine
 from checker.render import RenderOptions
 from checker.render.asff import CheckInfo
+from checker.render.html import render_html
 from checker.render.json_report import render_json
 from checker.render.markdown import render_markdown
 
@@ -112,7 +114,8 @@ def run(event: Mapping[str, Any], env: Mapping[str, str], *,
                                              deadline=deadline))
     audit = Audit(report=report, json_text=render_json(report, _OPTIONS),
                   markdown_text=render_markdown(report, _OPTIONS), scope_key=scope_key,
-                  home_region=str(home.region_name), checks=check_info(shared_engine()))
+                  home_region=str(home.region_name), checks=check_info(shared_engine()),
+                  html_text=render_html(report, _OPTIONS) if config.s3_bucket else "")
     results, errors = run_sinks(config, home, audit)
     return summarize(audit, results, errors)
 

@@ -6,7 +6,8 @@ is tuned from the template's parameters without a code change:
 
 =============================== ============================================================
 ECSDOCTOR_CLUSTERS              comma-separated cluster names/ARNs (default: every cluster)
-ECSDOCTOR_S3_BUCKET             write ``report.json`` + ``summary.md`` there (off if unset)
+ECSDOCTOR_S3_BUCKET             write ``report.json``, ``summary.md`` and ``report.html``
+                                there (off if unset)
 ECSDOCTOR_S3_PREFIX             key prefix (default ``ecsdoctor``)
 ECSDOCTOR_SNS_TOPIC_ARN         publish a short summary there (off if unset)...
 ECSDOCTOR_NOTIFY_SEVERITY       ...when a diagnosis or failing finding is at/above this
@@ -108,6 +109,8 @@ class Audit:
     scope_key: str
     home_region: str
     checks: Mapping[str, CheckInfo] = field(default_factory=dict)
+    #: The page a person opens (checker.render.html); none: no HTML object is written.
+    html_text: str = ""
 
     @property
     def account(self) -> str:
@@ -124,10 +127,19 @@ class Audit:
 def s3_keys(prefix: str, audit: Audit) -> tuple[str, str]:
     """``PREFIX/ACCOUNT/REGION/YYYY-MM-DD/HHMMSSZ-report.json`` and ``…-summary.md``:
     one folder per day, so a lifecycle rule or an Athena partition can use the date."""
-    when = dt.datetime.fromisoformat(audit.report.generated_at).astimezone(dt.UTC)
-    stem = "/".join(p for p in (prefix, audit.account, audit.region,
-                                when.strftime("%Y-%m-%d"), when.strftime("%H%M%SZ")) if p)
+    stem = _stem(prefix, audit)
     return f"{stem}-report.json", f"{stem}-summary.md"
+
+
+def html_key(prefix: str, audit: Audit) -> str:
+    """``…-report.html``, beside the JSON report it draws."""
+    return f"{_stem(prefix, audit)}-report.html"
+
+
+def _stem(prefix: str, audit: Audit) -> str:
+    when = dt.datetime.fromisoformat(audit.report.generated_at).astimezone(dt.UTC)
+    return "/".join(p for p in (prefix, audit.account, audit.region,
+                                when.strftime("%Y-%m-%d"), when.strftime("%H%M%SZ")) if p)
 
 
 def write_s3(client: Any, bucket: str, prefix: str, audit: Audit) -> dict[str, Any]:
@@ -136,7 +148,13 @@ def write_s3(client: Any, bucket: str, prefix: str, audit: Audit) -> dict[str, A
                       ContentType="application/json")
     client.put_object(Bucket=bucket, Key=summary_key, Body=audit.markdown_text.encode("utf-8"),
                       ContentType="text/markdown; charset=utf-8")
-    return {"bucket": bucket, "report_key": report_key, "summary_key": summary_key}
+    out = {"bucket": bucket, "report_key": report_key, "summary_key": summary_key}
+    if audit.html_text:
+        out["html_key"] = html_key(prefix, audit)
+        client.put_object(Bucket=bucket, Key=out["html_key"],
+                          Body=audit.html_text.encode("utf-8"),
+                          ContentType="text/html; charset=utf-8")
+    return out
 
 
 def console_url(bucket: str, key: str, region: str) -> str:
@@ -202,8 +220,11 @@ def message(audit: Audit, threshold: Severity, s3: Mapping[str, Any] | None) -> 
     if s3:
         bucket, key = s3["bucket"], s3["report_key"]
         lines += [f"Report: s3://{bucket}/{key}",
-                  f"Summary: s3://{bucket}/{s3['summary_key']}",
-                  f"Open: {console_url(bucket, s3['summary_key'], audit.home_region)}"]
+                  f"Summary: s3://{bucket}/{s3['summary_key']}"]
+        if s3.get("html_key"):
+            lines.append(f"Page: s3://{bucket}/{s3['html_key']}")
+        shown = s3.get("html_key") or s3["summary_key"]
+        lines.append(f"Open: {console_url(bucket, shown, audit.home_region)}")
     else:
         lines.append("The full report was not stored (the S3 sink is off or failed).")
     return guard_lines("\n".join(lines) + "\n")
