@@ -37,7 +37,8 @@ from checker.sanitize import one_line
 
 log = logging.getLogger("ecsdoctor.mcp")
 
-INSTALL = "ecsdoctor mcp needs the MCP SDK: pip install 'ecsdoctor[mcp]'"
+INSTALL = ("ecsdoctor mcp needs the mcp extra (the MCP SDK): pip install 'ecsdoctor[mcp]' "
+           "(from a clone: pip install '.[mcp]')")
 #: Statuses a report keeps unless the caller asks for passing findings too.
 KEPT = frozenset({"fail", "unknown"})
 INSTRUCTIONS = (

@@ -156,4 +156,5 @@ def test_without_the_sdk_the_command_says_what_to_install(tmp_path: Path) -> Non
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == [
-        "ecsdoctor: error: ecsdoctor mcp needs the MCP SDK: pip install 'ecsdoctor[mcp]'"]
+        "ecsdoctor: error: ecsdoctor mcp needs the mcp extra (the MCP SDK): pip install "
+        "'ecsdoctor[mcp]' (from a clone: pip install '.[mcp]')"]
