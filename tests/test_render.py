@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -145,19 +146,35 @@ def table(report: Report, **options: Any) -> str:
     return render(report, "table", RenderOptions(**options))
 
 
+def test_table_leads_with_one_line_per_diagnosis(report: Report) -> None:
+    """The answer first: rank, severity, id, main resource and confidence of every
+    diagnosis, before any detail."""
+    lines = table(report).splitlines()
+    start = lines.index("Diagnoses (3), most urgent first  highest critical")
+    rows = [line.split() for line in lines[start + 2:start + 5]]
+    assert rows == [["#1", "CRITICAL", "memory-leak", "90%", "prod/web"],
+                    ["#2", "MEDIUM", "nat-connection-exhaustion", "60%", "prod/api"],
+                    ["#3", "LOW", "single-az", "100%", "prod/api"]]
+    first_detail = next(i for i, line in enumerate(lines) if line.startswith("#1  CRITICAL"))
+    assert start < first_detail
+
+
 def test_table_shows_every_diagnosis_in_rank_order_with_evidence_and_steps(
         report: Report) -> None:
-    out = table(report)
-    positions = [out.index(d.title) for d in report.diagnoses]
-    assert positions == sorted(positions)
-    assert "#1  CRITICAL  Memory of web climbs until OOM kills  (memory-leak)" in out
-    assert "confidence 90%  score 42.0" in out and "(single-az)  confidence 100%" in out
-    for d in report.diagnoses:
-        assert all(text in out for text in (d.summary, *d.why, *(e.check for e in d.evidence)))
-    assert "container app exit 137 4× in 1h" in out
-    assert "memory 38% → 97% [bold]6h" in out  # report text is never read as rich markup
-    assert "1. Raise the hard limit" in out and "2. Capture a heap dump" in out
-    assert REF in out
+    for out in (table(report), table(report, verbose=True)):
+        positions = [out.index(d.title) for d in report.diagnoses]
+        assert positions == sorted(positions)
+        assert "#1  CRITICAL  Memory of web climbs until OOM kills" in out
+        assert "    memory-leak  confidence 90%" in out and "single-az  confidence 100%" in out
+        for d in report.diagnoses:
+            assert all(text in out for text in (d.summary, d.evidence[0].check))
+        assert "container app exit 137 4× in 1h" in out
+        assert "memory 38% → 97% [bold]6h" in out  # report text is never read as rich markup
+        assert "1. Raise the hard limit" in out and "2. Capture a heap dump" in out
+    verbose = table(report, verbose=True)
+    assert "memory-leak  confidence 90%  score 42.0" in verbose
+    assert all(why in verbose for d in report.diagnoses for why in d.why)
+    assert REF in verbose and REF not in table(report)  # references: --verbose
 
 
 def test_table_prints_commands_whole_on_their_own_line(report: Report) -> None:
@@ -181,15 +198,20 @@ def test_table_short_names_and_header(report: Report) -> None:
     assert out.splitlines()[:3] == [
         "ecsdoctor report  generated 2026-11-20T10:05:00+00:00",
         f"account {ACCOUNT}  region us-east-1  clusters prod",
-        "findings: 1 pass, 3 fail, 1 unknown, 1 skipped  diagnoses: 3  highest critical"]
+        "findings: 1 pass, 3 fail, 1 unknown, 1 skipped"]
 
 
 def test_table_never_passes_off_unknown_as_pass(report: Report) -> None:
     out = table(report)
-    assert "could not check: needs task_definitions (AccessDenied)" in out
-    section = out[out.index("Could not check ("):]
-    assert all(text in section for text in (
-        "runtime-heap-exceeds-limit", "ecs:DescribeTaskDefinition", "AccessDeniedException"))
+    section = out[out.index("Could not check (1 finding(s) of 1 check(s))"):]
+    assert "runtime-heap-exceeds-limit  prod/web" in section
+    assert "needs task_definitions (AccessDenied)" in section
+    head = out[:out.index("Diagnoses (3)")]  # what could not be read: under the header
+    assert all(text in head for text in (
+        "task_definitions", "ecs:DescribeTaskDefinition", "AccessDeniedException"))
+    verbose = table(report, verbose=True)
+    assert "could not check: needs task_definitions (AccessDenied)" in verbose
+    assert "Collection errors (1)" in verbose
 
 
 def test_table_has_no_ansi_without_color(report: Report, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -221,14 +243,132 @@ def test_table_verbose_lists_failing_findings_and_what_explains_them(report: Rep
     default = table(report)
     assert "Failing findings" not in default
     # unexplained failures are listed by default, so "no diagnosis" never reads as clean
-    other = default[default.index("Other failing findings (not part of a diagnosis)"):]
-    assert "plaintext-secrets" in other
+    other = default[default.index("Other failing findings (1, not part of a diagnosis)"):]
+    assert "plaintext-secrets  prod/api" in other
     assert "Other failing findings" in render(report, "markdown")
     assert "not part of a diagnosis" not in table(report, verbose=True)
     out = table(report, verbose=True)
-    section = out[out.index("Failing findings"):]
-    cited = {row.split()[2]: row.split()[0] for row in section.splitlines()[3:]}
+    section = out[out.index("Failing findings (3)"):out.index("Could not check")]
+    cited = {row.split()[2]: row.split()[0] for row in section.splitlines()[1:]
+             if row.startswith("  ") and not row.startswith("      ")}
     assert cited["plaintext-secrets"] == "-" and cited["single-az"] == "#3"
+
+
+# -- the default fits two screens; nothing is lost under --verbose ------------------------------
+
+SUBNETS = [f"subnet-0{i:02d}a1b2c3d4e5f6a7" for i in range(26)]
+LONG_ARN = (f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT}:targetgroup/"
+            "prod-notifications-internal-blue/81d368272afda56c")
+
+
+def _nat_everywhere() -> Diagnosis:
+    """One fault stated 26 times: the NAT gateway as seen from each service's subnet."""
+    rows = tuple(_ev("nat-gateway-dropping-connections", Status.FAIL, NAT,
+                     f"service prod/svc{i}: subnet {SUBNETS[i]} (us-east-1{'abc'[i % 3]}) routes "
+                     "through nat-0a1b2c3d4e5f67890: PacketsDropCount 31,473")
+                 for i in range(26))
+    return Diagnosis("nat-connection-exhaustion", "NAT drops connections", "egress",
+                     Severity.CRITICAL, 0.9, 50.0, (NAT,), "The NAT gateway drops connections.",
+                     rows, (Remediation("Inspect the gateway", NAT_CMD),), (), rank=1)
+
+
+def test_evidence_stating_one_fact_is_one_row_with_the_count_and_resources() -> None:
+    report = replace(make_report(), diagnoses=(_nat_everywhere(),))
+    out = table(report)
+    rows = [line for line in out.splitlines() if "nat-gateway-dropping-connections" in line]
+    assert len(rows) == 1 and "×26" in rows[0]
+    assert "nat-0a1b2c3d4e5f67890, prod/svc0, prod/svc1, prod/svc2, +23 more" in " ".join(
+        out.split())
+    assert out.count("PacketsDropCount 31,473") == 1
+    verbose = table(report, verbose=True)
+    assert verbose.count("PacketsDropCount 31,473") == 26  # every row under --verbose
+    assert all(f"prod/svc{i}:" in verbose for i in range(26))
+
+
+def test_different_facts_of_one_check_stay_apart() -> None:
+    rows = (_ev("memory-trend-rising", Status.FAIL, WEB, "service prod/web: +5 %/h"),
+            _ev("memory-trend-rising", Status.FAIL, API, "service prod/api: +9 %/h"),
+            _ev("memory-trend-rising", Status.FAIL, TASK, "service prod/web: +5 %/h"))
+    d = replace(_diagnoses()[0], evidence=rows)
+    out = table(replace(make_report(), diagnoses=(d,)))
+    grouped = [line.strip() for line in out.splitlines() if "memory-trend-rising" in line]
+    assert grouped[0].endswith("memory-trend-rising ×2  prod/web, task/prod/"
+                               "0f3c9a1b2c3d4e5f6a7b8c9d0e1f2a3b")
+    assert grouped[1].endswith("memory-trend-rising  prod/api")
+
+
+def test_could_not_check_is_grouped_per_check() -> None:
+    unknown = tuple(Finding("nat-gateway-metrics", Status.UNKNOWN, Severity.HIGH,
+                            f"{PREFIX}:service/prod/svc{i}", "needs cloudwatch (AccessDenied)")
+                    for i in range(12))
+    report = replace(make_report(), findings=make_report().findings + unknown)
+    out = table(report)
+    section = out[out.index("Could not check (13 finding(s) of 2 check(s))"):].splitlines()
+    assert "  nat-gateway-metrics ×12  prod/svc0, prod/svc1, prod/svc2, +9 more" in section
+    assert out.count("needs cloudwatch (AccessDenied)") == 1
+    assert table(report, verbose=True).count("needs cloudwatch (AccessDenied)") == 12
+
+
+def _many_diagnoses(n: int) -> Report:
+    base = _nat_everywhere()
+    ds = tuple(replace(base, id=f"diagnosis-{i}", rank=i, title=f"Fault number {i}",
+                       severity=Severity.CRITICAL if i < 4 else Severity.LOW,
+                       evidence=tuple(replace(ev, check=f"check-{i}-{j}")
+                                      for j, ev in enumerate(base.evidence[:8])),
+                       remediation=tuple(Remediation(f"Step {k} of fault {i}", NAT_CMD)
+                                         for k in range(6)))
+               for i in range(1, n + 1))
+    return replace(make_report(), diagnoses=ds)
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_the_default_report_fits_two_screens_and_verbose_has_the_rest(width: int) -> None:
+    report = _many_diagnoses(20)
+    out = table(report, width=width)
+    assert len(out.splitlines()) < 150
+    summary = [line.split()[2] for line in out.splitlines() if line.startswith(" ")
+               and line.split()[0].startswith("#")]
+    assert summary == [f"diagnosis-{i}" for i in range(1, 21)]  # every one in the summary
+    assert "#1  CRITICAL  Fault number 1" in out and "--verbose" in out
+    assert re.search(r"Details of #\d+–#20: --verbose", out)
+    verbose = table(report, width=width, verbose=True)
+    assert all(f"Step {k} of fault 20" in verbose for k in range(6))
+    assert all(f"check-20-{j}" in verbose for j in range(8))
+
+
+def test_a_diagnosis_explained_by_another_points_at_it() -> None:
+    cause, effect = _diagnoses()[1], _diagnoses()[0]
+    effect = replace(effect, rank=2, explained_by=(cause.id,))
+    out = table(replace(make_report(), diagnoses=(replace(cause, rank=1), effect)))
+    block = out[out.index("#2  CRITICAL"):]
+    assert "explained by #1 nat-connection-exhaustion" in block
+    assert OOM_CMD not in out and OOM_CMD in table(
+        replace(make_report(), diagnoses=(replace(cause, rank=1), effect)), verbose=True)
+
+
+@pytest.mark.parametrize("width", [60, 80, 100])
+def test_ids_and_arns_are_never_split_and_the_header_fits(width: int) -> None:
+    d = replace(_diagnoses()[0], resources=(LONG_ARN, WEB, *SUBNETS[:6]),
+                evidence=(_ev("lb-target-health", Status.FAIL, LONG_ARN,
+                              f"targets of {LONG_ARN} unhealthy: Target.Timeout in "
+                              f"{' '.join(SUBNETS[:8])}"),))
+    report = replace(make_report(), diagnoses=(d,))
+    names = {LONG_ARN, short_name(LONG_ARN), *SUBNETS[:8]}
+    for verbose in (False, True):
+        out = table(report, width=width, verbose=verbose)
+        tokens = {t for line in out.splitlines() for t in line.replace(",", " ").split()}
+        cut = [t for t in tokens if t.startswith(("arn:", "targetgroup/", "subnet-"))
+               and t not in names]
+        assert not cut, f"split at width {width}: {cut}"
+        # the default cuts the evidence message short (at a space); --verbose has it whole
+        assert names <= tokens if verbose else {LONG_ARN, *SUBNETS[:6]} <= tokens
+        head = out.splitlines()[:3]
+        assert all(len(line) <= width for line in head)
+        # longer lines: a command, a summary row ending in a long resource, or a line
+        # holding one word that is too long for any line
+        for line in out.splitlines():
+            if len(line) > width and not line.startswith(("           ", "  #")):
+                assert len(max(line.split(), key=len)) > width // 2, line
 
 
 def test_markdown_summary_table_in_rank_order_with_escaped_pipes(report: Report) -> None:
@@ -271,7 +411,7 @@ def test_empty_report_says_no_diagnoses_in_every_format() -> None:
     doc = json.loads(render(empty, "json"))
     assert doc["diagnoses"] == [] and doc["summary"]["diagnoses"] == 0
     assert doc["summary"]["highest_severity"] is None
-    assert "Could not check (1)" in table(empty)  # still listed when nothing was diagnosed
+    assert "Could not check (1 finding(s)" in table(empty)  # listed when nothing was diagnosed
     bare = Report("t", None, None, {}, (), ())
     # ASFF refuses a report without account and region (it cannot name findings)
     assert all(render(bare, fmt) for fmt in FORMATS if fmt != "asff")

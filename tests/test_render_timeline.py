@@ -49,9 +49,13 @@ def _report() -> Report:
 
 
 def test_table_shows_trigger_undo_and_the_moments_around_the_onset() -> None:
-    out = render(_report(), "table", RenderOptions(color=False, width=100))
-    assert "trigger: DeleteRoute on rtb-0b2a4d6f8b0c2e3a4 by user/ops-admin at 09:10 UTC" in out
-    assert REVERT in out.splitlines()[out.splitlines().index("    undo the trigger") + 1]
+    default = render(_report(), "table", RenderOptions(color=False, width=100))
+    out = render(_report(), "table", RenderOptions(color=False, width=100, verbose=True))
+    for text in (default, out):
+        assert f"trigger: DeleteRoute on {RTB} by user/ops-admin at 09:10 UTC" in text
+        assert REVERT in text.splitlines()[text.splitlines().index("    undo the trigger") + 1]
+        assert "#2  LOW  RESOLVED" in text
+    assert "timeline (UTC" not in default  # the moments around the onset: --verbose
     assert "timeline (UTC, around the onset at 09:13)" in out
     assert "[bold]CannotPull | x[/bold] <none>" in out  # literal, never markup
     assert "not shown" not in out

@@ -6,10 +6,12 @@ never imports rich just to word "no diagnoses" or count unexplained findings.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from checker.model import Evidence, Finding, Report, Status
+from checker.model import Evidence, Finding, Report, Severity, Status, short_name
 from checker.sanitize import one_line
 
 COULD_NOT_CHECK = "could not check"
@@ -38,8 +40,7 @@ def could_not_read(report: Report) -> tuple[str, list[str]]:
         failed.setdefault(str(entry.get("collection") or "?"), []).append(entry)
     if not failed:
         return "", []
-    title = (f"Could not read {len(failed)} collection(s): the checks that need them are "
-             "unknown, not passed")
+    title = f"Could not read {len(failed)} collection(s): their checks are unknown, not passed"
     lines = []
     for name, entries in list(failed.items())[:UNREAD_SHOWN]:
         first = entries[0]
@@ -115,3 +116,85 @@ def cited_by(report: Report) -> dict[tuple[str, str], str]:
         for ev in d.evidence:
             ranks.setdefault((ev.check, ev.resource), {})[f"#{d.rank}"] = None
     return {key: ", ".join(value) for key, value in ranks.items()}
+
+
+# -- grouping: one line per fact, not one per resource that states it ---------------------------
+
+#: What varies between rows stating the same fact: the service a check ran for, AWS ids,
+#: ARNs, task ids and Availability Zones. Masked, two messages that differ only there
+#: state the same fact (a NAT gateway dropping connections, told once per service).
+_VARYING = re.compile(
+    r"(?<![\w-])service (\S+?)(?=[:\s]|$)"                      # "service prod/web: …"
+    r"|(arn:aws[\w-]*:[^\s,;()]+)"                                # any ARN
+    r"|(?<![\w-])([a-z]{1,6}-[0-9a-f]{8,17})(?![\w-])"            # subnet-…, i-…, nat-…
+    r"|(?<![\w-])([0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}|[0-9a-f]{32})(?![\w-])"  # task
+    r"|(?<![\w-])([a-z]{2}(?:-[a-z]+)+-\d[a-z])(?![\w-])")        # us-east-1a
+
+
+def _fact(message: str) -> tuple[str, list[str]]:
+    """The message with its varying parts masked, and those parts in order."""
+    parts: list[str] = []
+
+    def mask(match: re.Match[str]) -> str:
+        value = next(g for g in match.groups() if g is not None)
+        parts.append(value)
+        return match.group(0).replace(value, "\x00")
+
+    return _VARYING.sub(mask, message), parts
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceGroup:
+    """Evidence rows of one check stating the same fact; `first` is shown, `names` are the
+    resources (and, when they share one resource, the services) the fact is stated for."""
+
+    first: Evidence
+    count: int
+    names: tuple[str, ...]
+
+
+def group_evidence(evidence: Iterable[Evidence]) -> list[EvidenceGroup]:
+    """Rows of the same check, status and role whose messages differ only in service names,
+    ids and zones, as one group each, in the order their first row came."""
+    groups: dict[tuple[str, str, bool, str], list[tuple[Evidence, list[str]]]] = {}
+    for ev in evidence:
+        masked, parts = _fact(evidence_message(ev))
+        key = (ev.check, ev.status.value, ev.role == "missing", masked)
+        groups.setdefault(key, []).append((ev, parts))
+    out = []
+    for rows in groups.values():
+        names = list(dict.fromkeys(short_name(ev.resource) for ev, _ in rows))
+        if len(names) == 1 and len(rows) > 1:  # one resource: say what else differed first
+            slots = zip(*(parts for _, parts in rows), strict=False)
+            varying = next((slot for slot in slots if len(set(slot)) > 1), ())
+            names += [n for n in dict.fromkeys(short_name(v) for v in varying) if n not in names]
+        out.append(EvidenceGroup(rows[0][0], len(rows), tuple(names)))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class FindingGroup:
+    """Findings of one check and status: how many, for which resources, and the first one's
+    message as the reason (most say the same thing of different resources)."""
+
+    check: str
+    severity: Severity
+    count: int
+    names: tuple[str, ...]
+    message: str
+
+
+def group_findings(findings: Iterable[Finding]) -> list[FindingGroup]:
+    """One group per check, in the order the checks first appear."""
+    by_check: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_check.setdefault(f.check, []).append(f)
+    return [FindingGroup(check, fs[0].severity, len(fs),
+                         tuple(dict.fromkeys(short_name(f.resource) for f in fs)), fs[0].message)
+            for check, fs in by_check.items()]
+
+
+def first_names(names: Sequence[str], shown: int = 3) -> str:
+    """`a, b, c, +4 more`: the first few names of a group."""
+    more = f", +{len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
