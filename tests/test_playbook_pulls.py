@@ -169,7 +169,6 @@ def test_no_image_pull_failure_without_a_pull_error(stopped: dict[str, Any]) -> 
 
 # -- secrets-pull-failure ---------------------------------------------------------------------
 @pytest.mark.parametrize(("cause", "title", "says"), [
-    ("network", "no network path to Secrets Manager / SSM", "the call timed out"),
     ("secrets-manager", "Secrets Manager secret missing or not readable",
      "--action-names secretsmanager:GetSecretValue kms:Decrypt"),
     ("ssm", "SSM parameter missing or not readable", "aws ssm get-parameters --names"),
@@ -193,11 +192,18 @@ def test_secrets_target_is_named_from_the_reason() -> None:
     assert "could not read a secret from Secrets Manager" in asm.summary
 
 
-def test_secrets_network_failure_is_supported_by_the_broken_path() -> None:
-    diag = _one(_analyze(_world(_stopped(SECRETS["network"]), egress=False)),
-                "secrets-pull-failure")
-    assert {"secrets-logs-unreachable", "task-subnet-default-route"} <= _checks(diag, "support")
-    assert "SubnetId==`\"subnet-0aaa000000000000a\"`" in _text(diag)
+def test_secrets_network_failure_is_told_by_the_broken_path() -> None:
+    """A secrets call that timed out is no secret or permission problem: the route that
+    broke it is the diagnosis, with the stopped tasks as its evidence."""
+    report = _analyze(_world(_stopped(SECRETS["network"]), egress=False))
+    assert "secrets-pull-failure" not in {d.id for d in report.diagnoses}
+    route = _one(report, "egress-route-missing")
+    assert {"secrets-logs-unreachable", "stopped-task-secrets-pull"} <= _checks(route, "support")
+
+
+def test_registry_auth_failure_names_the_call() -> None:
+    diag = _one(_analyze(_world(_stopped(SECRETS["registry-auth"]))), "secrets-pull-failure")
+    assert "the ECR (registry auth) call was refused" in diag.summary
 
 
 def test_secrets_reason_without_a_cause_gets_the_generic_hypothesis() -> None:

@@ -180,3 +180,53 @@ def test_two_gaps_on_one_service_keep_their_own_evidence() -> None:
                      "service-health-check-grace-too-short"}, sg
     assert not route & {"lb-to-task-security-group", "lb-target-health",
                         "service-event-unhealthy-targets", "stopped-task-elb-health"}, route
+
+
+# -- secrets-pull-failure: the call that failed, never the network ------------------------
+@pytest.mark.parametrize("name", ["sg-blocks-egress", "two-groups-block-egress",
+                                  "vpc-dns-disabled"])
+def test_a_secrets_call_that_the_network_broke_is_told_by_the_network(name: str) -> None:
+    """The tasks could not reach Secrets Manager or ECR: the report names what broke the
+    path and does not also claim a secret or a permission is wrong (vpc-dns-disabled's
+    reason, cut by ECS after "RequestError: send request failed", read as registry
+    credentials)."""
+    rep = report(name)
+    assert "secrets-pull-failure" not in {d.id for d in rep.diagnoses}
+    top = rep.diagnoses[0]
+    assert "stopped-task-secrets-pull" in {e.check for e in top.evidence}, top.id
+
+
+def test_a_refused_secrets_call_is_named() -> None:
+    diag = next(d for d in report("secrets-pull").diagnoses if d.id == "secrets-pull-failure")
+    assert "could not read a secret from Secrets Manager" in diag.summary
+
+
+# -- "reason truncated by ECS" only at the cut length -------------------------------------
+#: A whole reason that ends in "..." (the agent's own credentials URL), 244 characters.
+CREDENTIALS = ("CannotStartContainerError: Error response from daemon: failed to initialize "
+               "logging driver: CredentialsEndpointError: failed to load credentials caused "
+               "by: RequestError: send request failed caused by: Get http://169.254.170.2/v2/"
+               "credentials/...")
+#: A reason ECS cut at 255 characters (its cut ends in "...").
+SSM_CUT = ("ResourceInitializationError: unable to pull secrets or registry auth: execution "
+           "resource retrieval failed: unable to retrieve secrets from ssm: service call has "
+           "been retried 5 time(s): RequestCanceled: request context canceled caused by: "
+           "context deadli...")
+
+
+@pytest.mark.parametrize(("check", "reason", "cut"), [
+    ("stopped-task-start-failure", CREDENTIALS, False),
+    ("stopped-task-secrets-pull", SSM_CUT, True),
+])
+def test_reason_truncated_only_at_the_api_cut_length(check: str, reason: str,
+                                                     cut: bool) -> None:
+    from tests import builders as b
+    from tests.checks.harness import run_check
+
+    assert len(SSM_CUT) == 255 and len(CREDENTIALS) < 255
+    task = b.task("web", status="STOPPED", stop_code="TaskFailedToStart", reason=reason,
+                  containers=[b.container("web", None, reason)])
+    bundle = b.ecs_bundle([b.service("web", desired=2, running=1)], [task])
+    (f,) = run_check(check, bundle)
+    assert f.status.value == "fail"
+    assert ("reason truncated by ECS" in f.message) is cut, f.message

@@ -23,7 +23,7 @@ from checks.lib.labels import service_label
 from checks.lib.task_window import HOUR, Window, window
 from checks.lib.values import int_or_none
 
-#: ECS truncates reasons at about this many characters (often ending in "...").
+#: ECS cuts reasons at this many characters (the cut often ends in "...").
 REASON_LIMIT = 255
 
 
@@ -50,7 +50,9 @@ class Stop:
 
     @property
     def truncated(self) -> bool:
-        return len(self.reason) >= REASON_LIMIT or self.reason.endswith("...")
+        """Only a reason that ends at the API's cut length was cut: a shorter one ending
+        in "..." is whole (a URL of ECS's own, a message that says "retrying...")."""
+        return len(self.reason) >= REASON_LIMIT
 
 
 class _Rule(NamedTuple):
