@@ -121,6 +121,21 @@ def test_timeline_is_drawn_when_present_and_absent_otherwise() -> None:
     assert not [a for t, a in without.tags if a.get("aria-label") == "timeline"]
 
 
+def test_the_timeline_picture_starts_an_hour_before_the_first_onset() -> None:
+    """The night before is in the table; near onsets share a label instead of overprinting."""
+    report = timeline_report()
+    early = TimelineEntry("2026-11-19T22:00:00+00:00", "deployment", WEB, "deployment of web:7")
+    second = replace(report.diagnoses[1], onset="2026-11-20T09:14:00+00:00")
+    report = replace(report, timeline=(early, *report.timeline),
+                     diagnoses=(report.diagnoses[0], second, *report.diagnoses[2:]))
+    markup = parse(render(report, "html"))
+    assert len([a for t, a in markup.tags if t == "circle"]) == 3
+    text = " ".join(markup.text)
+    assert "1 earlier entry is only in the table." in text
+    assert "deployment of web:7" in text  # in the table
+    assert "#1,2" in text and "2026-11-20 08:13" in text  # one label; the window's start
+
+
 def test_hostile_text_is_text_never_markup() -> None:
     base = make_report()
     evil = tuple(replace(d, title=d.title + NASTY, summary=NASTY, resources=(NASTY,),

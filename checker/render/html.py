@@ -18,9 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from checker.model import Diagnosis, Report, Status, short_name
+from checker.model import Diagnosis, Report, Status, TimelineEntry, short_name
 from checker.render._chain import Chain, Node, chain
 from checker.render._text import (
     WARNINGS_TITLE,
@@ -347,50 +348,87 @@ KINDS = ("change", "deployment", "stopped-task", "service-event", "alarm", "log"
 LANE_H, LANE_LABEL, PLOT_W = 22, 110, 900
 
 
-def timeline_svg(report: Report) -> str:
+#: How far before the earliest onset the picture starts: the night before an incident is in
+#: the table, the hour that led to it is in the picture.
+LEAD = dt.timedelta(hours=1)
+#: Onset markers closer than this (px) share one label ("#1,3").
+NEAR = 28.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Axis:
+    start: dt.datetime
+    end: dt.datetime
+
+    def x(self, moment: dt.datetime) -> float:
+        span = max((self.end - self.start).total_seconds(), 60.0)
+        return LANE_LABEL + PLOT_W * (moment - self.start).total_seconds() / span
+
+
+def timeline_svg(report: Report) -> tuple[str, int]:
     """One lane per kind, a dot per entry (its text on hover), and a dashed line at each
-    diagnosis's onset: when things happened, at a glance."""
-    dated = [(t, entry) for entry in report.timeline if (t := _time(entry.time)) is not None]
+    diagnosis's onset: when things happened, at a glance. The picture starts an hour before
+    the earliest onset; it returns the number of earlier entries it leaves to the table."""
+    dated = sorted(((t, entry) for entry in report.timeline
+                    if (t := _time(entry.time)) is not None), key=lambda p: p[0])
     if not dated:
-        return ""
-    start, end = min(t for t, _ in dated), max(t for t, _ in dated)
-    span = max((end - start).total_seconds(), 60.0)
-    kinds = [k for k in KINDS if any(en.kind == k for _, en in dated)]
-    kinds += sorted({en.kind for _, en in dated} - set(kinds))
-    top, height = 18, 18 + LANE_H * len(kinds) + 22
+        return "", 0
+    onsets = sorted((t, d.rank) for d in report.diagnoses if (t := _time(d.onset)))
+    first = dated[0][0] if not onsets else max(dated[0][0], onsets[0][0] - LEAD)
+    axis = _Axis(first, max([dated[-1][0], *(t for t, _ in onsets)]))
+    drawn = [(t, entry) for t, entry in dated if t >= first]
+    kinds = [k for k in KINDS if any(en.kind == k for _, en in drawn)]
+    kinds += sorted({en.kind for _, en in drawn} - set(kinds))
+    top = 20
+    height = top + LANE_H * len(kinds) + 22
+    parts = _lanes(kinds, drawn, axis, top)
+    parts += _onsets([(axis.x(t), rank) for t, rank in onsets if t >= first], top, height)
+    bottom = height - 6
+    parts += [f'<text class="small" x="{LANE_LABEL}" y="{bottom}">{e(_stamp(axis.start))}'
+              "</text>",
+              f'<text class="small" x="{LANE_LABEL + PLOT_W}" y="{bottom}" '
+              f'text-anchor="end">{e(_stamp(axis.end))} UTC</text>']
+    width = LANE_LABEL + PLOT_W + 24
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="timeline" '
+            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
+            + "".join(parts) + "</svg>", len(dated) - len(drawn))
 
-    def x_of(moment: dt.datetime) -> float:
-        return LANE_LABEL + PLOT_W * (moment - start).total_seconds() / span
 
+def _lanes(kinds: list[str], drawn: list[tuple[dt.datetime, TimelineEntry]], axis: _Axis,
+           top: int) -> list[str]:
     parts = []
     for i, kind in enumerate(kinds):
         y = top + LANE_H * i + LANE_H // 2
         parts += [f'<text class="small" x="0" y="{y + 4}">{e(kind)}</text>',
                   f'<line class="axis" x1="{LANE_LABEL}" y1="{y}" x2="{LANE_LABEL + PLOT_W}" '
                   f'y2="{y}"/>']
-        for moment, entry in dated:
+        css = f"k-{kind}" if kind in KINDS else "k-other"  # no class name from data
+        for moment, entry in drawn:
             if entry.kind == kind:
-                tip = f"{hhmm(entry.time)} {entry.kind} {short_name(entry.resource)}: " \
-                      f"{entry.summary}"
-                css = f"k-{kind}" if kind in KINDS else "k-other"  # no class from data
-                parts.append(f'<circle class="{css}" cx="{x_of(moment):.1f}" cy="{y}" '
+                tip = (f"{hhmm(entry.time)} {entry.kind} {short_name(entry.resource)}: "
+                       f"{entry.summary}")
+                parts.append(f'<circle class="{css}" cx="{axis.x(moment):.1f}" cy="{y}" '
                              f'r="4"><title>{e(tip)}</title></circle>')
-    for d in report.diagnoses:
-        onset = _time(d.onset)
-        if onset is not None and start <= onset <= end:
-            x = f"{x_of(onset):.1f}"
-            parts += [f'<line class="onset" x1="{x}" y1="{top - 6}" x2="{x}" '
-                      f'y2="{height - 20}"/>',
-                      f'<text class="small" x="{x}" y="{top - 8}" text-anchor="middle">'
-                      f"#{d.rank}</text>"]
-    bottom = height - 6
-    parts += [f'<text class="small" x="{LANE_LABEL}" y="{bottom}">{e(_stamp(start))}</text>',
-              f'<text class="small" x="{LANE_LABEL + PLOT_W}" y="{bottom}" '
-              f'text-anchor="end">{e(_stamp(end))} UTC</text>']
-    width = LANE_LABEL + PLOT_W + 10
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="timeline" '
-            f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
-            + "".join(parts) + "</svg>")
+    return parts
+
+
+def _onsets(marks: list[tuple[float, int]], top: int, height: int) -> list[str]:
+    """A dashed line per onset; onsets closer than NEAR share one label, so ranks never
+    print over each other."""
+    parts: list[str] = []
+    groups: list[list[tuple[float, int]]] = []
+    for x, rank in sorted(marks):
+        if groups and x - groups[-1][0][0] < NEAR:
+            groups[-1].append((x, rank))
+        else:
+            groups.append([(x, rank)])
+        parts.append(f'<line class="onset" x1="{x:.1f}" y1="{top - 6}" x2="{x:.1f}" '
+                     f'y2="{height - 20}"/>')
+    for group in groups:
+        ranks = ",".join(str(r) for r in sorted(r for _, r in group))
+        parts.append(f'<text class="small" x="{group[0][0]:.1f}" y="{top - 8}" '
+                     f'text-anchor="middle">#{ranks}</text>')
+    return parts
 
 
 def _time(value: str | None) -> dt.datetime | None:
@@ -408,14 +446,16 @@ def _stamp(moment: dt.datetime) -> str:
 
 
 def _timeline_section(report: Report) -> list[str]:
-    picture = timeline_svg(report)
+    picture, earlier = timeline_svg(report)
     if not picture:
         return []
     rows = [[e(entry.time), e(entry.kind), f"<code>{e(short_name(entry.resource))}</code>",
              e(entry.summary)] for entry in report.timeline]
     return ["<h2>Timeline</h2>",
             '<p class="muted">Dashed lines: the onset of a diagnosis (#rank). Hover a dot '
-            "for what happened.</p>", picture,
+            "for what happened."
+            + (f" {earlier} earlier entr{'y is' if earlier == 1 else 'ies are'} only in the "
+               "table." if earlier else "") + "</p>", picture,
             f"<details><summary>Every entry ({len(report.timeline)})</summary>",
             *_table(["Time", "Kind", "Resource", "What"], rows), "</details>"]
 
