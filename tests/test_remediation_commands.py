@@ -340,7 +340,8 @@ def test_network_configuration_keeps_what_the_service_has() -> None:
     left out, assignPublicIp falls back to DISABLED (a public-subnet Fargate service loses
     its only way out) and the groups to the VPC default. So each such command carries the
     service's security groups and assignPublicIp, and its subnets — unless it asks for a
-    new set (`<subnets-in-every-az>`)."""
+    new set (`<subnets-in-every-az>`). Only a move to new private subnets may turn the
+    public IP off: that is the point of it (public-task-ip)."""
     checked: dict[str, int] = {}
     for name, bundle, where, command in _runs_with("--network-configuration"):
         for words in _aws_words(command, "update-service"):
@@ -349,9 +350,11 @@ def test_network_configuration_keeps_what_the_service_has() -> None:
             (value,) = _option(words, "network-configuration")
             m = _SHORTHAND.match(value)
             assert m, f"{name} / {where}: not the shorthand this test reads: {value}"
-            assert m["public"] == conf.get("assignPublicIp", "DISABLED"), f"{name}: {command}"
-            assert m["groups"].split(",") == conf["securityGroups"], f"{name}: {command}"
             subnets = m["subnets"].split(",")
+            to_private = all(FILL_IN.match(s) and "private" in s for s in subnets)
+            assert m["public"] == conf.get("assignPublicIp", "DISABLED") or (
+                to_private and m["public"] == "DISABLED"), f"{name}: {command}"
+            assert m["groups"].split(",") == conf["securityGroups"], f"{name}: {command}"
             kept = set(conf["subnets"]) <= set(subnets)
             assert kept or all(FILL_IN.match(s) for s in subnets), f"{name}: {command}"
             checked[name] = checked.get(name, 0) + 1
@@ -509,7 +512,9 @@ EXAMPLES: dict[str, Any] = {
     "loadbalancer/app/prod-public/50dc6c495c0c9188",
     "missing_endpoints": ["com.amazonaws.us-east-1.ecr.api", "com.amazonaws.us-east-1.s3"],
     "names": ["DB_PASSWORD", "API_KEY"], "nat_gateway_id": "nat-0a9e1c3b5d7f90a11",
-    "onset_revision": "web:58", "policy": "web-cpu-target", "previous_revision": 56,
+    "onset_revision": "web:58",
+    "policy": "web-cpu-target", "pool": "subnet-0a3c1e5f7b9d20481,subnet-0b4d2f6a8c0e31592",
+    "previous_revision": 56,
     "revision": 57, "role": "arn:aws:iam::123456789012:role/prod-web-task",
     "route_table": "rtb-0a1f3c5e7a9b1d2f3",
     "security_groups": ["sg-0399e6b07aad085aa", "sg-0c4d5e6f7a8b90c03"],
@@ -524,12 +529,15 @@ EXAMPLES: dict[str, Any] = {
 
 
 def _templates() -> Iterator[tuple[str, str, str, int, str]]:
-    """(playbook, diagnosis, hypothesis title, step index, command template)."""
+    """(playbook, diagnosis, hypothesis title, step index, command template); the shared
+    snippets too, as `_snippets/<name>`, so that one no step names yet is read as well."""
     for book in ENGINE.playbooks:
         for hyp in book.hypotheses:
             for i, step in enumerate(hyp.remediation):
                 if step.command:
                     yield book.scenario, hyp.diagnosis, hyp.title, i, step.command
+    for name, command in load_snippets().items():
+        yield "_snippets", name, name, 0, command
 
 
 def _example_context(data: dict[str, Any]) -> dict[str, Any]:
@@ -555,7 +563,8 @@ def test_every_template_parses_filled_from_a_full_context() -> None:
         names = {f.partition("|")[0] for _, f, _, _ in string.Formatter().parse(template) if f}
         missing = names - set(ctx) - CONTEXT_KEYS
         if missing:
-            bad.append(f"{scenario}/{diagnosis} step {i}: no example for {sorted(missing)}")
+            bad.append(f"{scenario}/{diagnosis} step {i}: no example for {sorted(missing)} "
+                       "(add one to EXAMPLES, shaped like what the check emits)")
         bad += [f"{scenario}/{diagnosis} step {i}: {p}\n    {command}" for p in problems(command)]
     assert not bad, "\n".join(bad)
 
@@ -564,7 +573,7 @@ def _unreached() -> list[tuple[str, str, str, int, str]]:
     """The templates of hypotheses that no incident's report shows."""
     shown = {(d.scenario, d.id, d.title) for report in _reports().values()
              for d in report.diagnoses}
-    return [t for t in _templates() if t[:3] not in shown]
+    return [t for t in _templates() if t[0] != "_snippets" and t[:3] not in shown]
 
 
 def test_templates_no_incident_reaches() -> None:
