@@ -121,6 +121,36 @@ def test_full_subnets_block_the_scale_out() -> None:
     assert api.title == "Task subnets too small for the service's next deployment or scale-out"
 
 
+def _free(*counts: int) -> Any:
+    def brk(c: Cluster) -> None:
+        for sid, free in zip(PRIVATE, counts, strict=True):
+            c.find("subnets", "SubnetId", sid)["AvailableIpAddressCount"] = free
+    return brk
+
+
+def test_subnets_each_service_fits_but_not_all_together() -> None:
+    """web and api may each scale to 12 (9 more), checkout and worker to 8 (6 more): 30
+    more addresses together, and the three shared private subnets have 24."""
+    report = _report(_free(8, 8, 8))
+    (diag,) = [d for d in report.diagnoses if d.id == "subnet-ip-exhaustion"]
+    assert diag.title == "Task subnets too small for the services sharing them, together"
+    services = {service_arn(n) for n in ("web", "api", "checkout", "worker")}
+    assert set(diag.resources) == services | {" ".join(sorted(PRIVATE))}  # one per pool
+    assert diag.severity.value == "medium"
+    assert "24 free IP address(es) in all" in diag.summary and "need 30 more" in diag.summary
+    assert_filled(diag)
+    web = next(e for e in diag.evidence if e.resource == service_arn("web"))
+    assert web.data["kind"] == "shared" and web.data["shared_need"] == 30
+    assert web.data["shared_with"] == ["prod/api", "prod/checkout", "prod/worker"]
+    assert "shared with prod/api (9 more), prod/checkout (6 more), prod/worker (6 more)" \
+        in web.message
+
+
+def test_subnets_that_hold_every_services_growth_together_rule_it_out() -> None:
+    report = _report(_free(10, 10, 10))
+    assert not [d for d in report.diagnoses if d.id == "subnet-ip-exhaustion"]
+
+
 def test_eni_slots_not_subnet_addresses_hold_back_awsvpc_tasks_on_ec2() -> None:
     report = _report(eni_exhaustion)
     assert report.diagnoses[0].id == "eni-exhaustion"

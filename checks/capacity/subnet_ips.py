@@ -7,7 +7,9 @@ before their containers start ("Unexpected EC2 error while attempting to Create 
 Interface …") and nothing in the task definition or the cluster says why. A rolling
 deployment needs the most: with maximumPercent 200 it starts a whole second set of tasks
 before stopping the old ones, so a service can run today and fail at its next deploy or
-scale-out.
+scale-out. Services that share subnets draw on the same addresses: each may fit alone while
+their deployments or scale-outs together do not (a release of them all, a traffic peak that
+scales them all), so each service is judged alone and then with its pool.
 """
 
 from __future__ import annotations
@@ -87,19 +89,94 @@ def _subnet_rows(facts: Facts, ids: list[str]) -> tuple[list[tuple[str, str, int
     return rows, missing
 
 
-def _verdict(label: str, arn: str, need: Demand, rows: list[tuple[str, str, int]]) -> Result:
+@dataclass(frozen=True, slots=True)
+class Pool:
+    """Subnets that services share, directly or through one another (A and B in subnet-1,
+    B and C in subnet-2): one set of free addresses that all their new tasks draw from."""
+
+    subnets: tuple[str, ...]
+    services: tuple[Item, ...]
+
+
+def pools(svcs: list[Item]) -> dict[str, Pool]:
+    """Service ARN → the pool its subnets belong to (connected by shared subnets)."""
+    parent: dict[str, str] = {}
+
+    def root(sid: str) -> str:
+        while parent.setdefault(sid, sid) != sid:
+            parent[sid] = parent[parent[sid]]
+            sid = parent[sid]
+        return sid
+
+    for svc in svcs:
+        ids = task_subnets(svc)
+        for sid in ids[1:]:
+            parent[root(sid)] = root(ids[0])
+        for sid in ids[:1]:
+            root(sid)
+    members: dict[str, list[Item]] = {}
+    subnets: dict[str, set[str]] = {}
+    for svc in svcs:
+        key = root(task_subnets(svc)[0])
+        members.setdefault(key, []).append(svc)
+        subnets.setdefault(key, set()).update(task_subnets(svc))
+    out: dict[str, Pool] = {}
+    for key, group in members.items():
+        pool = Pool(tuple(sorted(subnets[key])),
+                    tuple(sorted(group, key=lambda s: str(s.get("serviceArn")))))
+        out.update({str(svc.get("serviceArn")): pool for svc in group})
+    return out
+
+
+def _listed(rows: list[tuple[str, str, int]]) -> list[str]:
+    return [f"{sid} ({az}): {n} free" for sid, az, n in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What the other services of a pool need beside this one, and the pool's addresses."""
+
+    others: list[tuple[str, Demand]]  # (label, demand) of every other service in the pool
+    rows: list[tuple[str, str, int]]  # the pool's subnets
+
+    @property
+    def free(self) -> int:
+        return sum(n for _, _, n in self.rows)
+
+    def named(self) -> list[str]:
+        return [f"{label} ({d.most} more)" for label, d in self.others]
+
+    def data(self, own: Demand) -> dict[str, Any]:
+        rows = sorted(self.rows, key=lambda r: (r[2], r[0]))
+        return {"shared_with": [label for label, _ in self.others],
+                "shared_need": own.most + sum(d.most for _, d in self.others),
+                "shared_waiting": own.waiting + sum(d.waiting for _, d in self.others),
+                "pool": " ".join(sorted(r[0] for r in self.rows)),
+                "pool_free": self.free, "pool_subnets": _listed(self.rows),
+                "shared_needs": self.named(), "pool_lowest": rows[0][0] if rows else None}
+
+
+def _verdict(label: str, arn: str, need: Demand, rows: list[tuple[str, str, int]],
+             shared: Shared | None = None) -> Result:
     free = sum(n for _, _, n in rows)
-    listed = [f"{sid} ({az}): {n} free" for sid, az, n in rows]
+    listed = _listed(rows)
     lowest = min(rows, key=lambda r: (r[2], r[0]))[0]
     data: dict[str, Any] = {
         "free_ips": free, "need": need.most, "waiting": need.waiting,
         "deploy_need": need.deploy, "scale_need": need.scale, "max_percent": need.max_percent,
         "subnets": listed, "subnet": lowest}
     where = f"its subnets have {free} free address(es) ({'; '.join(listed)})"
+    pooled = shared is not None and bool(shared.others)
+    if shared is not None and pooled:
+        data.update(shared.data(need))
+        where += f", shared with {', '.join(shared.named())}"
     if need.waiting and free < need.waiting:
         return failed(arn, f"service {label}: {need.waiting} task(s) wait to start and {where}: "
                       "awsvpc tasks cannot get an address", service=arn, kind="blocked",
                       affected_tasks=need.waiting, **data)
+    if shared is not None and pooled and need.waiting \
+            and shared.free < data["shared_waiting"]:
+        return _pooled(label, arn, need, shared, data)
     if free < need.most:
         why = (f"a deployment at maximumPercent {need.max_percent} starts {need.deploy} "
                f"more task(s)" if need.deploy >= need.scale else
@@ -107,23 +184,62 @@ def _verdict(label: str, arn: str, need: Demand, rows: list[tuple[str, str, int]
         return failed(arn, f"service {label}: {why} and {where}: the next deployment or "
                       "scale-out will stall", service=arn, kind="short",
                       severity=Severity.MEDIUM, affected_tasks=need.most - free, **data)
+    if shared is not None and pooled:
+        return _pooled(label, arn, need, shared, data)
     return passed(arn, f"service {label}: {where}, enough for the {need.most} more task(s) a "
                   "deployment or scale-out needs", service=arn, **data)
+
+
+def _pooled(label: str, arn: str, need: Demand, shared: Shared,
+            data: dict[str, Any]) -> Result:
+    """This service judged with every service of its pool, whose new tasks draw on the same
+    addresses: their waiting tasks first (blocked), then their next deployments' or
+    scale-outs' needs added up (shared)."""
+    others = ", ".join(shared.named())
+    pool = (f"its subnets are shared with {others}: {shared.free} free address(es) in "
+            f"{', '.join(data['pool_subnets'])}")
+    waiting, total = data["shared_waiting"], data["shared_need"]
+    data = {**data, "free_ips": shared.free, "subnets": data["pool_subnets"],
+            "subnet": data["pool_lowest"]}
+    if need.waiting and shared.free < waiting:
+        return failed(arn, f"service {label}: {need.waiting} task(s) wait to start and {pool}, "
+                      f"while {waiting} task(s) of those services wait for one: not every "
+                      "awsvpc task can get an address", service=arn, kind="blocked",
+                      affected_tasks=min(need.waiting, waiting - shared.free), **data)
+    if need.most and shared.free < total:
+        return failed(arn, f"service {label}: needs {need.most} more address(es) for its next "
+                      f"deployment or scale-out, and {pool}; together they need {total}: "
+                      "deployments or scale-outs at the same time (a release, a traffic peak "
+                      "scaling them all) will stall", service=arn, kind="shared",
+                      severity=Severity.MEDIUM,
+                      affected_tasks=min(need.most, total - shared.free), **data)
+    return passed(arn, f"service {label}: {pool}, enough for the {total} more task(s) their "
+                  f"deployments or scale-outs need together ({need.most} of them its own)",
+                  service=arn, **data)
 
 
 @check(id="task-subnets-free-ips", area="capacity", severity=Severity.HIGH,
        title="Task subnets have too few free IP addresses for the service's awsvpc tasks",
        needs=("services", "subnets"), docs=_DOCS,
        emits={"affected_tasks": None, "deploy_need": None, "free_ips": None,
-              "kind": ("blocked", "short"), "max_percent": None, "missing": None,
-              "need": None, "scale_need": None, "subnet": None, "subnets": None,
-              "waiting": None})
+              "kind": ("blocked", "short", "shared"), "max_percent": None, "missing": None,
+              "need": None, "pool": None, "pool_free": None, "pool_lowest": None,
+              "pool_subnets": None, "scale_need": None, "shared_need": None,
+              "shared_needs": None, "shared_waiting": None, "shared_with": None,
+              "subnet": None, "subnets": None, "waiting": None})
 def task_subnets_free_ips(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Compares the subnets' AvailableIpAddressCount with the addresses the service needs
     beyond those its tasks hold: the tasks waiting now (fail: they cannot start), and the
     extra tasks of a deployment (desired × maximumPercent) or of a scale-out to the
-    scalable target's maximum (fail at medium: the next one will stall). Services
-    without awsvpc subnets are skipped; a subnet missing from the bundle is unknown."""
+    scalable target's maximum (fail at medium: the next one will stall). A service that
+    fits alone is judged again with every service sharing its subnets (through one another:
+    a pool): their waiting tasks and their deployments' or scale-outs' needs added up
+    against the pool's free addresses (kind `shared` when only the sum does not fit).
+    Services without awsvpc subnets are skipped; a subnet missing from the bundle is
+    unknown."""
+    active = [svc for svc in services(facts)
+              if task_subnets(svc) and svc.get("status") in (None, "ACTIVE")]
+    by_pool = pools(active)
     for svc in services(facts):
         arn, label = str(svc.get("serviceArn")), service_label(svc)
         ids = task_subnets(svc)
@@ -136,4 +252,15 @@ def task_subnets_free_ips(facts: Facts, prior: Prior) -> Iterator[Result]:
             yield unknown(arn, f"service {label}: subnet(s) {', '.join(missing)} not in the "
                           "bundle (free addresses unknown)", service=arn, missing=missing)
             continue
-        yield _verdict(label, arn, demand(facts, svc), rows)
+        yield _verdict(label, arn, demand(facts, svc), rows, _shared(facts, by_pool[arn], arn))
+
+
+def _shared(facts: Facts, pool: Pool, arn: str) -> Shared | None:
+    """The pool of ``arn`` with the others' demands; None when a subnet of the pool is
+    missing from the bundle (the service is then judged alone, on its own subnets)."""
+    rows, missing = _subnet_rows(facts, list(pool.subnets))
+    if missing:
+        return None
+    others = [(service_label(s), demand(facts, s)) for s in pool.services
+              if str(s.get("serviceArn")) != arn]
+    return Shared(others, rows)

@@ -67,6 +67,58 @@ def test_subnet_ips_unknown_when_a_subnet_is_missing_and_skipped_without_awsvpc(
     assert found == {WEB: "unknown", b.service_arn("prod", "orders"): "skipped"}
 
 
+API = b.service_arn("prod", "api")
+
+
+def _pair(free: tuple[int, int], desired: int = 6, running: int = 6,
+          api_subnets: list[str] | None = None) -> dict[str, Any]:
+    """web and api, each `desired` tasks of which `running` run, maximumPercent 200."""
+    conf = {"maximumPercent": 200, "minimumHealthyPercent": 100}
+    svcs = [bm.awsvpc_service(name, subnets, desired=desired, running=running,
+                              deploymentConfiguration=conf)
+            for name, subnets in (("web", SUBNETS), ("api", api_subnets or SUBNETS))]
+    return b.bundle(services=svcs, subnets=_subnets(*free))
+
+
+def test_subnets_that_fit_each_service_alone_but_not_their_sum_fail_both() -> None:
+    """A deployment of either starts 6 more tasks, 10 addresses are free: each fits, the
+    two together (12) do not."""
+    found = {f.resource: f for f in run_check("task-subnets-free-ips", _pair((5, 5)))}
+    web, api = found[WEB], found[API]
+    assert (web.status.value, api.status.value) == ("fail", "fail")
+    assert (web.data["kind"], web.data["shared_need"], web.data["free_ips"]) == ("shared", 12, 10)
+    assert web.data["shared_with"] == ["prod/api"] and api.data["shared_with"] == ["prod/web"]
+    assert web.data["affected_tasks"] == 2
+    assert "its subnets are shared with prod/api (6 more)" in web.message
+    assert "together they need 12" in web.message
+
+
+def test_subnets_that_fit_the_sum_pass_and_name_who_shares_them() -> None:
+    found = {f.resource: f for f in run_check("task-subnets-free-ips", _pair((6, 6)))}
+    assert {k: f.status.value for k, f in found.items()} == {WEB: "pass", API: "pass"}
+    assert "enough for the 12 more task(s) their deployments" in found[WEB].message
+    assert found[WEB].data["shared_with"] == ["prod/api"]
+
+
+def test_tasks_waiting_in_shared_subnets_are_blocked_by_the_sum() -> None:
+    """3 tasks of each wait; 4 addresses are free: either alone would start."""
+    found = {f.resource: f for f in run_check("task-subnets-free-ips",
+                                               _pair((2, 2), desired=5, running=2))}
+    web = found[WEB]
+    assert (web.status.value, web.data["kind"], web.data["shared_waiting"]) == (
+        "fail", "blocked", 6)
+    assert "6 task(s) of those services wait for one" in web.message
+
+
+def test_services_sharing_one_subnet_are_one_pool() -> None:
+    """api places tasks in subnet-0a1 only, web in both: web's 5 free addresses of
+    subnet-0b2 count for the pool, and api's need is added to web's."""
+    found = {f.resource: f for f in run_check("task-subnets-free-ips",
+                                               _pair((5, 5), api_subnets=SUBNETS[:1]))}
+    assert found[API].data["kind"] == "short"  # 6 more in 5 free, alone
+    assert found[WEB].data["kind"] == "shared" and found[WEB].data["pool_free"] == 10
+
+
 # -- service-quota-blocks-tasks ----------------------------------------------------------------
 QUOTA_ROWS = [
     ([UNABLE + "You’ve reached the limit on the number of vCPUs you can run concurrently"], None,
