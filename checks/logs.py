@@ -6,7 +6,9 @@ erroring service). Each line is classified once by checks/data/log_signatures.ya
 (checks/lib/log_signatures.py); each check below reports one class, per service, quoting the
 newest matching line, shortened, with its time. ``container-logs-read`` says, per service,
 whether there were lines to read at all: another log driver or a missing stream is
-``unknown`` with the reason, no logConfiguration a failure (the output is lost).
+``unknown`` with the reason, no logConfiguration a failure (the output is lost). An exec
+format error is judged against the image's manifest, which the scan reads for exactly those
+containers (checker/collect/images.py; checks/lib/image_platform.py judges it).
 """
 
 from __future__ import annotations
