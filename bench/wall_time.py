@@ -69,6 +69,7 @@ LEVELS: dict[str, int] = {
                      "cloudwatch:DescribeAlarms"), 2),
     **dict.fromkeys(("ec2:DescribeSubnets", "ec2:DescribeSecurityGroups",
                      "ec2:DescribeInstanceTypes", "elasticloadbalancing:DescribeLoadBalancers",
+                     "elasticloadbalancing:DescribeLoadBalancerAttributes",
                      "elasticloadbalancing:DescribeTargetHealth",
                      "application-autoscaling:DescribeScalingPolicies"), 3),
     **dict.fromkeys(("ec2:DescribeRouteTables", "ec2:DescribeNetworkAcls", "ec2:DescribeVpcs",

@@ -45,6 +45,8 @@ COLLECTIONS: dict[str, str] = {
     "load_balancers": "elasticloadbalancing:DescribeLoadBalancers",
     "target_groups": "elasticloadbalancing:DescribeTargetGroups",
     "target_health": "elasticloadbalancing:DescribeTargetHealth",
+    # per Application Load Balancer: [{"LoadBalancerArn", "Attributes": [{"Key", "Value"}]}]
+    "load_balancer_attributes": "elasticloadbalancing:DescribeLoadBalancerAttributes",
     "scalable_targets": "application-autoscaling:DescribeScalableTargets",
     "scaling_policies": "application-autoscaling:DescribeScalingPolicies",
     "auto_scaling_groups": "autoscaling:DescribeAutoScalingGroups",

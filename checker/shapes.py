@@ -20,8 +20,9 @@ How, and why this way:
   list, map, string, integer/long (bools are not ints), double/float (ints are fine),
   boolean, timestamp (an ISO-8601 string as bundles store it, or epoch seconds). Not
   checked: enum values and required members (AWS adds values and omits members freely).
-- **Bundle-specific additions** (CONTRACTS §1) are allowed: `vpcs[].Attributes` and the
-  `target_health` wrapper around DescribeTargetHealth's descriptions.
+- **Bundle-specific additions** (CONTRACTS §1) are allowed: `vpcs[].Attributes`, the
+  `target_health` wrapper around DescribeTargetHealth's descriptions and the
+  `load_balancer_attributes` wrapper around DescribeLoadBalancerAttributes' attributes.
 - **Readable at any size:** identical problems (same path pattern, same message) across
   items are one warning with a count, and each collection lists at most
   ``PER_COLLECTION`` of them, then one "… and N more" line.
@@ -50,6 +51,7 @@ SHAPES: dict[str, tuple[str, str]] = {
     "security_groups": ("ec2", "SecurityGroup"), "network_acls": ("ec2", "NetworkAcl"),
     "load_balancers": ("elbv2", "LoadBalancer"), "target_groups": ("elbv2", "TargetGroup"),
     "target_health": ("elbv2", "TargetHealthDescription"),
+    "load_balancer_attributes": ("elbv2", "LoadBalancerAttribute"),
     "scalable_targets": ("application-autoscaling", "ScalableTarget"),
     "scaling_policies": ("application-autoscaling", "ScalingPolicy"),
     "auto_scaling_groups": ("autoscaling", "AutoScalingGroup"),
@@ -68,6 +70,7 @@ LABELS: dict[str, str] = {
     "vpc_endpoints": "VpcEndpointId", "security_groups": "GroupId",
     "network_acls": "NetworkAclId", "load_balancers": "LoadBalancerName",
     "target_groups": "TargetGroupName", "target_health": "TargetGroupArn",
+    "load_balancer_attributes": "LoadBalancerArn",
     "scalable_targets": "ResourceId", "scaling_policies": "PolicyName",
     "auto_scaling_groups": "AutoScalingGroupName", "alarms": "AlarmName",
     "cloudtrail_events": "EventId", "ecr_images": "repositoryName",
@@ -364,6 +367,11 @@ def item_validator(collection: str) -> Validator | None:
         wrapper = _Struct("the bundle's target_health item")
         wrapper.add("TargetGroupArn", _Scalar("TargetGroupArn", "string"))
         wrapper.add("TargetHealthDescriptions", _List("TargetHealthDescriptions", base))
+        return wrapper
+    if collection == "load_balancer_attributes":
+        wrapper = _Struct("the bundle's load_balancer_attributes item")
+        wrapper.add("LoadBalancerArn", _Scalar("LoadBalancerArn", "string"))
+        wrapper.add("Attributes", _List("Attributes", base))
         return wrapper
     if collection == "vpcs" and isinstance(base, _Struct):
         attributes = _Struct("the bundle's VPC Attributes")

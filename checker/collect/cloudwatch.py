@@ -159,6 +159,19 @@ def alb_target_groups(res: Resources) -> list[Dimensions]:
     return sorted(out)
 
 
+def albs(res: Resources) -> list[Dimensions]:
+    """Per Application Load Balancer (``app/…``) of the scanned target groups: the load
+    balancer's own 502s and 504s are published per load balancer, not per target group."""
+    types = {lb.get("LoadBalancerArn"): lb.get("Type") for lb in res.get("load_balancers", [])}
+    out: set[Dimensions] = set()
+    for tg in res.get("target_groups", []):
+        for lb_arn in tg.get("LoadBalancerArns", []) or []:
+            lb = arn_resource(str(lb_arn)).removeprefix("loadbalancer/")
+            if (types[lb_arn] == "application" if types.get(lb_arn) else lb.startswith("app/")):
+                out.add(dims(LoadBalancer=lb))
+    return sorted(out)
+
+
 #: What a scan asks CloudWatch for (CONTRACTS.md §1; statistics per AWS-FACTS.md §1f and §7).
 METRIC_PLAN: tuple[MetricSpec, ...] = (
     MetricSpec("AWS/ECS", "CPUUtilization", "Average", services),
@@ -186,6 +199,11 @@ METRIC_PLAN: tuple[MetricSpec, ...] = (
     MetricSpec("AWS/ApplicationELB", "RequestCount", "Sum", alb_target_groups),
     MetricSpec("AWS/ApplicationELB", "UnHealthyHostCount", "Maximum", alb_target_groups),
     MetricSpec("AWS/ApplicationELB", "HealthyHostCount", "Maximum", alb_target_groups),
+    # a target closing a kept-alive connection the ALB reuses: 502 (checks/metrics/
+    # load_balancer.py, lb-idle-timeout-exceeds-keepalive); a request outlasting the idle
+    # timeout: 504
+    MetricSpec("AWS/ApplicationELB", "HTTPCode_ELB_502_Count", "Sum", albs),
+    MetricSpec("AWS/ApplicationELB", "HTTPCode_ELB_504_Count", "Sum", albs),
 )
 
 

@@ -1,4 +1,5 @@
-"""Elastic Load Balancing v2 → load_balancers, target_groups, target_health (CONTRACTS.md §1).
+"""Elastic Load Balancing v2 → load_balancers, target_groups, target_health (CONTRACTS.md §1)
+and load_balancer_attributes.
 
 Only what the scanned services route through: the target groups their ``loadBalancers``
 (and their task sets', for blue/green) name, the load balancers those target groups are
@@ -23,6 +24,14 @@ at a deleted target group must not hide its 19 batch-mates, so such a batch is r
 ARN at a time and the missing one is left out (a check can see a service naming a target
 group that is not in ``target_groups``). ELB pages with ``Marker``/``NextMarker``, not
 ``NextToken``, so the page loop is written here.
+
+``load_balancer_attributes`` holds, per Application Load Balancer, DescribeLoadBalancerAttributes'
+answer as ``{"LoadBalancerArn", "Attributes": [{"Key", "Value"}]}``: the idle timeout
+(``idle_timeout.timeout_seconds``) that, longer than a target's keep-alive, turns reused
+connections into 502s. One call per ALB (the API takes one ARN); which load balancers are ALBs
+is read from the target groups' ``LoadBalancerArns`` (``loadbalancer/app/…``), so these calls
+go out with DescribeLoadBalancers, in the same round. Budget: :data:`ATTRIBUTE_BUDGET` ALBs a
+scan; past it a ``"level": "warning"`` entry says how many were left.
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ from checker.collect.aws import Context, Item, batched, iam_action
 
 #: Every ELBv2 action this module calls; deploy/iam-policy.json is checked against it.
 OPERATIONS: frozenset[str] = frozenset({
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeTargetGroups",
     "elasticloadbalancing:DescribeTargetHealth",
@@ -46,6 +56,10 @@ OPERATIONS: frozenset[str] = frozenset({
 
 PAGE_SIZE = 400  # DescribeTargetGroups / DescribeLoadBalancers PageSize maximum
 ARN_BATCH = 20  # ARNs per DescribeTargetGroups / DescribeLoadBalancers call
+ATTRIBUTES = "load_balancer_attributes"
+#: Application Load Balancers whose attributes a scan reads (one call each).
+ATTRIBUTE_BUDGET = 50
+TRUNCATED = "Truncated"
 
 Job = Callable[[], list[Any]]
 
@@ -72,8 +86,8 @@ DESCRIBE_LOAD_BALANCERS = DescribePlan("load_balancers", "describe_load_balancer
 
 
 def collect_elbv2(ctx: Context) -> None:
-    """Fill target_groups, load_balancers and target_health in ``ctx.resources`` for the
-    target groups of the services the ECS collector stored."""
+    """Fill target_groups, load_balancers, target_health and load_balancer_attributes in
+    ``ctx.resources`` for the target groups of the services the ECS collector stored."""
     referenced = target_group_arns(ctx.resources.get("services", []))
     groups = ctx.store("target_groups", describe_target_groups(ctx, referenced),
                        "TargetGroupArn")
@@ -81,9 +95,43 @@ def collect_elbv2(ctx: Context) -> None:
     jobs: list[tuple[str, Job]] = describe_jobs(ctx, DESCRIBE_LOAD_BALANCERS, lb_arns)
     jobs += [("target_health", partial(describe_target_health, ctx, arn))
              for arn in health_arns(ctx, referenced, groups)]
+    jobs += [(ATTRIBUTES, partial(describe_attributes, ctx, arn))
+             for arn in attribute_arns(ctx, lb_arns)]
     found = ctx.gather(jobs)
     ctx.store("load_balancers", found.get("load_balancers", []), "LoadBalancerArn")
     ctx.store("target_health", found.get("target_health", []), "TargetGroupArn")
+    if not ctx.recorder.failed("target_groups"):
+        ctx.store(ATTRIBUTES, found.get(ATTRIBUTES, []), "LoadBalancerArn")
+
+
+def is_alb(lb_arn: str) -> bool:
+    """``…:loadbalancer/app/name/id``: an Application Load Balancer (``net/``, ``gwy/``: not)."""
+    return lb_arn.rsplit(":", 1)[-1].startswith("loadbalancer/app/")
+
+
+def attribute_arns(ctx: Context, lb_arns: list[str]) -> list[str]:
+    """The ALBs whose attributes to read, at most ATTRIBUTE_BUDGET (in ARN order)."""
+    albs = [a for a in lb_arns if is_alb(a)]
+    if len(albs) > ATTRIBUTE_BUDGET:
+        left = len(albs) - ATTRIBUTE_BUDGET
+        ctx.recorder.add({
+            "collection": ATTRIBUTES,
+            "operation": "elasticloadbalancing:DescribeLoadBalancerAttributes",
+            "code": TRUNCATED, "level": "warning", "count": left,
+            "message": f"{left} load balancer(s) not read: the budget of {ATTRIBUTE_BUDGET} "
+                       "Application Load Balancers a scan ran out (in ARN order)"})
+    return albs[:ATTRIBUTE_BUDGET]
+
+
+def describe_attributes(ctx: Context, arn: str) -> list[Item]:
+    """One ALB's attributes as the bundle's ``{"LoadBalancerArn", "Attributes"}`` item;
+    nothing if it was deleted meanwhile."""
+    pages = fetch(ctx, ATTRIBUTES, "describe_load_balancer_attributes", resource_name(arn),
+                  "LoadBalancerNotFound", LoadBalancerArn=arn)
+    if not pages:
+        return []
+    return [{"LoadBalancerArn": arn,
+             "Attributes": [a for page in pages for a in page.get("Attributes", [])]}]
 
 
 def target_group_arns(services: Iterable[Item]) -> list[str]:

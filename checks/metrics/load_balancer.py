@@ -1,4 +1,5 @@
-"""Target group metrics of a service: latency, 5xx share, health flapping.
+"""Target group metrics of a service: latency, 5xx share, health flapping; and the ALB's own
+502s against an idle timeout longer than the application's keep-alive.
 
 ELB reports a datapoint only for minutes with requests, so every number here is over the
 minutes that had traffic, and a missing datapoint never counts as zero latency or zero
@@ -8,24 +9,29 @@ mean "no 5xx" (ELB omits zero counts).
 
 from __future__ import annotations
 
+import posixpath
 import statistics
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Facts, Item
+from checker.bundle import METRICS
+from checker.facts import Facts, Item, obj, objs, strs
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
+from checks.lib.knowledge import table
 from checks.lib.labels import human_duration, service_label
 from checks.lib.metric_refs import (
     TargetGroupRef,
     elb_series,
+    find,
     holds,
     sorted_services,
     target_groups_of,
     thresholds,
 )
 from checks.lib.series import Series, Sustained, clock, rises, runs, sustained_above
+from checks.lib.taskdefs import env, image_repo, words
 
 DOCS = ("https://docs.aws.amazon.com/elasticloadbalancing/latest/application/"
         "load-balancer-cloudwatch-metrics.html")
@@ -254,3 +260,171 @@ def target_health_flapping(facts: Facts, prior: Prior) -> Iterator[Result]:
                              **data)
             else:
                 yield passed(tg.arn, text, service=arn, **data)
+
+
+# -- ALB idle timeout against the targets' keep-alive -----------------------------------------
+IDLE_DOCS = ("https://docs.aws.amazon.com/elasticloadbalancing/latest/application/"
+             "load-balancer-troubleshooting.html#http-502-issues")
+
+
+@dataclass(frozen=True, slots=True)
+class KeepAlive:
+    """An application server's keep-alive as the container starts it."""
+
+    server: str
+    seconds: float
+    source: str  # "flag" (set on the command line or its variable) or "default"
+    how: str  # `--keep-alive 75`, `default`
+
+
+def _command_words(ctr: Item) -> list[str]:
+    return [w for key in ("entryPoint", "command") for part in words(ctr, key)
+            for w in part.split()]
+
+
+def _flag(args: list[str], flags: list[str]) -> str | None:
+    found = None
+    for i, word in enumerate(args):
+        for flag in flags:
+            if word == flag and i + 1 < len(args):
+                found = args[i + 1]
+            elif word.startswith(flag + "="):
+                found = word.split("=", 1)[1]
+    return found
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def keep_alive(ctr: Item) -> KeepAlive | None:
+    """The keep-alive of the first recognised server (checks/data/keepalive.yaml), or None."""
+    args = _command_words(ctr)
+    names = {posixpath.basename(w).lower() for w in args}
+    repo = image_repo(ctr.get("image")).lower().rsplit("/", 1)[-1]
+    variables = dict(env(ctr))
+    for server in table("keepalive")["servers"]:
+        if not (names & {str(e) for e in server.get("executables") or []}
+                or repo in {str(i) for i in server.get("images") or []}):
+            continue
+        flags = [str(f) for f in server.get("flags") or []]
+        var = str(server.get("env") or "")
+        extra = variables.get(str(server.get("env_args") or ""), "").split()
+        value = _flag(args + extra, flags) if flags else None
+        how = f"{flags[0]} {value}" if value is not None else ""
+        if value is None and var in variables:
+            value, how = variables[var], f"{var}={variables[var]}"
+        seconds = _number(value)
+        if seconds is not None:
+            return KeepAlive(str(server["name"]), seconds, "flag", how)
+        return KeepAlive(str(server["name"]), float(server["default_s"]), "default",
+                         "its documented default")
+    return None
+
+
+def idle_timeout(facts: Facts, lb_arn: str) -> float | None:
+    """The ALB's idle_timeout.timeout_seconds (absent from the answer: AWS's 60 s default);
+    None when its attributes were not read."""
+    item = facts.lookup("load_balancer_attributes", "LoadBalancerArn", lb_arn)
+    if item is None:
+        return None
+    cfg = table("keepalive")["alb"]
+    for attr in objs(item.get("Attributes")):
+        if attr.get("Key") == cfg["attribute"]:
+            return _number(str(attr.get("Value")))
+    return float(cfg["default_s"])
+
+
+def _elb_count(facts: Facts, lb_dim: str, name: str) -> float | None:
+    """Sum of the ALB's own `name` (HTTPCode_ELB_502_Count) over the window; None when the
+    bundle does not hold the metric."""
+    if not facts.has(METRICS):
+        return None
+    got = find(facts, "AWS/ApplicationELB", name, {"LoadBalancer": lb_dim}, ("Sum",))
+    return None if got is None else float(sum(got.values))
+
+
+def _container(facts: Facts, svc: Item, name: str) -> Item | None:
+    td = facts.task_definition(svc.get("taskDefinition"))
+    for ctr in objs(obj(td).get("containerDefinitions")):
+        if ctr.get("name") == name:
+            return ctr
+    return None
+
+
+def _alb_entries(facts: Facts, svc: Item) -> Iterator[tuple[Item, Item]]:
+    """(loadBalancers entry, ALB) for each Application Load Balancer in front of the service."""
+    for entry in objs(svc.get("loadBalancers")):
+        tg = facts.lookup("target_groups", "TargetGroupArn", entry.get("targetGroupArn"))
+        for arn in strs(obj(tg).get("LoadBalancerArns")):
+            lb = facts.lookup("load_balancers", "LoadBalancerArn", arn)
+            if lb is not None and lb.get("Type", "application") == "application":
+                yield entry, lb
+
+
+@check(id="lb-idle-timeout-exceeds-keepalive", area="metrics", severity=Severity.MEDIUM,
+       title="ALB idle timeout longer than the application's keep-alive (502s)",
+       needs=("services", "task_definitions", "target_groups", "load_balancers",
+              "load_balancer_attributes"), docs=IDLE_DOCS,
+       emits=("container", "elb_502", "elb_504", "idle_timeout_s", "keepalive_s",
+              "keepalive_source", "load_balancer", "server"))
+def lb_idle_timeout_exceeds_keepalive(facts: Facts, prior: Prior) -> Iterator[Result]:
+    """The ALB reuses connections to a target for up to its idle timeout (60 s by default);
+    a server that closes an idle connection sooner (gunicorn after 2 s, uvicorn, Node.js and
+    Apache after 5 s, Puma after 20 s) races the ALB's next request on it, which gets a 502
+    from the load balancer, not from the app: its logs show nothing. The target's keep-alive
+    must be longer than the idle timeout. With the ALB's HTTPCode_ELB_502_Count above zero
+    this is a finding; without 502s only a keep-alive set explicitly too short is (low),
+    since a server's config file or code may change its default."""
+    for svc in sorted_services(facts):
+        arn, label = str(svc.get("serviceArn")), service_label(svc)
+        entries = list(_alb_entries(facts, svc))
+        if not entries:
+            yield skipped(arn, f"service {label}: no Application Load Balancer in front of it",
+                          service=arn)
+        for entry, lb in entries:
+            yield _keepalive_result(facts, svc, entry, lb)
+
+
+def _keepalive_result(facts: Facts, svc: Item, entry: Item, lb: Item) -> Result:
+    arn, lb_arn = str(svc.get("serviceArn")), str(lb.get("LoadBalancerArn"))
+    lb_name = str(lb.get("LoadBalancerName") or lb_arn)
+    head = f"service {service_label(svc)} behind {lb_name}"
+    name = str(entry.get("containerName") or "")
+    idle = idle_timeout(facts, lb_arn)
+    dim = lb_arn.rsplit(":", 1)[-1].removeprefix("loadbalancer/")
+    e502, e504 = (_elb_count(facts, dim, f"HTTPCode_ELB_{c}_Count") for c in (502, 504))
+    data: dict[str, Any] = {"load_balancer": lb_name, "container": name, "idle_timeout_s": idle,
+                            "elb_502": e502, "elb_504": e504}
+    seen = (f"; the ALB answered {e502:,.0f} 502s" if e502 else "; no ELB 502s in the window"
+            if e502 is not None else "; its 502 count was not collected")
+    if idle is None:
+        return unknown(lb_arn, f"{head}: its attributes (idle timeout) were not read",
+                       service=arn, **data)
+    ctr = _container(facts, svc, name)
+    ka = keep_alive(ctr) if ctr is not None else None
+    if ka is None:
+        known = ", ".join(str(x["name"]) for x in table("keepalive")["servers"])
+        text = (f"{head}: container {name} runs none of the servers whose keep-alive is known "
+                f"({known}); it must exceed the idle timeout {idle:g} s")
+        return (unknown if e502 else skipped)(lb_arn, text + seen, service=arn, **data)
+    data.update(server=ka.server, keepalive_s=ka.seconds, keepalive_source=ka.source)
+    what = f"{ka.server} in {name} keeps idle connections {ka.seconds:g} s ({ka.how})"
+    if ka.seconds > idle:
+        return passed(lb_arn, f"{head}: {what}, longer than the ALB idle timeout {idle:g} s"
+                      + seen, service=arn, **data)
+    text = (f"{head}: {what}, not longer than the ALB idle timeout {idle:g} s: the app closes "
+            "connections the ALB still reuses")
+    fix = (f" — set the keep-alive above {idle:g} s (e.g. {idle + 5:g} s) or lower the idle "
+           "timeout below it")
+    if e502:
+        return failed(lb_arn, text + seen + ", the symptom of that race" + fix, service=arn,
+                      **data)
+    if ka.source == "flag":
+        return failed(lb_arn, text + seen + " yet" + fix, service=arn, severity=Severity.LOW,
+                      **data)
+    return skipped(lb_arn, f"{head}: {what} (may be changed in a config file or code), the "
+                   f"ALB idle timeout {idle:g} s" + seen, service=arn, **data)

@@ -140,7 +140,9 @@ def test_every_planned_series_is_stored_even_without_data(
         "ECS/ContainerInsights": 4 * 3,  # prod only: batch has Container Insights off
         "AWS/EC2": 2 * 2 + 1 * 2,  # CPU Avg/Max each; credit metrics for the t3 only
         "AWS/NATGateway": 7,
-        "AWS/ApplicationELB": 5,  # the ALB's target group; the NLB's and the idle one: none
+        # the ALB's target group (the NLB's and the idle one: none), and the ALB's own
+        # 502s and 504s
+        "AWS/ApplicationELB": 5 + 2,
     }
     assert {s["dimensions"]["ClusterName"] for s in metrics
             if s["namespace"] == "ECS/ContainerInsights"} == {"prod"}
@@ -360,7 +362,8 @@ def test_the_plan_covers_the_contract() -> None:
                                           "PacketsOutToSource")),
         *(("AWS/ApplicationELB", m) for m in ("TargetResponseTime", "HTTPCode_Target_5XX_Count",
                                               "RequestCount", "UnHealthyHostCount",
-                                              "HealthyHostCount")),
+                                              "HealthyHostCount", "HTTPCode_ELB_502_Count",
+                                              "HTTPCode_ELB_504_Count")),
     }
     stats = {(s.namespace, s.name, s.stat) for s in cloudwatch.METRIC_PLAN}
     assert ("AWS/NATGateway", "ActiveConnectionCount", "Maximum") in stats

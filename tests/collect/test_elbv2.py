@@ -80,6 +80,9 @@ def test_call_plan_is_the_lower_bound(arns: dict[str, str], session: boto3.sessi
         "elasticloadbalancing:DescribeTargetGroups": 1,
         "elasticloadbalancing:DescribeLoadBalancers": 1,
         "elasticloadbalancing:DescribeTargetHealth": 3,  # one per target group
+        # one per ALB, told by its ARN (loadbalancer/app/…); moto names its NLB that way too
+        # (AWS: loadbalancer/net/…), so lb-tcp is asked as well here
+        "elasticloadbalancing:DescribeLoadBalancerAttributes": 2,
     }
     params = dict(calls.params)
     assert params["elasticloadbalancing:DescribeTargetGroups"] == {
@@ -181,6 +184,10 @@ def test_every_call_is_cut_at_its_api_limit(stub: Stubber, ctx: Context) -> None
         stub.add_response("describe_target_health", {"TargetHealthDescriptions": [
             {"Target": {"Id": f"10.0.0.{i}", "Port": 80}, "TargetHealth": {"State": "healthy"}}]},
             {"TargetGroupArn": tg_arn(i)})
+    for i in range(n):
+        stub.add_response("describe_load_balancer_attributes", {"Attributes": [
+            {"Key": "idle_timeout.timeout_seconds", "Value": "60"}]},
+            {"LoadBalancerArn": lb_arn(i)})
     elbv2.collect_elbv2(ctx)
     assert elbv2.ARN_BATCH == 20 and math.ceil(n / 20) == 2
     assert [len(ctx.resources[c]) for c in ELB_COLLECTIONS] == [n, n, n]
@@ -220,6 +227,9 @@ def test_target_groups_of_a_shared_load_balancer_are_read_by_it(stub: Stubber,
     for arn in arns:
         stub.add_response("describe_target_health", {"TargetHealthDescriptions": []},
                           {"TargetGroupArn": arn})
+    for i in (0, 1):
+        stub.add_response("describe_load_balancer_attributes", {"Attributes": []},
+                          {"LoadBalancerArn": lb_arn(i)})
     elbv2.collect_elbv2(ctx)
     assert [g["TargetGroupArn"] for g in ctx.resources["target_groups"]] == arns
     assert len(ctx.resources["target_health"]) == n + 1
