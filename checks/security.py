@@ -58,7 +58,8 @@ def container_privileged(facts: Facts, prior: Prior) -> Iterator[Result]:
 def container_root_filesystem_writable(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A read-only root filesystem stops an intruder from dropping tools or changing the
     application's files; writes then go to declared volumes only. Not supported for
-    Windows containers, so those are skipped."""
+    Windows containers, so those are skipped; nor with ECS Exec, so a service that turned
+    it on passes (ecs-exec-blocked judges that setting there, never both)."""
     for use, ctr in each_container(facts):
         where, name, svc = use.where(ctr), container_name(ctr), use.service_arn
         path = use.path(ctr, "readonlyRootFilesystem")
@@ -68,6 +69,12 @@ def container_root_filesystem_writable(facts: Facts, prior: Prior) -> Iterator[R
         elif ctr.get("readonlyRootFilesystem") is True:
             yield passed(use.arn, f"{where}: read-only root filesystem{use.suffix}",
                          service=svc, path=path, container=name)
+        elif use.service is not None and use.service.get("enableExecuteCommand") is True:
+            # ECS Exec's SSM agent writes to the root filesystem: read-only would break the
+            # shell the service turned on, so ecs-exec-blocked, not this, judges the setting
+            yield passed(use.arn, f"{where}: root filesystem writable, as ECS Exec (enabled "
+                         f"on the service) needs{use.suffix}", service=svc, path=path,
+                         container=name)
         else:
             yield failed(use.arn, f"{where}: root filesystem is writable "
                          f"(readonlyRootFilesystem not true){use.suffix}", service=svc,
@@ -183,7 +190,8 @@ def service_assigns_public_ip(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 def _public_ip_result(facts: Facts, svc: Item, public: list[tuple[Item, Item]]) -> Result:
     arn, label = str(svc.get("serviceArn")), service_text(svc)
-    who = [runner_label(r) for r, _ in public]
+    who = [runner_label(r).replace("service", "its own network configuration", 1)
+           if r is svc else runner_label(r) for r, _ in public]
     groups = sorted({g for _, c in public for g in strs(c.get("securityGroups"))})
     data: dict[str, Any] = {
         "runners": who, "security_groups": groups,
@@ -199,6 +207,9 @@ def _public_ip_result(facts: Facts, svc: Item, public: list[tuple[Item, Item]]) 
               for rule in world_ingress(sg)]
     open_ingress = [f"{g} {rule}" for g, rule in opened]
     data["open_ingress"] = open_ingress
+    # the world-open groups first: commands that take one group name the first
+    open_ids = list(dict.fromkeys(g for g, _ in opened))
+    data["security_groups"] = open_ids + [g for g in groups if g not in open_ids]
     data = {k: v for k, v in data.items() if v is not None}
     if opened:
         return failed(arn, f"{text} and its security groups admit the internet: "

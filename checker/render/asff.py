@@ -44,7 +44,7 @@ SCOPE_FIELD = "ecsdoctor/ScopeKey"
 KIND_FIELD = "ecsdoctor/Kind"
 WARNINGS_GENERATOR = f"{GENERATOR_PREFIX}bundle-validation"
 #: Diagnoses (CONTRACTS §3) about security rather than reliability.
-SECURITY_DIAGNOSES = frozenset({"plaintext-secrets"})
+SECURITY_DIAGNOSES = frozenset({"plaintext-secrets", "public-task-ip"})
 TITLE_MAX, DESCRIPTION_MAX, RECOMMENDATION_MAX, FIELD_MAX = 256, 1024, 512, 2048
 
 #: Security Hub's severity labels (ASFF Severity.Label).

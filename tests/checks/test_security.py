@@ -330,7 +330,8 @@ def test_service_assigns_public_ip(public_ip: str, open_rule: dict[str, Any] | N
                                       "internet" if open_ingress else "closed")
     assert f.data.get("open_security_group") == (bn.TASK_SG if open_ingress else None)
     if status == "fail":
-        assert f.data["runners"] == ["service"] and f.data["affected_tasks"] == 2
+        assert f.data["runners"] == ["its own network configuration"]
+        assert f.data["affected_tasks"] == 2
 
 
 def test_public_ip_without_the_security_groups_says_so() -> None:
@@ -362,3 +363,13 @@ def test_a_task_sets_public_ip_is_its_services(sets: list[dict[str, Any]], statu
     assert f.data.get("runners") == runners
     if status == "fail":
         assert f.severity.value == "high" and "task set ecs-svc/" in f.message
+
+
+def test_the_world_open_group_comes_first() -> None:
+    """Commands that take one group (describe, revoke) name the first: the open one."""
+    world = bn.World(services=[bn.web_service(public_ip="ENABLED",
+                                              groups=(bn.TASK_SG, bn.ENDPOINT_SG))])
+    world.sg(bn.ENDPOINT_SG)["IpPermissions"].append(OPEN_8080)
+    (f,) = run_check("service-assigns-public-ip", world.bundle())
+    assert f.data["security_groups"] == [bn.ENDPOINT_SG, bn.TASK_SG]
+    assert f.data["open_security_group"] == bn.ENDPOINT_SG

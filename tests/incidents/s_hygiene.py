@@ -1,10 +1,11 @@
 """Hygiene findings that are not outages yet: a single-AZ service, missing logs, a secret in
-plain text, an old agent and AMI."""
+plain text, an old agent and AMI, tasks with a public IP."""
 
 from __future__ import annotations
 
+from tests import builders_network as bn
 from tests.incidents._infra import container_instance, ec2_instance
-from tests.incidents.healthy import AZS, PRIVATE
+from tests.incidents.healthy import AZS, PRIVATE, PUBLIC, task_sg
 from tests.incidents.scenarios import Cluster, fires, scenario
 
 
@@ -58,3 +59,20 @@ def stale_agent_or_ami(c: Cluster) -> None:
             attr["value"] = "ami-09d3b3274b6c5d4aa"
     c.res["container_instances"][2] = ci
     c.res["ec2_instances"][2] = ec2_instance(2, launched_days=420, image="ami-09d3b3274b6c5d4aa")
+
+
+@scenario("public-task-ip", "public-task-ip",
+          fires("service-assigns-public-ip", "worker", exposure="internet"))
+def public_task_ip(c: Cluster) -> None:
+    """To test a payment provider's webhook against the worker, someone moved it to the
+    public subnets with assignPublicIp ENABLED and opened tcp/8080 on its group to
+    0.0.0.0/0: the worker answers anyone on the internet, past the load balancer."""
+    conf = c.service("worker")["networkConfiguration"]["awsvpcConfiguration"]
+    conf.update(subnets=list(PUBLIC), assignPublicIp="ENABLED")
+    for task in c.tasks("worker", None):
+        for att in task.get("attachments", []):
+            for d in att["details"]:
+                if d["name"] == "subnetId":
+                    d["value"] = PUBLIC[PRIVATE.index(d["value"])]
+    group = c.find("security_groups", "GroupId", task_sg("worker"))
+    group["IpPermissions"].append(bn.rule("tcp", 8080, cidrs=("0.0.0.0/0",)))
