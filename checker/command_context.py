@@ -64,8 +64,8 @@ def _window(facts: Facts) -> dict[str, Any]:
 
 def network(facts: Facts, service_arn: str) -> dict[str, Any]:
     """The service's awsvpc configuration as the commands write it, and its VPC."""
-    service = facts.service_of_arn(service_arn)
-    if service is None:
+    service = facts.service_of_arn(service_arn) if facts.has("services") else None
+    if service is None:  # not collected (or refused): nothing to write, no crash either
         return {}
     conf = obj(obj(service.get("networkConfiguration")).get("awsvpcConfiguration"))
     subnets, groups = strs(conf.get("subnets")), strs(conf.get("securityGroups"))
@@ -73,8 +73,9 @@ def network(facts: Facts, service_arn: str) -> dict[str, Any]:
     if subnets:
         out["awsvpc_subnets"] = ",".join(subnets)
         out["assign_public_ip"] = str(conf.get("assignPublicIp") or "DISABLED")
-        vpcs = {str(s.get("VpcId")) for s in (facts.lookup("subnets", "SubnetId", i)
-                                              for i in subnets) if s and s.get("VpcId")}
+        found = [facts.lookup("subnets", "SubnetId", i) for i in subnets
+                 ] if facts.has("subnets") else []
+        vpcs = {str(s.get("VpcId")) for s in found if s and s.get("VpcId")}
         if len(vpcs) == 1:
             out["vpc"] = vpcs.pop()
     if groups:

@@ -53,6 +53,16 @@ def test_no_awsvpc_configuration_gives_nothing_to_guess_from() -> None:
     assert cc.network(Facts(b.bundle(services=[])), WEB) == {}
 
 
+def test_collections_not_collected_or_refused_give_nothing_and_no_crash() -> None:
+    svc = bn.web_service(public_ip="ENABLED")
+    assert cc.network(Facts(b.bundle()), str(svc["serviceArn"])) == {}  # no services
+    refused = b.bundle(services=[svc])
+    refused["errors"] = [{"collection": "subnets", "operation": "ec2:DescribeSubnets",
+                          "code": "UnauthorizedOperation", "message": "denied"}]
+    got = cc.network(Facts(refused), str(svc["serviceArn"]))
+    assert got["assign_public_ip"] == "ENABLED" and "vpc" not in got
+
+
 def test_ecr_parts_of_an_image_pinned_by_digest() -> None:
     digest = "sha256:" + "0f" * 32
     got = cc.from_data({"image": f"{ECR}/team/api@{digest}"})
