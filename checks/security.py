@@ -141,6 +141,9 @@ def environment_plaintext_secrets(facts: Facts, prior: Prior) -> Iterator[Result
 
 
 # -- public IPs on task ENIs ------------------------------------------------------------------
+# Prowler checks services and task sets apart (ecs_service_no_assign_public_ip,
+# ecs_task_set_no_assign_public_ip); here a task set's finding is its service's:
+# https://github.com/prowler-cloud/prowler/tree/master/prowler/providers/aws/services/ecs
 
 PUBLIC_IP_DOCS = ("https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
                   "fargate-task-networking.html")

@@ -107,7 +107,9 @@ def capacity_provider_no_managed_scaling(facts: Facts, prior: Prior) -> Iterator
 
 
 #: containerInsights values that turn it on: `enhanced` adds per-task and per-container
-#: metrics to the `enabled` ones. https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ClusterSetting.html
+#: metrics to the `enabled` ones (as Prowler's ecs_cluster_container_insights_enabled reads
+#: them: https://github.com/prowler-cloud/prowler/tree/master/prowler/providers/aws/services/ecs).
+#: https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ClusterSetting.html
 INSIGHTS_ON = frozenset({"enabled", "enhanced"})
 INSIGHTS_DOCS = ("https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
                  "cloudwatch-container-insights.html")
