@@ -13,6 +13,7 @@ AWS-FACTS.md §1 and §9, for a scan of this cluster (resources outside it are n
   list counts 1 call per chain here; the AWS-paged bound is shown beside it;
 - describes batch at their limits (DescribeServices 10, DescribeTasks 100, ...), one
   DescribeTaskDefinition per revision, one DescribeTargetHealth per target group, one
+  DescribeLoadBalancerAttributes per Application Load Balancer (the idle timeout), one
   DescribeVpcAttribute per VPC and attribute, ⌈queries/500⌉ GetMetricData;
 - a second round only where the data makes one necessary: security groups referenced by
   the scanned groups but not among them, main route tables when a scanned subnet has no
@@ -124,6 +125,8 @@ def bounds(account: acct.Account, bundle: dict[str, Any]) -> dict[str, Bound]:
         "elasticloadbalancing:DescribeLoadBalancers": Bound(
             _batches(size.albs, 20), _batches(size.albs, 20), f"⌈LB/20⌉ = ⌈{size.albs}/20⌉"),
         "elasticloadbalancing:DescribeTargetHealth": Bound(tg, tg, f"TG = {tg} (one per call)"),
+        "elasticloadbalancing:DescribeLoadBalancerAttributes": Bound(
+            size.albs, size.albs, f"ALB = {size.albs} (one per call)"),
         **_ec2_bounds(account, res, vpcs),
         "autoscaling:DescribeAutoScalingGroups": Bound(1, 1, "⌈ASG/100⌉ = ⌈1/100⌉"),
         "application-autoscaling:DescribeScalableTargets": Bound(
