@@ -49,6 +49,24 @@ def test_values_orjson_would_spell_differently_keep_the_reference_bytes(value: A
     assert json_report.dumps(value) == json_report.reference_dumps(value)
 
 
+def test_report_json_in_batches_is_the_reference_bytes() -> None:
+    # lists longer than a batch are encoded piece by piece and joined: the seams must not
+    # show, whatever the items hold
+    items = [{"check": f"c{i}", "message": "caf\u00e9 \x7f \U0001f600 \"q\"\n" * (i % 3),
+              "data": {"n": i, "ratio": i / 7, "empty": [], "nested": [{}, [i]]}}
+             for i in range(json_report._BATCH * 2 + 17)]
+    value = {"format": "ecsdoctor-report", "findings": items, "errors": [], "summary": {}}
+    assert json_report._orjson_dumps(value) is not None, "the fast path was not taken"
+    assert json_report.dumps(value) == json_report.reference_dumps(value)
+
+
+def test_render_json_consumes_only_its_own_copy() -> None:
+    report = ENGINE.analyze(SCENARIOS[0].bundle(), generated_at="2026-11-20T10:00:00+00:00")
+    expected = json_report.reference_dumps(report.to_dict())
+    assert json_report.render_json(report, None) == expected  # type: ignore[arg-type]
+    assert json_report.reference_dumps(report.to_dict()) == expected  # report untouched
+
+
 def _data_files() -> list[Path]:
     roots = [Path(str(resources.files("checker").joinpath("data"))),
              Path(str(resources.files("checks").joinpath("data"))),

@@ -57,7 +57,9 @@ codecs.register_error(_ESCAPE_ERRORS, _json_escapes)
 def render_json(report: Report, options: RenderOptions) -> str:
     """Options are ignored: colour, width and verbosity mean nothing to a machine reader."""
     del options
-    return dumps(report.to_dict())
+    value = report.to_dict()
+    fast = _orjson_dumps(value, consume=True)
+    return fast if fast is not None else reference_dumps(value)
 
 
 def dumps(value: Any) -> str:
@@ -79,16 +81,65 @@ def _ascii(data: bytes) -> str:
     return text.replace("\x7f", "\\u007f") if "\x7f" in text else text
 
 
-def _orjson_dumps(value: Any) -> str | None:
+#: List items encoded at once: a bounded piece of a 100 MB report at a time.
+_BATCH = 500
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
+def _pieces(value: Any) -> list[Any] | None:
+    """The parts of a report-shaped value (a dict with string keys) that are encoded one
+    at a time: each top-level value, each list cut in batches. None for any other value
+    (encoded whole)."""
+    if type(value) is not dict or any(type(k) is not str for k in value):
+        return None
+    out: list[Any] = []
+    for item in value.values():
+        if type(item) is list and item:
+            out += [item[i:i + _BATCH] for i in range(0, len(item), _BATCH)]
+        else:
+            out.append(item)
+    return out
+
+
+def _orjson_dumps(value: Any, *, consume: bool = False) -> str | None:
+    """The reference's bytes through orjson, or None when they cannot be proven equal.
+
+    The proof: orjson's compact encoding of every piece equals the standard library's
+    compact one (its C encoder), piece by piece, so no copy of the whole report is made
+    for it. The indented text is then assembled from the pieces' indented encodings
+    (orjson writes a raw newline only between tokens: strings hold ``\\n``) and joined
+    once. With `consume`, each list's items are dropped from `value` once written
+    (render_json owns its `to_dict()`), so the dicts shrink as the text grows: at most
+    the text twice (its pieces and the joined copy), where encoding the whole value at
+    once held the dicts, the encoded bytes and their decoded copy."""
     try:
         import orjson
     except ImportError:  # an install without it (a slim Lambda package): the reference
         return None
+    pieces = _pieces(value)
     try:
-        compact = _ascii(orjson.dumps(value))
+        for piece in [value] if pieces is None else pieces:
+            if _ascii(orjson.dumps(piece)) != _COMPACT.encode(piece):
+                return None
     except (TypeError, ValueError):  # non-string keys, big ints, types orjson refuses
         return None
-    if compact != json.dumps(value, separators=(",", ":")):
-        return None
-    del compact  # a large report: not three copies at once
-    return _ascii(orjson.dumps(value, option=orjson.OPT_INDENT_2)) + "\n"
+    del pieces
+    indent = orjson.OPT_INDENT_2
+    if type(value) is not dict or not value:
+        return _ascii(orjson.dumps(value, option=indent)) + "\n"
+    parts = ["{\n"]
+    for n, (key, item) in enumerate(value.items()):
+        parts.append((",\n" if n else "") + f"  {json.dumps(key)}: ")
+        if type(item) is not list or not item:
+            parts.append(_ascii(orjson.dumps(item, option=indent)).replace("\n", "\n  "))
+            continue
+        parts.append("[\n")
+        for i in range(0, len(item), _BATCH):
+            batch = item[i:i + _BATCH]
+            body = _ascii(orjson.dumps(batch, option=indent))[2:-2]  # inside "[\n" … "\n]"
+            parts.append(("  " if not i else ",\n  ") + body.replace("\n", "\n  "))
+            if consume:
+                item[i:i + _BATCH] = [None] * len(batch)
+        parts.append("\n  ]")
+    parts.append("\n}\n")
+    return "".join(parts)
