@@ -18,6 +18,7 @@ import os
 import stat
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 #: Reports are ordinary files (mode 0666 less the umask); bundles hold task definitions,
 #: events and log lines, so only their owner reads them.
@@ -57,16 +58,15 @@ def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
     the umask). Raises OSError (the caller turns it into one line); nothing is left
     behind when it does.
     """
-    data = text.encode("utf-8", "backslashreplace")  # a lone surrogate is shown, never fatal
     if is_stream(path):
         with open(path, "wb") as stream:
-            stream.write(data)
+            _write_encoded(stream, text)
         return
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            _write_encoded(out, text)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, mode if mode is not None else _kept_mode(path))
@@ -75,3 +75,14 @@ def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)  # no half-written file beside the target (disk full, ^C)
         raise
+
+
+#: Characters encoded at a time: a 300 MB report is not held a second time as bytes.
+_ENCODE_SLICE = 1 << 22
+
+
+def _write_encoded(out: BinaryIO, text: str) -> None:
+    """`text` as UTF-8, slice by slice (slices are whole code points, so the bytes are
+    those of encoding it at once); a lone surrogate is shown, never fatal."""
+    for start in range(0, len(text), _ENCODE_SLICE):
+        out.write(text[start:start + _ENCODE_SLICE].encode("utf-8", "backslashreplace"))
