@@ -16,9 +16,19 @@ from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
-from checker.model import Diagnosis, Evidence, Report, Severity, Status, TimelineEntry, Trigger
+from checker.model import (
+    Diagnosis,
+    Evidence,
+    Remediation,
+    Report,
+    Severity,
+    Status,
+    TimelineEntry,
+    Trigger,
+)
 from checker.render import RenderOptions, render
 from checker.render._chain import SHOWN, chain
+from tests.test_hostile_output import RAW
 from tests.test_render import API, WEB, make_report
 
 RTB = "rtb-0b2a4d6f8b0c2e3a4"
@@ -157,12 +167,26 @@ def test_hostile_text_is_text_never_markup() -> None:
     assert not any(c and "<" in c for c in classes)
 
 
-def test_control_characters_are_shown_escaped() -> None:
-    base = make_report()
-    odd = replace(base.diagnoses[0], title="OOM\x1b[2J\u202eexe")
-    page = render(replace(base, diagnoses=(odd,)), "html")
-    assert "\x1b" not in page and "\u202e" not in page
-    assert "OOM\\x1b[2J\\u202eexe" in " ".join(parse(page).text)
+def test_control_characters_are_shown_escaped_in_every_field() -> None:
+    """Each string is sanitized where the page shows it: title, summary, evidence, command
+    lines, the trigger's undo command, the timeline, findings and collection errors."""
+    bad = "OOM\x1b[2J\u202eexe\x07"
+    report = timeline_report()
+    first = report.diagnoses[0]
+    assert first.trigger is not None
+    odd = replace(first, title=bad, summary=bad, why=(bad,),
+                  evidence=(Evidence("c", Status.FAIL, bad, bad, "confirm"),),
+                  remediation=(Remediation(bad, f"echo {bad}\necho two"),),
+                  trigger=replace(first.trigger, revert=bad, actor=bad))
+    report = replace(report, diagnoses=(odd,), findings=tuple(
+        replace(f, message=bad) for f in report.findings),
+        timeline=tuple(replace(t, summary=bad) for t in report.timeline),
+        errors=({"collection": bad, "operation": bad, "code": bad, "message": bad},))
+    page = render(report, "html", RenderOptions(verbose=True))
+    assert not RAW.findall(page.replace("\n", ""))
+    shown = " ".join(parse(page).text)
+    assert shown.count("OOM\\x1b[2J\\u202eexe\\x07") >= 10
+    assert "echo two" in shown  # a command keeps its lines
 
 
 def test_the_chain_groups_repeated_evidence_and_caps_its_nodes() -> None:
