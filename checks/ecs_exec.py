@@ -99,13 +99,16 @@ def _recommendations(td: Item) -> list[str]:
 @check(id="ecs-exec-blocked", area="ecs_exec", severity=Severity.LOW,
        title="ECS Exec (aws ecs execute-command) would not work for the service",
        needs=("services", "task_definitions"), docs=EXEC_DOCS,
-       emits=("blockers", "not_visible", "platform", "recommendations", "running_tasks"))
+       emits=("blockers", "enabled", "not_visible", "platform", "recommendations",
+              "running_tasks"))
 def ecs_exec_blocked(facts: Facts, prior: Prior) -> Iterator[Result]:
     """ECS Exec is the break-glass shell during an incident (heap dumps, curl from inside
     the task); finding out mid-incident that it is off, or that the tasks predate turning
-    it on, costs a redeploy at the worst moment. Lists every blocker at once: the service
-    and task flags, platform version or agent version, read-only root filesystem and the
-    task role (whose permissions cannot be seen offline)."""
+    it on, costs a redeploy at the worst moment. Lists every blocker at once: the task
+    flags, platform version or agent version, read-only root filesystem and the task role
+    (whose permissions cannot be seen offline). A service with ECS Exec switched off
+    passes: that is a choice, and container-root-filesystem-writable then judges the root
+    filesystem alone, so the two never fail one container over the same setting."""
     for svc in sorted(facts.services, key=lambda s: str(s.get("serviceArn"))):
         arn, label = str(svc.get("serviceArn")), service_label(svc)
         td = facts.task_definition(svc.get("taskDefinition"))
@@ -115,14 +118,19 @@ def ecs_exec_blocked(facts: Facts, prior: Prior) -> Iterator[Result]:
             continue
         running = facts.tasks_of_service(svc, "RUNNING") if facts.has("tasks") else []
         off = svc.get("enableExecuteCommand") is not True
-        blockers = [*(["enableExecuteCommand is off on the service"] if off else []),
-                    *_task_blockers(svc, running), *_platform_blockers(facts, svc, td, running),
+        blockers = [*_task_blockers(svc, running), *_platform_blockers(facts, svc, td, running),
                     *_definition_blockers(td)]
         data: dict[str, Any] = {
             "blockers": blockers, "recommendations": _recommendations(td),
             "not_visible": list(NOT_VISIBLE), "platform": platform(td, svc),
-            "running_tasks": len(running)}
-        if blockers:
+            "running_tasks": len(running), "enabled": not off}
+        if off:
+            # switched off is a choice (a read-only root filesystem, no shell in prod), not
+            # a fault; what turning it on would also need is said, not failed
+            more = f"; turning it on would also need: {'; '.join(blockers)}" if blockers else ""
+            yield passed(arn, f"service {label}: ECS Exec is switched off "
+                         f"(enableExecuteCommand false){more}", service=arn, **data)
+        elif blockers:
             listed = "; ".join(f"({i}) {b}" for i, b in enumerate(blockers, 1))
             yield failed(arn, f"service {label}: aws ecs execute-command would fail — {listed}",
                          service=arn, **data)

@@ -230,3 +230,72 @@ def test_reason_truncated_only_at_the_api_cut_length(check: str, reason: str,
     (f,) = run_check(check, bundle)
     assert f.status.value == "fail"
     assert ("reason truncated by ECS" in f.message) is cut, f.message
+
+
+# -- autoscaling-missing reads memory only against a hard limit ---------------------------
+def test_memory_above_100_percent_of_soft_reservations_is_no_hot_service() -> None:
+    rep = report("soft-reservation-above-100")
+    assert not _on(rep, "autoscaling-missing", "reports"), [d.id for d in rep.diagnoses]
+    (f,) = [f for f in rep.findings if f.check == "service-autoscaling-missing"
+            and f.service == service_arn("reports")]
+    assert f.status.value == "pass" and "soft reservations" in f.message, f.message
+
+
+def test_memory_hot_against_a_hard_limit_still_counts() -> None:
+    """Memory at 85-95 % of task memory with no scaling is still a hot service."""
+    from tests import builders as b
+    from tests import builders_service as bs
+    from tests.checks.harness import run_check
+
+    td = b.task_definition("web", containers=[b.container_def("web", memory=1024)])
+    bundle = b.bundle(clusters=[b.cluster()], services=[b.service("web", desired=4)],
+                      task_definitions=[td], scalable_targets=[], scaling_policies=[])
+    bs.with_metrics(bundle, bs.series("AWS/ECS", "MemoryUtilization", [40, 85, 91, 88, 93]))
+    (f,) = run_check("service-autoscaling-missing", bundle)
+    assert f.status.value == "fail" and "MemoryUtilization" in f.message, f.message
+
+
+# -- a Fargate scope gets no EC2 agent/AMI hint -------------------------------------------
+@pytest.mark.parametrize(("launch", "hint"), [("FARGATE", False), ("EC2", True)])
+def test_an_empty_series_blames_the_agent_only_on_ec2(launch: str, hint: bool) -> None:
+    """A running service whose AWS/ECS series is empty: on EC2 the container instance's
+    agent publishes it (an old one is a lead); Fargate has no agent to update."""
+    from tests import builders as b
+    from tests import builders_service as bs
+    from tests.checks.harness import run_check
+
+    bundle = b.bundle(clusters=[b.cluster()], services=[b.service("web", launchType=launch)],
+                      task_definitions=[b.task_definition("web")])
+    bs.with_metrics(bundle, bs.series("AWS/ECS", "CPUUtilization", []))
+    (f,) = run_check("service-cpu-saturated", bundle)
+    assert f.status.value == "unknown" and "published nothing" in f.message, f.message
+    assert ("agent" in f.message) is hint, f.message
+
+
+# -- a read-only root filesystem and ECS Exec are judged once -----------------------------
+def test_root_filesystem_and_ecs_exec_never_both_fail_one_service() -> None:
+    """Whatever readonlyRootFilesystem says, one of the two checks would object: read-only
+    blocks ECS Exec, writable is a hardening gap. A service that turned ECS Exec on needs
+    it writable; one that switched it off has nothing blocked."""
+    bad = []
+    for name in NAMES:
+        rep = report(name)
+        failing = {(f.check, f.service) for f in rep.findings if f.status.value == "fail"}
+        for svc in _bundle(name)["resources"]["services"]:
+            arn = svc["serviceArn"]
+            both = {("container-root-filesystem-writable", arn),
+                    ("ecs-exec-blocked", arn)} <= failing
+            off_fails = (svc.get("enableExecuteCommand") is not True
+                         and ("ecs-exec-blocked", arn) in failing)
+            if both or off_fails:
+                bad.append(f"{name} / {svc['serviceName']}: both={both} off_fails={off_fails}")
+    assert not bad, "\n".join(bad)
+
+
+def test_exec_enabled_with_a_read_only_root_filesystem_fails_once() -> None:
+    """worker turned ECS Exec on and runs read-only: ECS Exec is what is broken."""
+    rep = report("healthy")
+    worker = service_arn("worker")
+    fails = {f.check for f in rep.findings if f.service == worker and f.status.value == "fail"
+             and f.check in ("ecs-exec-blocked", "container-root-filesystem-writable")}
+    assert fails == {"ecs-exec-blocked"}

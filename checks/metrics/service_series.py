@@ -11,6 +11,7 @@ from checker.model import Result, skipped, unknown
 from checks.lib.labels import human_duration, service_label
 from checks.lib.metric_refs import desired_count, find, min_data_s, running_count, service_dims
 from checks.lib.series import Series
+from checks.lib.taskdefs import EC2, platform
 
 
 def service_series(facts: Facts, svc: Item, name: str,
@@ -30,8 +31,17 @@ def service_series(facts: Facts, svc: Item, name: str,
     elif not len(got):
         why = (f"no {wanted} datapoint in the window: "
                + ("a service with no RUNNING task publishes nothing" if running_count(svc) == 0
-                  else "the service published nothing (ECS agent too old on EC2?)"))
+                  else "the service published nothing" + _agent_hint(facts, svc)))
     else:
         why = (f"only {human_duration(got.covered_s)} of {wanted} data; a verdict needs "
                f"{human_duration(min_data_s())}")
     return unknown(arn, f"service {label}: {why}", service=arn, needs=wanted)
+
+
+def _agent_hint(facts: Facts, svc: Item) -> str:
+    """On EC2 the container instance's agent publishes the series, so an old one is a
+    lead; Fargate has no agent the user runs, and an EC2 hint there sends them astray."""
+    td = facts.task_definition(svc.get("taskDefinition")) if facts.has(
+        "task_definitions") else None
+    return " (ECS agent too old on its container instances?)" if platform(
+        td or {}, svc) == EC2 else ""

@@ -15,6 +15,7 @@ from checker.facts import Facts, Item, arn_name, dig, obj, objs
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
 from checks.lib.labels import service_label
+from checks.lib.taskdefs import memory_bound
 from checks.service.fields import PENDING_STATES, count, services
 
 _GUIDE = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"
@@ -67,13 +68,25 @@ def _hot_run(values: list[Any]) -> int:
 
 def hot(facts: Facts, svc: Item) -> tuple[bool | None, str]:
     """Whether the service runs hot now (AWS/ECS CPU or memory, Average else Maximum),
-    with a sentence saying so; None when no series for the service was collected."""
+    with a sentence saying so; None when no series for the service was collected. Memory
+    counts only when a hard limit bounds the task: against soft reservations the metric
+    passes 100 % at a steady load."""
     if not facts.has("metrics"):
         return None, "needs AWS/ECS CPUUtilization (metrics not collected)"
     dims = {"ClusterName": arn_name(str(svc.get("clusterArn", ""))),
             "ServiceName": str(svc.get("serviceName", ""))}
-    seen = []
+    seen: list[str] = []
+    td = (facts.task_definition(svc.get("taskDefinition"))
+          if facts.has("task_definitions") else None)
+    soft = td is not None and memory_bound(td)[0] is None
     for metric in ("CPUUtilization", "MemoryUtilization"):
+        if metric == "MemoryUtilization" and soft:
+            # against soft reservations the percentage passes 100 % at a steady load:
+            # it says the reservation is low, not that more tasks are needed
+            if seen:
+                seen.append("MemoryUtilization not counted (measured against soft "
+                            "reservations)")
+            continue
         for stat in ("Average", "Maximum"):
             for series in facts.metric("AWS/ECS", metric, dims, stat):
                 values = [v for v in series.get("values") or []

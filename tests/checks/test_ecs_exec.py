@@ -41,8 +41,12 @@ def _bundle(svc_extra: dict[str, Any] | None = None, td: dict[str, Any] | None =
 
 @pytest.mark.parametrize(("bundle", "expected", "says"), [
     (_bundle(), "pass", "aws ecs execute-command will work"),
-    (_bundle({"enableExecuteCommand": False}, tasks=[_running(enabled=False)]), "fail",
-     "enableExecuteCommand is off on the service"),
+    # switched off is a choice, not a fault (what turning it on needs is still said)
+    (_bundle({"enableExecuteCommand": False}, tasks=[_running(enabled=False)]), "pass",
+     "ECS Exec is switched off (enableExecuteCommand false)"),
+    (_bundle({"enableExecuteCommand": False}, td=_td(readonly=True),
+             tasks=[_running(enabled=False)]), "pass",
+     "turning it on would also need: readonlyRootFilesystem is true on web"),
     (_bundle(tasks=[_running(enabled=False), _running()]), "fail",
      "1 of 2 running task(s) started before enableExecuteCommand was turned on"),
     (_bundle(tasks=[_running(agent="STOPPED")]), "fail",
@@ -67,10 +71,11 @@ def test_ecs_exec_blocked(bundle: dict[str, Any], expected: str, says: str) -> N
 
 def test_exec_lists_every_blocker_at_once() -> None:
     (f,) = run_check("ecs-exec-blocked", _bundle(
-        {"enableExecuteCommand": False}, td=_td(role=False, readonly=True),
-        tasks=[_running(enabled=False, pv="1.3.0")]))
+        td=_td(role=False, readonly=True), tasks=[_running(enabled=False, pv="1.3.0")]))
     assert f.message.startswith("service prod/web: aws ecs execute-command would fail — "
-                                "(1) enableExecuteCommand is off on the service; (2) Fargate")
+                                "(1) 1 of 1 running task(s) started before "
+                                "enableExecuteCommand was turned on: force a new deployment; "
+                                "(2) Fargate")
     assert len(f.data["blockers"]) == 4
 
 

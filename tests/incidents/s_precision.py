@@ -79,3 +79,17 @@ def sg_blocks_lb_on_web(c: Cluster) -> None:
 # launched there cannot pull its ghcr.io image. Two faults on one service's path; each
 # diagnosis cites its own, not the other's symptoms.
 mixed("mixed-sg-blocks-lb-and-dead-route", sg_blocks_lb_on_web, egress_route_missing)
+
+
+@scenario("soft-reservation-above-100", "host-memory-overcommit",
+          fires("instance-memory-overcommit"), fires("container-no-memory-limit", "reports"))
+def soft_reservation_above_100(c: Cluster) -> None:
+    """reports:20 runs on a 1 GiB soft reservation, no hard limit and no auto scaling (a
+    nightly batch service at a fixed count). AWS/ECS MemoryUtilization is measured against
+    that reservation, so it reads a steady 160%: no load is growing and more tasks would
+    not help, but the hosts are over-committed."""
+    c.deploy("reports", 3 * 1440, memory=None, memoryReservation=1024)
+    rid = "service/prod/reports"
+    for key in ("scalable_targets", "scaling_policies"):
+        c.res[key] = [t for t in c.res.get(key, []) if t.get("ResourceId") != rid]
+    _memory(c, "reports", lambda mins: 160.0, 4.0, average_gap=20.0, cap=400.0)
