@@ -11,11 +11,12 @@ one sanitizer (checker.sanitize).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
@@ -25,18 +26,47 @@ import typer
 from rich.console import Console
 
 try:  # typer >= 0.2x vendors its own click; older ones use click itself
+    from typer import _click as click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover
+    import click  # type: ignore[no-redef]
     from click import exceptions as click_exceptions  # type: ignore[no-redef]
+from typer.core import TyperArgument, TyperCommand
 
 from checker import __version__
 from checker.errors import EcsdoctorError, InputError
 from checker.model import Report, Severity
 from checker.sanitize import guard_lines, one_line, safe_text
 
+#: -h everywhere, as every other command line tool has it.
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class _Argument(TyperArgument):
+    """An argument shown by its metavar alone: `BUNDLE.json`, `[ID]`. typer would add the
+    raw type (`BUNDLE.json <path>`) and brace a required one (`{BUNDLE.json}`)."""
+
+    def display_type_rich(self, ctx: click.Context) -> str | None:
+        return None if self.metavar else super().display_type_rich(ctx)
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw
+        return name if self.required else f"[{name}]"
+
+
+class _Command(TyperCommand):
+    """A command whose arguments are `_Argument`s (typer makes them from the signature)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument
+
+
 app = typer.Typer(
-    name="ecsdoctor", no_args_is_help=True, add_completion=False,
-    pretty_exceptions_enable=False, rich_markup_mode=None,
+    name="ecsdoctor", no_args_is_help=True, add_completion=True,
+    pretty_exceptions_enable=False, rich_markup_mode=None, context_settings=CONTEXT,
     help="Ranked diagnoses for Amazon ECS: what is wrong, the evidence, and what to run next.",
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -47,6 +77,12 @@ class Format(StrEnum):
     json = "json"
     markdown = "markdown"
     html = "html"
+
+
+class Color(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
 
 
 class Sev(StrEnum):
@@ -107,7 +143,31 @@ def parse_history(text: str) -> dt.timedelta:
                          "(0 turns history off)") from None
 
 
-def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool) -> None:
+#: Width of the report when stdout is not a terminal and COLUMNS does not say.
+PIPED_WIDTH = 100
+#: Width of a report written to a file (-o).
+FILE_WIDTH = 120
+
+
+def output_width(tty: bool, environ: Mapping[str, str]) -> int:
+    """The terminal's width; piped, COLUMNS when it is a number (a CI log, `| less`),
+    else PIPED_WIDTH."""
+    if tty:
+        return Console().width
+    columns = environ.get("COLUMNS", "").strip()
+    return int(columns) if columns.isdigit() and int(columns) > 0 else PIPED_WIDTH
+
+
+def use_color(choice: Color, tty: bool, environ: Mapping[str, str]) -> bool:
+    """--color: always, never, or auto (a terminal, NO_COLOR unset, TERM not dumb;
+    https://no-color.org)."""
+    if choice is not Color.auto:
+        return choice is Color.always
+    return tty and not environ.get("NO_COLOR") and environ.get("TERM") != "dumb"
+
+
+def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool,
+          color: Color = Color.auto) -> None:
     """The report to `output` (written by checker.files: atomic for a file, direct for a
     FIFO or device) or to stdout (`-o -` too). Whatever the format, the text passes the
     sanitizer's safety net last: no raw control character (colour codes aside) and no line
@@ -115,15 +175,18 @@ def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool) -> N
     from checker.render import RenderOptions, render
 
     if output is not None and str(output) != "-":
-        text = render(report, fmt.value, RenderOptions(color=False, width=120, verbose=verbose))
-        write_file(output, "--output", safe_text(text))
+        paint = color is Color.always
+        text = render(report, fmt.value, RenderOptions(color=paint, width=FILE_WIDTH,
+                                                       verbose=verbose))
+        write_file(output, "--output", guard_lines(text) if paint else safe_text(text))
         say(f"report written to {output}")
         return
     tty = sys.stdout.isatty()
-    color = tty and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
-    width = Console().width if tty else 100
-    text = render(report, fmt.value, RenderOptions(color=color, width=width, verbose=verbose))
-    text = guard_lines(text) if color else safe_text(text)
+    color_on = use_color(color, tty, os.environ)
+    width = output_width(tty, os.environ)
+    text = render(report, fmt.value, RenderOptions(color=color_on, width=width,
+                                                   verbose=verbose))
+    text = guard_lines(text) if color_on else safe_text(text)
     # a stdout that cannot encode a name (non-UTF-8 console): "?" rather than no report
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     sys.stdout.write(text.encode(encoding, "replace").decode(encoding))
@@ -181,65 +244,95 @@ def _analyze(bundle: dict[str, Any], progress: bool) -> Report:
         return engine.analyze(bundle, on_check=hook)
 
 
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+def choices(enum: type[StrEnum]) -> str:
+    """`table|json|markdown`: a choice option's metavar (typer would print `<…>`)."""
+    return "|".join(member.value for member in enum)
+
+
+FormatOpt = Annotated[Format, typer.Option(
+    "--format", "-f", metavar=choices(Format), help="Output format.")]
 OutputOpt = Annotated[Path | None, typer.Option(
-    "--output", "-o", help="Write the report to FILE (atomically) instead of stdout.",
-    dir_okay=False)]
+    "--output", "-o", metavar="FILE", dir_okay=False,
+    help="Write the report to FILE (atomically) instead of stdout.")]
 FailOnOpt = Annotated[Sev | None, typer.Option(
-    "--fail-on", help="Exit 1 if a diagnosis or failing finding is at or above SEV.")]
+    "--fail-on", metavar="SEV", help="Exit 1 if a diagnosis or failing finding is at or "
+                                     f"above SEV ({choices(Sev)}).")]
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Exit 3 if any collection failed (AccessDenied, throttling, …).")]
 VerboseOpt = Annotated[bool, typer.Option(
-    "--verbose", "-v", help="Also list every failing finding, not only diagnoses.")]
+    "--verbose", "-v", help="The whole report: every evidence row and step, the reasoning, "
+                            "the timeline, every failing and unknown finding.")]
 SaveOpt = Annotated[Path | None, typer.Option(
-    "--save-bundle", help="Save what was collected as a bundle for `ecsdoctor analyze`.",
-    dir_okay=False)]
+    "--save-bundle", metavar="FILE", dir_okay=False,
+    help="Save what was collected as a bundle for `ecsdoctor analyze`.")]
+ColorOpt = Annotated[Color, typer.Option(
+    "--color", metavar=choices(Color),
+    help="Colour: auto (on a terminal, unless NO_COLOR is set), always, never.")]
+EndpointOpt = Annotated[str | None, typer.Option(
+    "--endpoint-url", metavar="URL",
+    help="Send every AWS call to URL (LocalStack, moto, a proxy) instead of AWS's "
+         "endpoints; AWS_ENDPOINT_URL does the same.")]
+RegionOpt = Annotated[str | None, typer.Option(
+    "--region", metavar="REGION",
+    help="AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's).")]
+ProfileOpt = Annotated[str | None, typer.Option(
+    "--profile", metavar="NAME", help="AWS named profile.")]
 
 
-@app.command()
+@app.command(cls=_Command)
 def scan(
     cluster: Annotated[list[str] | None, typer.Option(
-        "--cluster", "-c", help="Cluster name or ARN; repeat for several (a fleet scan "
-                                "without it reads every cluster of each target).")] = None,
-    region: Annotated[str | None, typer.Option(
-        help="AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's).")] = None,
-    profile: Annotated[str | None, typer.Option(help="AWS named profile.")] = None,
+        "--cluster", "-c", metavar="NAME",
+        help="Cluster name or ARN; repeat for several (a fleet scan without it reads every "
+             "cluster of each target).")] = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
     service: Annotated[list[str] | None, typer.Option(
-        "--service", "-s", help="Only these services (name); repeat for several.")] = None,
+        "--service", "-s", metavar="NAME",
+        help="Only these services (name); repeat for several.")] = None,
     since: Annotated[str, typer.Option(
+        metavar="DURATION",
         help="Metric window, e.g. 30m, 6h, 2d (stopped tasks stay visible ~1h).")] = "3h",
     history: Annotated[str, typer.Option(
+        metavar="DURATION",
         help="History window: stopped tasks and ECS events from the history log group "
              "(deploy/history.yaml), CloudTrail changes; 0 turns it off.")] = "24h",
     history_log_group: Annotated[str, typer.Option(
-        help="The history log group.")] = "/ecsdoctor/ecs-events",
+        metavar="NAME", help="The history log group.")] = "/ecsdoctor/ecs-events",
     log_lines: Annotated[int, typer.Option(
-        min=0, max=10_000, help="Last log lines read per container of a failing service "
-                                "(awslogs); 0 reads no logs.")] = 50,
+        min=0, max=10_000, metavar="N",
+        help="Last log lines read per container of a failing service (awslogs); 0 reads "
+             "no logs.")] = 50,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     save_bundle: SaveOpt = None,
     fail_on: FailOnOpt = None,
     strict: StrictOpt = False,
     verbose: VerboseOpt = False,
+    color: ColorOpt = Color.auto,
+    endpoint_url: EndpointOpt = None,
     workers: Annotated[int, typer.Option(
-        min=1, max=32, help="Parallel API calls (a bounded thread pool).")] = 8,
+        min=1, max=32, metavar="N", help="Parallel API calls (a bounded thread pool).")] = 8,
     timeout: Annotated[str, typer.Option(
+        metavar="DURATION",
         help="Time limit for reading the account, e.g. 90s, 5m: what is not read by then "
              "is reported as not read (timed out) and the report is built from the rest.")]
     = "5m",
     regions: Annotated[str | None, typer.Option(
+        metavar="LIST",
         help="Fleet: comma-separated Regions, or 'all' (every Region enabled for the "
              "account).")] = None,
     accounts: Annotated[str | None, typer.Option(
+        metavar="LIST",
         help="Fleet: comma-separated account ids, each entered through --role-arn.")] = None,
     organization: Annotated[bool, typer.Option(
         "--organization", help="Fleet: every ACTIVE account of the AWS Organization.")]
     = False,
     role_arn: Annotated[str | None, typer.Option(
+        metavar="ARN",
         help="Fleet: arn:aws:iam::{account}:role/NAME, assumed in each account.")] = None,
     fleet_workers: Annotated[int, typer.Option(
-        min=1, max=32, help="Fleet: accounts × Regions scanned at once.")] = 4,
+        min=1, max=32, metavar="N", help="Fleet: accounts × Regions scanned at once.")] = 4,
 ) -> None:
     """Read the account (read-only: Describe/List/Get) and print ranked diagnoses."""
     with user_errors():
@@ -247,9 +340,11 @@ def scan(
         past = parse_history(history)
         from checker.cli.scan import parse_timeout, run_scan
         from checker.collect import Scope
+        from checker.collect import session as aws_session
         from checker.fleet import FleetRequest
 
         limit = parse_timeout(timeout)
+        endpoint = aws_session.endpoint_url(endpoint_url)
 
         scope = Scope(clusters=tuple(cluster or ()), services=tuple(service or ()),
                       since=window, history=past, history_log_group=history_log_group,
@@ -259,8 +354,9 @@ def scan(
                                    workers=fleet_workers)
         if fleet.is_fleet:
             report = _scan_fleet(fleet, scope, region=region, profile=profile,
-                                 workers=workers, save_bundle=save_bundle, timeout=limit)
-            _emit(report, fmt, output, verbose)
+                                 workers=workers, save_bundle=save_bundle, timeout=limit,
+                                 endpoint_url=endpoint)
+            _emit(report, fmt, output, verbose, color)
             exit_with(report, fail_on, strict)
         if not cluster:
             raise InputError("no cluster to scan: pass --cluster NAME (or, to read every "
@@ -268,13 +364,14 @@ def scan(
         bundle = run_scan(
             scope,
             region=region, profile=profile, workers=workers, console=err,
-            show_progress=err.is_terminal, timeout=limit,
+            show_progress=err.is_terminal, timeout=limit, endpoint_url=endpoint,
         )
-        _finish(bundle, fmt, output, save_bundle, fail_on, strict, verbose)
+        _finish(bundle, fmt, output, save_bundle, fail_on, strict, verbose, color)
 
 
 def _scan_fleet(fleet: Any, scope: Any, *, region: str | None, profile: str | None,
-                workers: int, save_bundle: Path | None, timeout: float) -> Report:
+                workers: int, save_bundle: Path | None, timeout: float,
+                endpoint_url: str | None) -> Report:
     """Many accounts and Regions, one report (checker.fleet; docs/fleet.md)."""
     if save_bundle is not None:
         raise InputError("--save-bundle saves one account's bundle: scan one account and "
@@ -282,11 +379,12 @@ def _scan_fleet(fleet: Any, scope: Any, *, region: str | None, profile: str | No
     from checker.cli.fleet import run_fleet
 
     return run_fleet(fleet, scope, region=region, profile=profile, workers=workers,
-                     console=err, show_progress=err.is_terminal, timeout=timeout)
+                     console=err, show_progress=err.is_terminal, timeout=timeout,
+                     endpoint_url=endpoint_url)
 
 
 def _finish(bundle: dict[str, Any], fmt: Format, output: Path | None, save_bundle: Path | None,
-            fail_on: Sev | None, strict: bool, verbose: bool) -> None:
+            fail_on: Sev | None, strict: bool, verbose: bool, color: Color = Color.auto) -> None:
     from checker import bundle as bundle_mod
     from checker.files import PRIVATE
 
@@ -296,7 +394,7 @@ def _finish(bundle: dict[str, Any], fmt: Format, output: Path | None, save_bundl
         write_file(save_bundle, "--save-bundle", bundle_mod.dumps(bundle), mode=PRIVATE)
         say(f"bundle saved to {save_bundle}")
     report = _analyze(bundle, progress=err.is_terminal)
-    _emit(report, fmt, output, verbose)
+    _emit(report, fmt, output, verbose, color)
     _note_retries(bundle)
     exit_with(report, fail_on, strict)
 
@@ -338,7 +436,7 @@ def _note_retries(bundle: dict[str, Any]) -> None:
     say("ecsdoctor: retried after throttling or transient errors: " + ", ".join(parts))
 
 
-@app.command()
+@app.command(cls=_Command)
 def analyze(
     bundle_file: Annotated[Path, typer.Argument(
         metavar="BUNDLE.json", help="A bundle from `scan --save-bundle`, or written by hand.")],
@@ -347,20 +445,23 @@ def analyze(
     fail_on: FailOnOpt = None,
     strict: StrictOpt = False,
     verbose: VerboseOpt = False,
+    color: ColorOpt = Color.auto,
 ) -> None:
     """Analyse a saved bundle offline: same report as `scan`, no AWS access."""
     with user_errors():
         from checker import bundle as bundle_mod
 
-        _finish(bundle_mod.load(bundle_file), fmt, output, None, fail_on, strict, verbose)
+        _finish(bundle_mod.load(bundle_file), fmt, output, None, fail_on, strict, verbose,
+                color)
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo(
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     save_bundle: SaveOpt = None,
     verbose: VerboseOpt = False,
+    color: ColorOpt = Color.auto,
 ) -> None:
     """Run the whole pipeline against an embedded demo account (moto on 127.0.0.1)."""
     with user_errors():
@@ -382,7 +483,7 @@ def demo(
                               log_lines=DEFAULT_LOG_LINES)
                 bundle = collect(acct.session(), scope, progress=progress,
                                  endpoint_url=acct.endpoint_url)
-        _finish(bundle, fmt, output, save_bundle, None, False, verbose)
+        _finish(bundle, fmt, output, save_bundle, None, False, verbose, color)
 
 
 class GateFormat(StrEnum):
@@ -393,77 +494,158 @@ class GateFormat(StrEnum):
     markdown = "markdown"
 
 
-@app.command()
+@app.command(cls=_Command)
 def gate(
     task_definition: Annotated[list[Path], typer.Option(
-        "--task-definition", "-t", dir_okay=False,
+        "--task-definition", "-t", dir_okay=False, metavar="FILE",
         help="A RegisterTaskDefinition request JSON (as `aws ecs register-task-definition "
              "--cli-input-json` takes) or describe-task-definition output. Repeat it, or "
              "give a quoted glob ('deploy/*.json'), to judge several files in one report.")],
     cluster: Annotated[str | None, typer.Option(
-        "--cluster", "-c", help="Check against this cluster (and the referenced resources "
-                                "in AWS); without it the gate is offline.")] = None,
+        "--cluster", "-c", metavar="NAME",
+        help="Check against this cluster (and the referenced resources in AWS); without it "
+             "the gate is offline.")] = None,
     service: Annotated[str | None, typer.Option(
-        "--service", "-s", help="The service the new revision goes to (needs --cluster).")]
-    = None,
-    region: Annotated[str | None, typer.Option(
-        help="AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's).")] = None,
-    profile: Annotated[str | None, typer.Option(help="AWS named profile.")] = None,
+        "--service", "-s", metavar="NAME",
+        help="The service the new revision goes to (needs --cluster).")] = None,
+    region: RegionOpt = None,
+    profile: ProfileOpt = None,
     fail_on: Annotated[Sev, typer.Option(
-        "--fail-on", help="Exit 1 if a failing finding or diagnosis is at or above SEV.")]
+        "--fail-on", metavar="SEV",
+        help=f"Exit 1 if a failing finding or diagnosis is at or above SEV ({choices(Sev)}).")]
     = Sev.high,
-    fmt: Annotated[GateFormat, typer.Option("--format", "-f", help="Output format.")]
+    fmt: Annotated[GateFormat, typer.Option(
+        "--format", "-f", metavar=choices(GateFormat), help="Output format.")]
     = GateFormat.table,
     output: OutputOpt = None,
     waivers: Annotated[Path | None, typer.Option(
-        "--waivers", dir_okay=False,
+        "--waivers", dir_okay=False, metavar="FILE",
         help="Waiver file (default: .ecsdoctor.yaml in the working directory, if any).")]
     = None,
     since: Annotated[str, typer.Option(
+        metavar="DURATION",
         help="Window for the running revision's peak CPU/memory, e.g. 6h, 7d.")] = "7d",
     allow_placeholders: Annotated[bool, typer.Option(
         "--allow-placeholders",
         help="A file with template placeholders (${VAR}, {{ var }}, <YOUR_...>) gets one "
              "finding per placeholder instead of exit 2.")] = False,
     verbose: VerboseOpt = False,
+    color: ColorOpt = Color.auto,
+    endpoint_url: EndpointOpt = None,
 ) -> None:
     """Check a task definition before it is registered and deployed (CI gate)."""
     with user_errors():
+        from checker.collect import session as aws_session
         from checker.gate.run import GateOptions, run_gate
 
         opts = GateOptions(task_definition=tuple(task_definition), cluster=cluster,
                            service=service, region=region, profile=profile,
                            fail_on=Severity(fail_on.value), waivers=waivers,
-                           since=parse_since(since), allow_placeholders=allow_placeholders)
+                           since=parse_since(since), allow_placeholders=allow_placeholders,
+                           endpoint_url=aws_session.endpoint_url(endpoint_url))
         verdict = run_gate(opts)
-        _emit(verdict.report, fmt, output, verbose)
+        _emit(verdict.report, fmt, output, verbose, color)
         for line in verdict.line(opts.fail_on).splitlines():  # the verdict, then what
             say(line)                                         # waivers hid, one per line
     raise typer.Exit(verdict.exit_code)
 
 
-@app.command("checks")
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+ListFormatOpt = Annotated[ListFormat, typer.Option(
+    "--format", "-f", metavar=choices(ListFormat),
+    help="table for a person; json (a stable, versioned listing) for a program; markdown "
+         "for docs.")]
+
+
+def _console(color: Color) -> Console:
+    """stdout for the listings: the terminal's width (COLUMNS when piped), colour as
+    --color says."""
+    tty = sys.stdout.isatty()
+    on = use_color(color, tty, os.environ)
+    return Console(width=output_width(tty, os.environ), force_terminal=on,
+                   no_color=not on, color_system="standard" if on else None,
+                   highlight=False, markup=False, emoji=False, soft_wrap=False)
+
+
+def _check_ids(incomplete: str) -> list[str]:
+    """Shell completion of a check id."""
+    from checker import registry
+
+    return [spec.id for spec in registry.load() if spec.id.startswith(incomplete)]
+
+
+def _diagnosis_ids(incomplete: str) -> list[str]:
+    """Shell completion of a diagnosis or scenario id."""
+    from checker import playbook, registry
+
+    books = playbook.load(registry.load())
+    names = [*playbook.catalog(), *(book.scenario for book in books)]
+    return sorted(n for n in dict.fromkeys(names) if n.startswith(incomplete))
+
+
+def _print_listing(text: str) -> None:
+    """A listing (JSON, Markdown) as it is: no wrapping, no colour."""
+    sys.stdout.write(safe_text(text))
+    sys.stdout.flush()
+
+
+@app.command("checks", cls=_Command)
 def list_checks(
-    check_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="Show one check.")]
-    = None,
+    check_id: Annotated[str | None, typer.Argument(
+        metavar="ID", help="Show one check.", autocompletion=_check_ids)] = None,
+    fmt: ListFormatOpt = ListFormat.table,
+    color: ColorOpt = Color.auto,
 ) -> None:
     """List every check (id, area, severity, title), or show one."""
     with user_errors():
-        from checker.cli.explain import show_check, show_checks
+        from checker.cli import explain as listing
 
-        Console().print(show_check(check_id) if check_id else show_checks())
+        if fmt is ListFormat.table:
+            console = _console(color)
+            console.print(listing.show_check(check_id) if check_id
+                          else listing.show_checks(console.width))
+        elif fmt is ListFormat.json:
+            _print_listing(listing.checks_json(check_id))
+        else:
+            _print_listing(listing.checks_markdown(check_id))
 
 
-@app.command()
+@app.command("diagnoses", cls=_Command)
+def list_diagnoses(
+    fmt: ListFormatOpt = ListFormat.table,
+    color: ColorOpt = Color.auto,
+) -> None:
+    """List every diagnosis id a report can name, with its title and severity."""
+    with user_errors():
+        from checker.cli import explain as listing
+
+        if fmt is ListFormat.table:
+            console = _console(color)
+            console.print(listing.show_diagnoses(console.width))
+        elif fmt is ListFormat.json:
+            _print_listing(listing.diagnoses_json())
+        else:
+            _print_listing(listing.diagnoses_markdown())
+
+
+@app.command(cls=_Command)
 def explain(
     diagnosis_id: Annotated[str, typer.Argument(
-        metavar="DIAGNOSIS_ID", help="A diagnosis id (e.g. memory-leak) or a scenario id.")],
+        metavar="DIAGNOSIS_ID", autocompletion=_diagnosis_ids,
+        help="A diagnosis id (e.g. memory-leak; `ecsdoctor diagnoses` lists them) or a "
+             "scenario id.")],
+    color: ColorOpt = Color.auto,
 ) -> None:
     """Show the playbook behind a diagnosis: symptoms, hypotheses, evidence, remediation."""
     with user_errors():
         from checker.cli.explain import explain_tree
 
-        Console().print(explain_tree(diagnosis_id))
+        _console(color).print(explain_tree(diagnosis_id))
 
 
 @app.command("mcp")
@@ -485,10 +667,34 @@ def _root(
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help="Print the version.")] = False,
     debug: Annotated[bool, typer.Option(
-        "--debug", help="On an internal error, print the traceback.")] = False,
+        "--debug", help="Log every AWS request and response (botocore's debug log) on "
+                        "stderr, and print the traceback of an internal error "
+                        "(ECSDOCTOR_DEBUG=1 does the same).")] = False,
 ) -> None:
     """Ranked diagnoses for Amazon ECS."""
-    del debug  # read by main(), which handles the error after the app has returned
+    if debug or os.environ.get("ECSDOCTOR_DEBUG"):
+        debug_logging()
+    # the traceback is printed by main(), which handles the error after the app returned
+
+
+class _SafeHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """botocore's log quotes what AWS sent: escaped by the sanitizer like every other
+    line for a person (a response body cannot clear the screen)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return safe_text(super().format(record)).rstrip("\n")
+
+
+def debug_logging() -> None:
+    """botocore and boto3 at DEBUG on stderr, as `aws --debug` shows them: every request,
+    its retries and every response."""
+    handler = _SafeHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s [%(levelname)s] %(message)s"))
+    for name in ("botocore", "boto3", "checker"):
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.DEBUG)
+        if not any(isinstance(h, _SafeHandler) for h in logger.handlers):
+            logger.addHandler(handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -496,7 +702,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     (unless --debug): 2 for what the user can fix, 70 for our own bug."""
     args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        rv = app(args=args, standalone_mode=False)
+        rv = app(args=args, prog_name="ecsdoctor", standalone_mode=False)
     except click_exceptions.NoArgsIsHelpError as exc:
         print(exc.ctx.get_help() if exc.ctx else str(exc))
         return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 from rich.console import Console
 
@@ -13,6 +14,8 @@ from checker.collect import Scope
 from checker.collect import session as aws_session
 from checker.collect.aws import DEFAULT_TIMEOUT, Deadline
 from checker.fleet import FleetRequest, Outcome, scan_fleet
+from checker.fleet.run import SessionFactory, Sessions
+from checker.fleet.targets import Target
 from checker.model import Report
 from checker.pipeline import Engine
 
@@ -23,10 +26,21 @@ _CODE = re.compile(r"^[A-Za-z0-9.]{1,64}$")
 
 def run_fleet(request: FleetRequest, scope: Scope, *, region: str | None,
               profile: str | None, workers: int, console: Console,
-              show_progress: bool, timeout: float = DEFAULT_TIMEOUT) -> Report:
+              show_progress: bool, timeout: float = DEFAULT_TIMEOUT,
+              endpoint_url: str | None = None) -> Report:
     """The fleet scan under one `--timeout` for all its targets; the first Ctrl-C stops
-    every target's calls and exits 130 with one line, as a single scan does."""
-    base = aws_session.session_for(region, profile)
+    every target's calls and exits 130 with one line, as a single scan does. With
+    `endpoint_url`, every target's session sends its calls there (AssumeRole included)."""
+    base = aws_session.with_endpoint(aws_session.session_for(region, profile), endpoint_url)
+    sessions: SessionFactory | None = None
+    if endpoint_url is not None:
+        own = Sessions(base, role_arn=request.role_arn, profile=profile)
+
+        def via_endpoint(target: Target) -> Any:
+            return aws_session.with_endpoint(own(target), endpoint_url)
+
+        sessions = via_endpoint
+
     done = 0
     lock = threading.Lock()
 
@@ -45,6 +59,6 @@ def run_fleet(request: FleetRequest, scope: Scope, *, region: str | None,
         with interruptible(deadline, console):
             return scan_fleet(request, base, scope, engine=Engine(), profile=profile,
                               api_workers=workers, on_done=on_done if show_progress else None,
-                              deadline=deadline)
+                              deadline=deadline, sessions=sessions)
     except KeyboardInterrupt:
         leave(INTERRUPTED)

@@ -47,14 +47,14 @@ def parse_timeout(text: str) -> float:
 
 def run_scan(scope: Scope, *, region: str | None, profile: str | None, workers: int,
              console: Console, show_progress: bool,
-             timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
-    session = aws_session.session_for(region, profile)
+             timeout: float = DEFAULT_TIMEOUT, endpoint_url: str | None = None) -> dict[str, Any]:
+    session = aws_session.with_endpoint(aws_session.session_for(region, profile), endpoint_url)
     deadline = Deadline(timeout)
     try:
         with interruptible(deadline, console), \
                 collect_progress(console, show_progress) as progress:
             bundle = collect(session, scope, progress=progress, max_workers=workers,
-                             deadline=deadline)
+                             deadline=deadline, endpoint_url=endpoint_url)
     except KeyboardInterrupt:
         leave(INTERRUPTED)
     note_timeout(console, bundle, timeout)

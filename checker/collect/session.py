@@ -1,11 +1,13 @@
 """A boto3 session from the user's usual AWS environment (profile, Region, credential
-chain), for every entry point that reads an account: scan, the gate, the fleet."""
+chain), for every entry point that reads an account: scan, the gate, the fleet; and
+``--endpoint-url``, which sends every client of that session to one endpoint."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlparse
 
 from checker.errors import InputError
 
@@ -39,3 +41,40 @@ def session_for(region: str | None, profile: str | None) -> Any:
         raise InputError("no AWS region: pass --region, set AWS_REGION, or give the profile "
                          "a region (aws configure set region <region>)")
     return session
+
+
+def endpoint_url(value: str | None) -> str | None:
+    """``--endpoint-url``: an http(s) URL with a host (LocalStack, moto, a proxy), or None."""
+    if value is None:
+        return None
+    parsed = urlparse(value.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InputError(f"--endpoint-url {value!r}: expected a URL like "
+                         "http://localhost:4566 (http or https, with a host)")
+    return value.strip()
+
+
+class EndpointSession:
+    """A boto3 session whose clients all go to one endpoint unless a caller names another.
+
+    Why a wrapper and not ``collect(endpoint_url=...)`` alone: a fleet scan makes its
+    clients (STS, Organizations, EC2 for the Regions, and each target's collectors) from the
+    sessions it is given, so the endpoint has to travel with the session. Everything else
+    (credentials, Region, the botocore session the fleet shares its loader from) is the
+    wrapped session's."""
+
+    def __init__(self, session: Any, url: str) -> None:
+        self._wrapped, self.endpoint_url = session, url
+
+    def client(self, service_name: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("endpoint_url") is None:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return self._wrapped.client(service_name, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._wrapped, name)
+
+
+def with_endpoint(session: Any, url: str | None) -> Any:
+    """``session`` itself without a URL, else every client it makes goes to ``url``."""
+    return session if url is None else EndpointSession(session, url)
