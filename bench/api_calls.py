@@ -36,6 +36,11 @@ the window (checker/collect/history.py) and ⌈write events/50⌉ LookupEvents c
 ceilings: the budgets, 25 and 40 calls a scan. LookupEvents is paced at 2 calls a second: the
 time that costs is printed, not slept (an injected clock).
 
+The image probe (checker/collect/images.py) is measured after the logs collector: no ECR
+call when no log line says exec format error (the bench account's case), then the worst
+case, one task of every service saying it with its image an index in ECR: two calls an
+image, at most 10 images (20 calls) a scan.
+
 The last line is the summary: ``API calls: N actual vs M lower bound — ratio X.XX``.
 
 Run from the repository root: ``python bench/api_calls.py [--tiny]``.
@@ -258,7 +263,7 @@ def history_calls(account: acct.Account, bundle: dict[str, Any]) -> tuple[Counte
     return counter.counts, line
 
 
-def log_calls(account: acct.Account, bundle: dict[str, Any]) -> str:
+def log_calls(account: acct.Account, bundle: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The logs collector (scan --log-lines 50) over the scan's resources: its
     GetLogEvents calls against its budgets (checker/collect/logs.py)."""
     import datetime as dt
@@ -281,7 +286,52 @@ def log_calls(account: acct.Account, bundle: dict[str, Any]) -> str:
     return (f"logs (--log-lines {DEFAULT_LOG_LINES}) add {calls} logs:GetLogEvents calls for "
             f"{failing} failing service(s), {len(items)} container(s) (at most "
             f"{logs.PER_SERVICE} a failing service, {logs.SCAN_BUDGET} a scan; a container "
-            f"with another log driver costs none)")
+            f"with another log driver costs none)"), ctx.resources
+
+
+def image_calls(account: acct.Account, resources: dict[str, Any]) -> str:
+    """The image probe (checker/collect/images.py) after the logs collector: as the bench
+    account is, no line says exec format error and it makes no call. Then the worst case:
+    one task of every service logging exec format error, each service's image an index in
+    ECR: DescribeImages and BatchGetImage an image, up to its budget of images."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+
+    from checker.collect import Context, images
+
+    def probe(res: dict[str, Any]) -> Counter[str]:
+        session = account.session()
+        counter = CallCounter(session)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            ctx = Context(scope=Scope(clusters=(acct.CLUSTER,)), region=acct.REGION,
+                          pool=pool, session=session, endpoint_url=account.endpoint_url,
+                          resources=res)
+            images.read_images(ctx, images.IMAGE_BUDGET)
+        return counter.counts
+
+    quiet = sum(probe(dict(resources)).values())
+    one_task = {str(t.get("group")): t for t in resources.get("tasks", [])}
+    broken = {**resources, "log_events": [
+        {"taskArn": t["taskArn"], "containerName": "app",
+         "events": [{"timestamp": 0, "message": f"exec /app: {images.EXEC_FORMAT}"}]}
+        for t in one_task.values()]}
+    wanted = images.wanted(broken)
+    ecr = account.session().client("ecr", endpoint_url=account.endpoint_url)
+    index = json.dumps({"schemaVersion": 2,
+                        "mediaType": "application/vnd.oci.image.index.v1+json",
+                        "manifests": [{"platform": {"os": "linux", "architecture": "arm64"},
+                                       "digest": "sha256:" + "a" * 64, "size": 1,
+                                       "mediaType": "application/vnd.oci.image.manifest.v1+json"}]})
+    for ref in wanted.values():
+        ecr.create_repository(repositoryName=ref.repository)
+        ecr.put_image(repositoryName=ref.repository, imageManifest=index,
+                      imageTag=ref.tag or "latest")
+    worst = probe(broken)
+    described, fetched = worst["ecr:DescribeImages"], worst["ecr:BatchGetImage"]
+    return (f"images add {quiet} ECR calls (no log line says exec format error); with one "
+            f"task of every service saying it ({len(wanted)} images): ecr:DescribeImages "
+            f"{described} + ecr:BatchGetImage {fetched} (at most {images.IMAGE_BUDGET} images "
+            f"a scan, {images.CALLS_PER_IMAGE * images.IMAGE_BUDGET} calls)")
 
 
 def role_calls(counts: Mapping[str, int], bundle: dict[str, Any]) -> str:
@@ -306,7 +356,8 @@ def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dic
         bundle = collect(session, Scope(clusters=(acct.CLUSTER,)))
         scanned = time.perf_counter() - start
         extra, history_line = history_calls(account, bundle)
-        log_line = log_calls(account, bundle)
+        log_line, logged = log_calls(account, bundle)
+        image_line = image_calls(account, logged)
     res = bundle["resources"]
     show(f"account: {len(res['services'])} services, {len(res['tasks'])} tasks, "
          f"{len(res['container_instances'])} container instances, "
@@ -328,6 +379,7 @@ def run(size: acct.Size = acct.FULL, show: Callable[[str], None] = print) -> dic
     ratio = actual / bound
     show(history_line)
     show(log_line)
+    show(image_line)
     show(role_calls(counter.counts, bundle))
     show(f"API calls: {actual} actual vs {bound} lower bound — ratio {ratio:.2f}")
     return {"actual": actual, "bound": bound, "ratio": ratio, "aws": aws,
