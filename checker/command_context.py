@@ -17,7 +17,10 @@ pasted (checker.rank.context adds them to every diagnosis's context):
   `first_container`: the first of `containers`, for `execute-command --container`;
 - `ecr_repository`, `ecr_image_id` (`imageTag=…` or `imageDigest=sha256:…`),
   `ecr_registry_id`: the ECR parts of `image`, so that an image pinned by digest keeps a
-  valid repository name; `registry_login`: the `docker login` a pull of `image` needs.
+  valid repository name; `registry_login`: the `docker login` a pull of `image` needs;
+- `route_verb`: `create-route` when the subnet's table has no default route (`egress`
+  none: `replace-route` would fail), else `replace-route` (a blackhole, a route to an
+  internet gateway for tasks without a public IP).
 
 Each is absent when the bundle does not know it; templates name them with a fallback
 (`{assign_public_ip|<ENABLED-or-DISABLED>}`)."""
@@ -36,7 +39,8 @@ KEYS = frozenset({"window_start", "window_end", "window_start_ms", "day_start",
                   "awsvpc_subnets", "awsvpc_security_groups", "assign_public_ip",
                   "service_security_groups", "vpc", "task_security_group", "lb_security_group",
                   "first_container",
-                  "ecr_repository", "ecr_image_id", "ecr_registry_id", "registry_login"})
+                  "ecr_repository", "ecr_image_id", "ecr_registry_id", "registry_login",
+                  "route_verb"})
 #: Without metrics, the window a scan looks back over by default.
 DEFAULT_WINDOW = dt.timedelta(hours=3)
 
@@ -101,6 +105,9 @@ def from_data(data: Mapping[str, Any]) -> dict[str, Any]:
         first = _first(data.get(key))
         if first:
             out[one] = first
+    egress = data.get("egress")
+    if isinstance(egress, str) and egress in ("none", "broken", "igw"):
+        out["route_verb"] = "create-route" if egress == "none" else "replace-route"
     image = data.get("image")
     if isinstance(image, str) and image:
         out["registry_login"] = registry_login(image)
