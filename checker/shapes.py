@@ -9,8 +9,10 @@ or a collector bug: worth a warning in the report, never a failure (the analysis
 on what is there, and a warning never makes a collection "missing").
 
 How, and why this way:
-- **No hand-written schemas.** Each shape is compiled once per process from the installed
-  botocore model (no network) into small validator objects: a structure keeps a dict of its
+- **No hand-written schemas.** Each shape is compiled once per process from botocore's
+  model (no network) — as exported into checker/data/shapes.json by `python -m
+  checker.shapes`, so an analysis imports no botocore; a test keeps the export equal to the
+  installed botocore — into small validator objects: a structure keeps a dict of its
   scalar members (key → the Python types a JSON bundle may hold) and one of its nested
   members, so the common case — a known key with a value of the right type — costs one dict
   lookup and one set lookup (timestamp strings are parsed inline). Bundles reach 170,000
@@ -326,8 +328,103 @@ def _model(service: str) -> Any:
 
 @cache
 def validator(service: str, shape_name: str) -> Validator:
-    """The compiled validator of one botocore shape (compiled once per process)."""
+    """The compiled validator of one botocore shape (compiled once per process): from the
+    exported shapes when they have it, else from botocore's model."""
+    table = _exported().get(service)
+    if table is not None and shape_name in table:
+        return _compile_exported(table, shape_name, {})
     return _compile(_model(service).shape_for(shape_name), {})
+
+
+#: The shapes SHAPES reaches, exported from botocore's models by ``python -m
+#: checker.shapes`` (tests/test_shapes.py asserts the file equals what the installed
+#: botocore gives). Every analysis validates its bundle: reading these 90 KB instead of
+#: importing botocore and loading eight service models (about 0.5 s and 40 MB) is most of
+#: what an analysis of a small bundle pays beyond start-up.
+EXPORTED = "data/shapes.json"
+
+
+@cache
+def _exported() -> dict[str, dict[str, Any]]:
+    import json
+    from importlib import resources
+
+    try:
+        text = resources.files("checker").joinpath(EXPORTED).read_text(encoding="utf-8")
+    except OSError:  # not installed with the package: botocore's models answer
+        return {}
+    value: dict[str, dict[str, Any]] = json.loads(text)
+    return value
+
+
+def _compile_exported(table: Mapping[str, Any], name: str,
+                      done: dict[str, Validator]) -> Validator:
+    """_compile over an exported table: a structure is {member: shape}, a list or map
+    ["list" | "map", shape], a document "document", a scalar its botocore type."""
+    if name in done:
+        return done[name]
+    spec = table[name]
+    if isinstance(spec, dict):
+        struct = _Struct(name)
+        done[name] = struct
+        for key, member in spec.items():
+            struct.add(key, _compile_exported(table, member, done))
+        return struct
+    if isinstance(spec, list):
+        holder: _List | _Map = _List(name) if spec[0] == "list" else _Map(name)
+        done[name] = holder
+        inner = _compile_exported(table, spec[1], done)
+        if isinstance(holder, _List):
+            holder.member = inner
+        else:
+            holder.value = inner
+        return holder
+    return _Scalar(name, spec) if spec in _SCALARS else _Any(name)
+
+
+def export() -> dict[str, dict[str, Any]]:
+    """Every shape SHAPES reaches, per service, from the installed botocore (what
+    EXPORTED holds). Members keep botocore's order: a typo's suggestion depends on it."""
+    out: dict[str, dict[str, Any]] = {}
+    for service in sorted({s for s, _ in SHAPES.values()}):
+        model, table = _model(service), dict[str, Any]()
+
+        def visit(shape: Any, table: dict[str, Any] = table) -> None:
+            if shape.name in table:
+                return
+            kind = shape.type_name
+            if kind == "structure" and getattr(shape, "is_document_type", False):
+                table[shape.name] = "document"
+            elif kind == "structure":
+                table[shape.name] = {k: m.name for k, m in shape.members.items()}
+                for member in shape.members.values():
+                    visit(member)
+            elif kind in ("list", "map"):
+                inner = shape.member if kind == "list" else shape.value
+                table[shape.name] = [kind, inner.name]
+                visit(inner)
+            else:
+                table[shape.name] = kind
+
+        for svc, name in SHAPES.values():
+            if svc == service:
+                visit(model.shape_for(name))
+        out[service] = dict(sorted(table.items()))
+    return out
+
+
+def exported_text() -> str:
+    """EXPORTED's content for the installed botocore: one shape a line, diffable."""
+    import json
+
+    lines = []
+    for service, table in export().items():
+        lines += [f"{json.dumps(service)}: {{"]
+        lines += [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in table.items()]
+        lines[-1] = lines[-1].rstrip(",")
+        lines += ["},"]
+    lines[-1] = "}"
+    return "{\n" + "\n".join(lines) + "\n}\n"
 
 
 def _compile(shape: Any, done: dict[str, Validator]) -> Validator:
@@ -451,3 +548,10 @@ def _collection_warnings(collection: str, items: list[Any], check: Validator,
 def _entry(collection: str, code: str, message: str, count: int) -> dict[str, Any]:
     return {"collection": collection, "operation": OPERATION, "code": code,
             "message": message, "level": "warning", "count": count}
+
+
+if __name__ == "__main__":  # python -m checker.shapes: rewrite EXPORTED after a botocore upgrade
+    from pathlib import Path
+
+    Path(__file__).with_name("data").joinpath("shapes.json").write_text(exported_text(),
+                                                                        encoding="utf-8")

@@ -7,7 +7,9 @@ measures how much faster; here only that nothing a user reads changes):
 - the check order without networkx equals networkx's lexicographical topological sort;
 - the walk's incremental grouping merges services and evidence as before;
 - the analysis leaves the garbage collector as it found it;
-- the sanitizer's safety net over a report-sized text equals its regexes' answer.
+- the sanitizer's safety net over a report-sized text equals its regexes' answer;
+- bundle items are validated against shapes exported from botocore's models, equal to
+  what the installed botocore compiles, without importing botocore.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import gc
 import random
 import re
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,12 +26,13 @@ from typing import Any
 import pytest
 import yaml
 
-from checker import graph, registry, sanitize, yamlload
+from checker import graph, registry, sanitize, shapes, yamlload
 from checker.pipeline import Engine
 from checker.render import json_report
 from tests.incidents.scenarios import all_scenarios
 
 ENGINE = Engine()
+HANDWRITTEN = Path(__file__).parent / "bundles" / "handwritten-oom.json"
 SCENARIOS = all_scenarios()
 
 
@@ -143,3 +148,46 @@ def test_safe_text_fast_path_on_short_hostile_texts() -> None:
     for _ in range(5_000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 24)))
         assert sanitize.safe_text(text) == _safe_text_reference(text), repr(text)
+
+
+def test_exported_shapes_are_the_installed_botocore_ones() -> None:
+    exported = (Path(shapes.__file__).parent / shapes.EXPORTED).read_text(encoding="utf-8")
+    assert exported == shapes.exported_text(), (
+        "checker/data/shapes.json is stale: run `python -m checker.shapes` to rewrite it")
+
+
+def _shape(v: shapes.Validator, seen: dict[int, str]) -> Any:
+    """A validator as plain data (recursive shapes by name), to compare two compilations."""
+    if id(v) in seen:
+        return ("ref", v.name)
+    seen[id(v)] = v.name
+    if isinstance(v, shapes._Struct):
+        return ("struct", v.name, list(v.kinds.items()),
+                [(k, _shape(m, seen)) for k, m in v.nested.items()])
+    if isinstance(v, shapes._List):
+        return ("list", v.name, _shape(v.member, seen))
+    if isinstance(v, shapes._Map):
+        return ("map", v.name, _shape(v.value, seen))
+    if isinstance(v, shapes._Scalar):
+        return ("scalar", v.name, v.kind)
+    return (type(v).__name__, v.name)
+
+
+@pytest.mark.parametrize("collection", sorted(shapes.SHAPES))
+def test_exported_shapes_compile_to_botocores_validators(collection: str) -> None:
+    service, name = shapes.SHAPES[collection]
+    from_export = shapes._compile_exported(shapes._exported()[service], name, {})
+    from_botocore = shapes._compile(shapes._model(service).shape_for(name), {})
+    assert _shape(from_export, {}) == _shape(from_botocore, {})
+
+
+def test_an_analysis_loads_no_botocore() -> None:
+    # the bundle's items are validated from the exported shapes: what every start of
+    # `ecsdoctor analyze` saves
+    code = ("import sys, json; from checker.pipeline import Engine; "
+            f"report = Engine().analyze(json.load(open({str(HANDWRITTEN)!r}))); "
+            "assert report.findings; print(sorted(m for m in sys.modules if m.startswith("
+            "('botocore', 'boto3'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"
