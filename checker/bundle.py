@@ -26,6 +26,7 @@ VERSION = 1
 #: Every resource collection of bundle v1, with the API call it comes from.
 COLLECTIONS: dict[str, str] = {
     "clusters": "ecs:DescribeClusters",
+    # each service as DescribeServices returns it, with `taskSets` (EXTERNAL, CODE_DEPLOY)
     "services": "ecs:DescribeServices",
     "tasks": "ecs:DescribeTasks",
     "task_definitions": "ecs:DescribeTaskDefinition",
