@@ -299,3 +299,21 @@ def test_exec_enabled_with_a_read_only_root_filesystem_fails_once() -> None:
     fails = {f.check for f in rep.findings if f.service == worker and f.status.value == "fail"
              and f.check in ("ecs-exec-blocked", "container-root-filesystem-writable")}
     assert fails == {"ecs-exec-blocked"}
+
+
+# -- a private VPC by design lacks an endpoint, not a route ----------------------------------
+def test_an_isolated_vpc_is_told_the_missing_endpoint_not_a_default_route() -> None:
+    rep = report("isolated-vpc-missing-endpoint")
+    assert "egress-route-missing" not in {d.id for d in rep.diagnoses}
+    top = rep.diagnoses[0]
+    assert top.id == "missing-vpc-endpoints" and "ecr.dkr" in top.summary, top.summary
+    assert "image-pull-failure on prod/api" in top.explains
+
+
+def test_a_deleted_route_in_a_vpc_with_nat_gateways_is_still_the_route() -> None:
+    """The look-alike: the same missing default route where NAT gateways exist is a route
+    someone took away."""
+    rep = report("egress-route-missing")
+    assert rep.diagnoses[0].id == "egress-route-missing"
+    assert not [d for d in rep.diagnoses if d.id == "missing-vpc-endpoints"
+                and d.severity.value == "critical"]

@@ -18,8 +18,10 @@ FARGATE_NET = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/farga
 
 @check(id="task-subnet-default-route", area="network", severity=Severity.CRITICAL,
        title="Task subnets have no working default route", needs=ROUTES, docs=FARGATE_NET,
-       emits=("affected_tasks", "availability_zone", "egress", "endpoints", "main_route_table",
-              "missing_endpoints", "route_table", "subnet", "target", "via", "vpc"),
+       emits={"affected_tasks": None, "availability_zone": None, "egress": None,
+              "endpoints": None, "isolated_vpc": (True, False), "main_route_table": None,
+              "missing_endpoints": None, "route_table": None, "subnet": None, "target": None,
+              "via": None, "vpc": None},
        products=("scan", "gate"))  # the gate runs it as if the service ran the candidate
 def task_subnet_default_route(facts: Facts, prior: Prior) -> Iterator[Result]:
     """A task subnet's 0.0.0.0/0 route decides whether image pulls, secrets and logs get
@@ -60,9 +62,21 @@ def _route_result(facts: Facts, p: Placed) -> Result:
                       f"serve what the tasks need ({served})", service=p.arn,
                       **p.data(endpoints=sorted({n.service_name for n in needs})))
     missing = gap_text(gaps)
-    return failed(p.subnet_id, f"{p.label}: {p.where} {p.no_path_text}, and no VPC endpoint "
-                  f"makes up for it: {missing}{p.tasks_text}", service=p.arn,
-                  **p.data(missing_endpoints=sorted({n.service_name for n, _ in gaps})))
+    isolated = _isolated(facts, p)
+    design = " (a private VPC: no NAT gateway, no default route)" if isolated else ""
+    return failed(p.subnet_id, f"{p.label}: {p.where} {p.no_path_text}{design}, and no VPC "
+                  f"endpoint makes up for it: {missing}{p.tasks_text}", service=p.arn,
+                  **p.data(missing_endpoints=sorted({n.service_name for n, _ in gaps}),
+                           isolated_vpc=isolated))
+
+
+def _isolated(facts: Facts, p: Placed) -> bool:
+    """Private by design: no default route and no NAT gateway in the VPC at all (not even
+    a deleted or failed one), so nothing was taken away — VPC endpoints are meant to be
+    the only way out, and the fix is the missing endpoint, not a route."""
+    if p.egress.kind != "none" or not facts.has("nat_gateways") or p.vpc is None:
+        return False
+    return not any(n.get("VpcId") == p.vpc for n in facts.items("nat_gateways"))
 
 
 @check(id="image-registry-unreachable", area="network", severity=Severity.HIGH,

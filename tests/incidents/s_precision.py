@@ -7,11 +7,12 @@ what it must not."""
 from __future__ import annotations
 
 from tests import builders_network as bn
-from tests.incidents.healthy import ALB_SG, task_sg
+from tests.incidents.healthy import ALB_SG, ECR, PRIVATE_RTS, task_sg
 from tests.incidents.s_hygiene import plaintext_secrets
 from tests.incidents.s_lb import _elb_kills
 from tests.incidents.s_memory import _memory, _oom, _restart
 from tests.incidents.s_network import egress_route_missing
+from tests.incidents.s_start import cut
 from tests.incidents.scenarios import Cluster, fires, mixed, scenario
 
 
@@ -93,3 +94,29 @@ def soft_reservation_above_100(c: Cluster) -> None:
     for key in ("scalable_targets", "scaling_policies"):
         c.res[key] = [t for t in c.res.get(key, []) if t.get("ResourceId") != rid]
     _memory(c, "reports", lambda mins: 160.0, 4.0, average_gap=20.0, cap=400.0)
+
+
+@scenario("isolated-vpc-missing-endpoint", "missing-vpc-endpoints",
+          fires("task-subnet-default-route", "api", egress="none"),
+          fires("stopped-task-image-pull", "api", cause="network"), services=("api",),
+          summary_has=("ecr.dkr",))
+def isolated_vpc_missing_endpoint(c: Cluster) -> None:
+    """The prod VPC is private by design: no NAT gateway, no default route in the private
+    subnets; VPC endpoints serve ECR, S3, Logs and Secrets Manager. A network stack update
+    35 minutes ago replaced the endpoints and left ecr.dkr out: api's rollout (api:113)
+    cannot fetch its image manifest and every new task stops before it starts."""
+    c.res["nat_gateways"] = []
+    for rt in PRIVATE_RTS:
+        table = c.find("route_tables", "RouteTableId", rt)
+        table["Routes"] = [r for r in table["Routes"]
+                           if r.get("DestinationCidrBlock") != "0.0.0.0/0"]
+    c.res["vpc_endpoints"] = [e for e in c.res["vpc_endpoints"]
+                              if not str(e["ServiceName"]).endswith(".ecr.dkr")]
+    c.deploy("api", 35, rollout="IN_PROGRESS", failed=4, image=f"{ECR}/api:2.32.0")
+    reason = cut(f"CannotPullContainerError: pull image manifest has been retried 5 time(s): "
+                 f"failed to resolve ref {ECR}/api:2.32.0: failed to do request: Head "
+                 f"\"https://{ECR}/v2/api/manifests/2.32.0\": dial tcp 10.0.11.23:443: i/o "
+                 "timeout")
+    for i, stopped in enumerate((31, 24, 16, 8)):
+        c.stopped("api", i % 3, stopped_min=stopped, uptime_s=None, reason=reason,
+                  stop_code="TaskFailedToStart", container_reason=reason)
