@@ -91,8 +91,11 @@ def test_without_strict_a_denial_is_reported_not_fatal(
     scan_with(monkeypatch, session)
     assert main(["scan", "--cluster", acct.cluster]) == 0
     out = " ".join(capsys.readouterr().out.split())  # the table wraps long lines
-    assert "Collection errors (" in out and "ecs:DescribeTaskDefinition" in out
-    assert "needs permission ecs:DescribeTaskDefinition" in out
+    assert "Could not read 1 collection(s)" in out and "ecs:DescribeTaskDefinition" in out
+    assert "Could not check (" in out  # grouped per check; each finding under --verbose
+    assert main(["scan", "--cluster", acct.cluster, "--verbose"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Collection errors (" in out and "needs permission ecs:DescribeTaskDefinition" in out
 
 
 def test_audit_denied_list_clusters_fails_loudly_before_any_sink(
