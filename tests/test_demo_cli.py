@@ -228,3 +228,26 @@ def test_demo_crash_loop_shows_the_line_the_container_printed(
     read = {f["data"]["lines"] for f in report["findings"]
             if f["check"] == "container-logs-read" and _name(f["service"]) == "payments"}
     assert read == {0}
+
+
+@pytest.mark.parametrize("columns", [100, 80])
+def test_demo_table_leads_with_the_answer_and_fits_two_screens(
+        demo_run: tuple[dict[str, Any], Path], columns: int) -> None:
+    """The demo's terminal report, as piped at COLUMNS: the ranked summary right under the
+    header, under 150 lines, and nothing but commands or a summary row's resource wider."""
+    report, bundle_path = demo_run
+    result = CliRunner().invoke(app, ["analyze", str(bundle_path)],
+                                env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) < 150, len(lines)
+    assert lines[4].startswith(f"Diagnoses ({len(report['diagnoses'])})")
+    rows = [line.split() for line in lines[6:6 + len(report["diagnoses"])]]
+    assert [(r[0], r[2]) for r in rows] == [(f"#{d['rank']}", d["id"])
+                                            for d in report["diagnoses"]]
+    assert all(len(line) <= columns for line in lines
+               if not line.startswith(("           ", "  #")))
+    verbose = CliRunner().invoke(app, ["analyze", str(bundle_path), "--verbose"],
+                                 env={"COLUMNS": str(columns)}).stdout
+    assert all(e["message"].split()[-1] in verbose
+               for d in report["diagnoses"] for e in d["evidence"])
