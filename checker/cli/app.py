@@ -651,7 +651,7 @@ def explain(
 @app.command("mcp")
 def mcp_server() -> None:
     """Serve scan, analyze, explain and checks to an AI assistant (MCP over stdio)."""
-    from checker.mcp import main as serve
+    from checker.cli.mcp import main as serve
 
     raise typer.Exit(serve())
 
