@@ -227,3 +227,24 @@ def test_debug_logs_every_aws_request_and_shows_a_traceback(moto_server: str) ->
     assert quiet.returncode == 0 and "[DEBUG]" not in quiet.stderr
     broken = _cli("--debug", "analyze", str(REPO / "no-such-bundle.json"))
     assert broken.returncode == 2 and "Traceback" not in broken.stderr  # a user's mistake
+
+
+def test_the_debug_log_escapes_what_aws_sent(capsys: pytest.CaptureFixture[str]) -> None:
+    """botocore logs response bodies: an escape sequence in one is shown, not obeyed."""
+    import logging
+
+    from checker.cli.app import debug_logging
+
+    loggers = [logging.getLogger(name) for name in ("botocore", "boto3", "checker")]
+    before = [(lg.level, list(lg.handlers)) for lg in loggers]
+    try:
+        debug_logging()
+        debug_logging()  # once is enough: no second handler
+        logging.getLogger("botocore.parsers").debug("Response body: b'\x1b[2J\u202e::error::x'")
+    finally:
+        for lg, (level, handlers) in zip(loggers, before, strict=True):
+            lg.setLevel(level)
+            lg.handlers[:] = handlers
+    err = capsys.readouterr().err
+    assert err.count("Response body") == 1
+    assert "\\x1b[2J" in err and "\x1b" not in err and "\u202e" not in err
