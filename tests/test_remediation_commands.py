@@ -589,3 +589,20 @@ def test_templates_no_incident_reaches() -> None:
         command = rank.fill(template, ctx, " ")
         bad += [f"{scenario}/{diagnosis} step {i}: {p}" for p in problems(command)]
     assert not bad, "\n".join(bad)
+
+
+def test_default_route_fix_fits_the_table() -> None:
+    """`replace-route` fails on a table with no 0.0.0.0/0 route ("no route with destination
+    … in route table") and `create-route` on one that has it: the command the report
+    suggests is the one the table it names accepts."""
+    fixed = 0
+    for name, bundle, where, command in _runs_with("-route --route-table-id"):
+        for op in ("replace-route", "create-route"):
+            for words in _aws_words(command, op):
+                (table_id,) = _option(words, "route-table-id")
+                table = next(t for t in bundle["resources"]["route_tables"]
+                             if t["RouteTableId"] == table_id)
+                has = any(r.get("DestinationCidrBlock") == "0.0.0.0/0" for r in table["Routes"])
+                assert has == (op == "replace-route"), f"{name} / {where}: {command}"
+                fixed += 1
+    assert fixed
