@@ -27,7 +27,7 @@ from checker.model import (
     Trigger,
 )
 from checker.render import RenderOptions, render
-from checker.render._chain import SHOWN, chain
+from checker.render.chain import SHOWN, chain
 from tests.test_hostile_output import RAW
 from tests.test_render import API, WEB, make_report
 

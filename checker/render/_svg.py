@@ -16,8 +16,8 @@ import html
 from dataclasses import dataclass
 
 from checker.model import Report, TimelineEntry, short_name
-from checker.render._chain import Chain, Node
 from checker.render._timeline import hhmm
+from checker.render.chain import Chain, Node
 from checker.sanitize import one_line
 
 

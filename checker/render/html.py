@@ -2,7 +2,7 @@
 
 Why it looks like this: a person opening it wants the answer and a picture before the
 detail, so the page leads with the summary table, then each diagnosis with its causal chain
-drawn as inline SVG (checker.render._chain, the same chain the Markdown report draws in
+drawn as inline SVG (checker.render.chain, the same chain the Markdown report draws in
 Mermaid), then the timeline as a picture of lanes, and the evidence, failing findings and
 what could not be checked folded in `<details>` (no script: the browser folds them).
 
@@ -24,7 +24,6 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from checker.model import Diagnosis, Report, Status, short_name
-from checker.render._chain import chain
 from checker.render._svg import chain_svg, e, timeline_svg
 from checker.render._text import (
     WARNINGS_TITLE,
@@ -38,6 +37,7 @@ from checker.render._text import (
     unexplained_shown,
 )
 from checker.render._timeline import around, hhmm, is_resolved, trigger_line
+from checker.render.chain import chain
 from checker.sanitize import escape
 
 if TYPE_CHECKING:

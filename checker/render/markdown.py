@@ -10,7 +10,7 @@ would turn into emphasis. Before any of that, the report goes through the one sa
 `@mentions` put in code spans (a PR comment must not ping people or link anywhere an AWS
 string says), and no line may begin with `::` (a workflow command in a CI log).
 
-Each diagnosis also draws its causal chain (checker.render._chain) as a ```mermaid
+Each diagnosis also draws its causal chain (checker.render.chain) as a ```mermaid
 flowchart, which GitHub renders as a picture in issues and PR comments. Mermaid has a
 syntax of its own inside a label (quotes, brackets, `-->`, `|`, `#`, `;`), so every
 character of a label but letters, digits and a few safe marks is written as an entity code
@@ -24,7 +24,6 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from checker.model import Diagnosis, Report, Status, short_name
-from checker.render._chain import Chain, Node, chain
 from checker.render._text import (
     WARNINGS_TITLE,
     WARNINGS_WHY,
@@ -37,6 +36,7 @@ from checker.render._text import (
     unexplained_shown,
 )
 from checker.render._timeline import around, hhmm, is_resolved, trigger_line
+from checker.render.chain import Chain, Node, chain
 from checker.sanitize import escape, guard_lines, links_as_code, one_line, sanitize_report
 
 if TYPE_CHECKING:
