@@ -26,7 +26,7 @@ from typing import Any
 
 from checker.command_context import known
 from checker.facts import Facts
-from checker.model import Diagnosis, Remediation, short_name
+from checker.model import Diagnosis, Remediation, Severity, short_name
 from checker.playbook import catalog
 from checker.ranking import DEFAULT, Weights
 from checker.walk import Candidate
@@ -143,6 +143,24 @@ def _lift_causes(cands: Sequence[Candidate], diags: list[Diagnosis],
     return diags
 
 
+def _cap_lows(cands: Sequence[Candidate], diags: list[Diagnosis]) -> list[Diagnosis]:
+    """A `low` scores at most what any `medium` of equal or higher confidence scores, so
+    the tie puts the medium first: summing impact over services must not let a hygiene
+    gap shared by many services outrank a worse problem as sure (docs/ranking.md,
+    "Severity first at equal confidence"). Not capped: a low that explains others (it is
+    their cause) and a low incident against a medium risk (risks weigh a fifth)."""
+    out = list(diags)
+    for i, (cand, low) in enumerate(zip(cands, diags, strict=True)):
+        if low.severity is not Severity.LOW or cand.explains:
+            continue
+        risk = is_risk(low.id)
+        above = [m.score for m in diags if m.severity is Severity.MEDIUM
+                 and m.confidence >= low.confidence and (risk or not is_risk(m.id))]
+        if above and min(above) < low.score:
+            out[i] = replace(low, score=min(above))
+    return out
+
+
 def rank(cands: Sequence[Candidate], desired: Mapping[str, int],
          weights: Weights = DEFAULT, facts: Facts | None = None) -> list[Diagnosis]:
     """`weights` is a parameter, not a global, so a variant table (the sensitivity test)
@@ -150,5 +168,6 @@ def rank(cands: Sequence[Candidate], desired: Mapping[str, int],
     (the service's network configuration, the data window's times)."""
     diags = _lift_causes(cands, [to_diagnosis(c, desired, weights, facts) for c in cands],
                          weights)
+    diags = _cap_lows(cands, diags)
     diags.sort(key=lambda d: (-d.score, d.severity.order, d.id, d.resources))
     return [replace(d, rank=i) for i, d in enumerate(diags, 1)]

@@ -317,3 +317,34 @@ def test_a_deleted_route_in_a_vpc_with_nat_gateways_is_still_the_route() -> None
     assert rep.diagnoses[0].id == "egress-route-missing"
     assert not [d for d in rep.diagnoses if d.id == "missing-vpc-endpoints"
                 and d.severity.value == "critical"]
+
+
+# -- a low never outranks a medium as sure, unless docs/ranking.md says why ---------------
+def _documented(low: Diagnosis, medium: Diagnosis) -> bool:
+    """The exceptions docs/ranking.md states: a low that explains others is placed as
+    their cause; a low incident outranks a medium risk (risks weigh a fifth); a resolved
+    diagnosis is placed after every active one."""
+    from checker.rank import is_risk
+
+    return bool(low.explains) or (is_risk(medium.id) and not is_risk(low.id)) or (
+        medium.status != "active" and low.status == "active")
+
+
+def test_no_low_outranks_a_medium_of_equal_or_higher_confidence() -> None:
+    bad = [f"{name}: #{lo.rank} {lo.id} (low, {lo.confidence}, {lo.score}) above "
+           f"#{me.rank} {me.id} (medium, {me.confidence}, {me.score})"
+           for name in NAMES for lo in report(name).diagnoses if lo.severity.value == "low"
+           for me in report(name).diagnoses if me.severity.value == "medium"
+           and me.confidence >= lo.confidence and lo.rank < me.rank
+           and not _documented(lo, me)]
+    assert not bad, "\n".join(bad)
+
+
+def test_a_hygiene_gap_shared_by_every_service_stays_below_a_medium_risk() -> None:
+    """Six services without alarms summed to 6.0, above worker's single AZ (4.4): the low
+    now ties at the medium's score and the tie puts severity first."""
+    rep = report("single-az-beside-no-alarms")
+    ids = [d.id for d in rep.diagnoses]
+    assert ids.index("single-az") < ids.index("observability-gaps"), ids
+    gaps = next(d for d in rep.diagnoses if d.id == "observability-gaps")
+    assert gaps.score <= next(d for d in rep.diagnoses if d.id == "single-az").score

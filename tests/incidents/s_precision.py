@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tests import builders_network as bn
 from tests.incidents.healthy import ALB_SG, ECR, PRIVATE_RTS, task_sg
-from tests.incidents.s_hygiene import plaintext_secrets
+from tests.incidents.s_hygiene import plaintext_secrets, single_az
 from tests.incidents.s_lb import _elb_kills
 from tests.incidents.s_memory import _memory, _oom, _restart
 from tests.incidents.s_network import egress_route_missing
@@ -120,3 +120,14 @@ def isolated_vpc_missing_endpoint(c: Cluster) -> None:
     for i, stopped in enumerate((31, 24, 16, 8)):
         c.stopped("api", i % 3, stopped_min=stopped, uptime_s=None, reason=reason,
                   stop_code="TaskFailedToStart", container_reason=reason)
+
+
+@scenario("single-az-beside-no-alarms", "single-az",
+          fires("service-subnets-single-az", "worker"), fires("service-no-alarms"))
+def single_az_beside_no_alarms(c: Cluster) -> None:
+    """The account's alarms were never created (the monitoring stack was not deployed in
+    this Region), and worker runs in one Availability Zone. Six services without alarms is
+    a low hygiene gap however many services share it; one service an AZ outage stops is
+    the medium risk to read first."""
+    single_az(c)
+    c.res["alarms"] = []
