@@ -2,10 +2,12 @@
 
 One module per AWS service. Each declares ``OPERATIONS`` (every IAM action it may call;
 ``deploy/iam-policy.json`` is tested to equal their union) and a ``collect_<service>(ctx)``
-that stores its collections in ``ctx.resources``. :data:`COLLECTORS` runs them in order, so
-a later one can read what an earlier one stored (EC2 reads the container instances' ids).
-Adding a module (``elbv2.py``) means: write it, add its collector to :data:`COLLECTORS` and
-its operations to :data:`OPERATIONS`, regenerate the IAM policy.
+that stores its collections in ``ctx.resources``. A collector reads what earlier ones
+stored (EC2 reads the container instances' ids): :data:`AFTER` names which, and
+:func:`run_collectors` starts each as soon as those have finished, the independent ones at
+the same time. Adding a module (``elbv2.py``) means: write it, add its collector to
+:data:`COLLECTORS` (and to :data:`AFTER` when it need not wait for every collector before
+it) and its operations to :data:`OPERATIONS`, regenerate the IAM policy.
 
 Only :class:`~checker.errors.InputError` escapes :func:`collect` (no region, no credentials,
 endpoint unreachable, unknown cluster or service): everything else that fails is one entry
@@ -14,6 +16,7 @@ in ``bundle["errors"]`` and the rest of the scan goes on.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from functools import partial, wraps
 from typing import TYPE_CHECKING, Any
@@ -73,7 +76,9 @@ def _no_items(collector: Collector, ctx: Context) -> list[None]:
     return []
 
 
-#: Run in this order; each fills its collections in ctx.resources.
+#: Each fills its collections in ctx.resources. A collector runs once those it reads have
+#: finished (:data:`AFTER`; by default every collector listed before it), beside the others
+#: that are ready: the scan's wall time is its longest chain, not the sum of them all.
 COLLECTORS: tuple[Collector, ...] = (
     ecs.collect_ecs,
     elbv2.collect_elbv2,  # before ec2: the LB subnets and groups are on the network path
@@ -88,6 +93,24 @@ COLLECTORS: tuple[Collector, ...] = (
     on_pool(task_roles.collect_task_roles,  # the task roles of the services stored above
             "task_role_simulations"),
 )
+
+#: Collector name → the collectors whose collections it reads. One not named here runs
+#: after every collector listed before it in COLLECTORS (the safe default for a new one).
+#: The bundle does not depend on which finishes first: every collection is stored sorted
+#: and the errors are sorted (checker.collect.aws.Context.store, Recorder.errors).
+_RESOURCES = ("collect_ecs", "collect_elbv2", "collect_ec2", "collect_autoscaling")
+AFTER: dict[str, tuple[str, ...]] = {
+    "collect_elbv2": ("collect_ecs",),  # the services' target groups
+    "collect_ec2": ("collect_ecs", "collect_elbv2"),  # instances, task subnets, LB subnets
+    "collect_autoscaling": ("collect_ecs",),  # services, capacity providers
+    "collect_history": ("collect_ecs",),  # clusters, services
+    "collect_cloudtrail": _RESOURCES,  # events on every scanned resource
+    "collect_cloudwatch": _RESOURCES,  # the series of every scanned resource
+    "collect_alarms": _RESOURCES,  # the alarms on every scanned resource
+    "collect_logs": ("collect_ecs", "collect_cloudwatch", "collect_alarms"),
+    "collect_images": ("collect_ecs", "collect_logs"),  # log_events, task definitions
+    "collect_task_roles": ("collect_ecs",),  # services, task definitions
+}
 
 #: Every IAM action the collectors can call (read-only: Describe*, List*, Get*, and the two
 #: history reads logs:FilterLogEvents and cloudtrail:LookupEvents).
@@ -139,13 +162,53 @@ def collect(
                   deadline=deadline)
     try:
         ctx.account = caller_account(ctx)
-        for collector in COLLECTORS:
-            collector(ctx)
+        run_collectors(ctx, COLLECTORS)
         bundle: dict[str, Any] = to_jsonable(assemble(ctx))
     finally:
         deadline.cancel()  # an abandoned call gets no retry; Ctrl-C: nothing more is sent
         pool.shutdown(wait=False, cancel_futures=True)
     return bundle
+
+
+def run_collectors(ctx: Context, collectors: tuple[Collector, ...]) -> None:
+    """Every collector, each on its own thread once the ones it reads (:data:`AFTER`) have
+    finished. Their API calls still go through ``ctx.gather``'s one pool (``--workers``)
+    and stop at ``ctx.deadline``; a collector whose input failed does not run, and the
+    first error in COLLECTORS order is raised here once all have ended (InputError: no
+    such cluster; KeyboardInterrupt reaches this thread, and the threads are daemons)."""
+    names = [getattr(c, "__name__", repr(c)) for c in collectors]
+    position = {name: i for i, name in enumerate(names)}
+    needs = [[position[d] for d in AFTER[name] if position.get(d, i) < i]
+             if name in AFTER else list(range(i)) for i, name in enumerate(names)]
+    done = [threading.Event() for _ in collectors]
+    failed: list[BaseException | None] = [None] * len(collectors)
+
+    def run(i: int) -> None:
+        try:
+            for j in needs[i]:
+                done[j].wait()
+            if not any(failed[j] is not None for j in needs[i]):
+                collectors[i](ctx)
+            else:
+                failed[i] = _InputFailed()
+        except BaseException as exc:  # raised on the scan's thread below
+            failed[i] = exc
+        finally:
+            done[i].set()
+
+    threads = [threading.Thread(target=run, args=(i,), name=f"ecsdoctor-{name}", daemon=True)
+               for i, name in enumerate(names)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    first = next((e for e in failed if e is not None and not isinstance(e, _InputFailed)), None)
+    if first is not None:
+        raise first
+
+
+class _InputFailed(Exception):
+    """A collector skipped because one it reads raised (that error is the one reported)."""
 
 
 def caller_account(ctx: Context) -> str | None:
