@@ -63,6 +63,12 @@ def _scale_max(facts: Facts, svc: Item) -> int | None:
 
 
 def demand(facts: Facts, svc: Item) -> Demand:
+    """What the service asks of its subnets; once per service and analysis (every service
+    of a pool asks about all the others)."""
+    return facts.memo_of(svc, "capacity.subnet_demand", lambda: _demand(facts, svc))
+
+
+def _demand(facts: Facts, svc: Item) -> Demand:
     desired = int_or_none(svc.get("desiredCount")) or 0
     running = int_or_none(svc.get("runningCount")) or 0
     pending = int_or_none(svc.get("pendingCount")) or 0
@@ -261,6 +267,6 @@ def _shared(facts: Facts, pool: Pool, arn: str) -> Shared | None:
     rows, missing = _subnet_rows(facts, list(pool.subnets))
     if missing:
         return None
-    others = [(service_label(s), demand(facts, s)) for s in pool.services
-              if str(s.get("serviceArn")) != arn]
-    return Shared(others, rows)
+    members = facts.memo_of(pool, "capacity.pool_members", lambda: [
+        (str(s.get("serviceArn")), service_label(s), demand(facts, s)) for s in pool.services])
+    return Shared([(label, need) for member, label, need in members if member != arn], rows)
