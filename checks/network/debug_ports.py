@@ -83,7 +83,7 @@ def _through_lb(facts: Facts, svc: Item, ports: list[DebugPort]) -> list[tuple[S
         if hit is None:
             continue
         if not isinstance(path, LbPath):
-            out.append((Severity.MEDIUM, f"target group {tg_arn} forwards to {hit.label}"))
+            out.append((Severity.MEDIUM, f"{tg_arn} forwards to {hit.label} ({path.text})"))
             continue
         public = str(path.lb.get("Scheme", "")).lower() == "internet-facing"
         out.append((Severity.HIGH if public else Severity.MEDIUM,

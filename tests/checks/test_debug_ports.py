@@ -109,3 +109,12 @@ def test_bridge_without_host_data_is_unknown() -> None:
 def test_no_debug_port_is_skipped() -> None:
     findings = run_check("debug-port-exposed", n.World().bundle())
     assert [f.status.value for f in findings] == ["skipped"]
+
+
+def test_a_target_group_not_in_the_bundle_still_counts_as_forwarding() -> None:
+    world = _world()
+    _behind_lb(world)
+    world.target_groups = world.target_groups[:1]  # the pprof group was not read
+    f = _run(world)
+    assert (f.status.value, f.severity.value) == ("fail", "medium"), f.message
+    assert "is not in the bundle" in f.message
