@@ -95,7 +95,8 @@ COLLECTORS: tuple[Collector, ...] = (
 )
 
 #: Collector name → the collectors whose collections it reads. One not named here runs
-#: after every collector listed before it in COLLECTORS (the safe default for a new one).
+#: after every collector listed before it in COLLECTORS, and every collector named here
+#: waits for it too when it comes first (the safe default for a new one).
 #: The bundle does not depend on which finishes first: every collection is stored sorted
 #: and the errors are sorted (checker.collect.aws.Context.store, Recorder.errors).
 _RESOURCES = ("collect_ecs", "collect_elbv2", "collect_ec2", "collect_autoscaling")
@@ -177,8 +178,9 @@ def run_collectors(ctx: Context, collectors: tuple[Collector, ...]) -> None:
     first error in COLLECTORS order is raised here once all have ended (InputError: no
     such cluster; KeyboardInterrupt reaches this thread, and the threads are daemons)."""
     names = [getattr(c, "__name__", repr(c)) for c in collectors]
-    position = {name: i for i, name in enumerate(names)}
-    needs = [[position[d] for d in AFTER[name] if position.get(d, i) < i]
+    # a collector AFTER names waits for those, and for every earlier one AFTER does not
+    # know (a new collector, a test's): what it stores may be what this one reads
+    needs = [[j for j in range(i) if names[j] in AFTER[name] or names[j] not in AFTER]
              if name in AFTER else list(range(i)) for i, name in enumerate(names)]
     done = [threading.Event() for _ in collectors]
     failed: list[BaseException | None] = [None] * len(collectors)

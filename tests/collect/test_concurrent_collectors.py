@@ -100,3 +100,23 @@ def test_an_error_is_raised_and_what_reads_the_failed_collector_does_not_run(
     with pytest.raises(InputError, match="elbv2: no such thing"):
         collect(boto3.session.Session(region_name=REGION), PROD)
     assert ran == ["autoscaling"]
+
+
+def test_a_collector_after_does_not_know_is_waited_for_by_the_later_ones(
+        aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a new collector (or a test's) may store what a later one reads: until AFTER names
+    # it, the collectors after it wait for it
+    build_lb_account()
+    events: list[str] = []
+
+    def store_extra(ctx: Context) -> None:
+        time.sleep(0.3)
+        events.append("extra stored")
+
+    def collect_autoscaling(ctx: Context) -> None:  # AFTER: only ECS's
+        events.append("autoscaling started")
+
+    monkeypatch.setattr(checker.collect, "COLLECTORS",
+                        (ecs.collect_ecs, store_extra, collect_autoscaling))
+    collect(boto3.session.Session(region_name=REGION), PROD)
+    assert events == ["extra stored", "autoscaling started"]
