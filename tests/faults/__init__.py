@@ -52,6 +52,7 @@ SERVICES: dict[str, Service] = {
     "cloudtrail": Service("cloudtrail", "json", "ThrottlingException",
                           "AccessDeniedException"),
     "iam": Service("iam", "query", "Throttling", "AccessDenied"),
+    "ecr": Service("ecr", "json", "ThrottlingException", "AccessDeniedException"),
 }
 
 
@@ -194,4 +195,25 @@ def demo() -> Iterator[Any]:
     from checker.demo.run import demo_account
 
     with demo_account() as acct:
+        _exec_format_error(acct.session())
         yield acct
+
+
+def _exec_format_error(session: Any) -> None:
+    """One crash of orders-worker also printed ``exec format error``, and its image is in
+    ECR: the demo itself has no such container, so without this the image probe's two ECR
+    operations would be the only ones these tests never exercise."""
+    logs, ecr = session.client("logs"), session.client("ecr")
+    group = "/ecs/prod/orders-worker"
+    stream = logs.describe_log_streams(logGroupName=group)["logStreams"][0]
+    last = logs.get_log_events(logGroupName=group, logStreamName=stream["logStreamName"],
+                               startFromHead=False, limit=1)["events"][-1]["timestamp"]
+    logs.put_log_events(logGroupName=group, logStreamName=stream["logStreamName"], logEvents=[
+        {"timestamp": last + 100, "message": "exec /app/entrypoint.sh: exec format error"}])
+    index = "application/vnd.oci.image.index.v1+json"
+    manifest = {"schemaVersion": 2, "mediaType": index, "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "size": 1,
+         "digest": f"sha256:{1:064x}", "platform": {"architecture": "amd64", "os": "linux"}}]}
+    ecr.create_repository(repositoryName="orders-worker")
+    ecr.put_image(repositoryName="orders-worker", imageManifest=json.dumps(manifest),
+                  imageTag="2026.11.20", imageManifestMediaType=index)
