@@ -150,6 +150,10 @@ def cluster_container_insights_off(facts: Facts, prior: Prior) -> Iterator[Resul
         data: dict[str, Any] = {"cluster": name, "container_insights": value or "unset",
                                 "setting_source": source}
         where = "account default" if source == "account" else "cluster setting"
+        if value not in INSIGHTS_ON and _idle(facts, cluster):
+            yield skipped(arn, f"cluster {name}: runs no service and no task — Container "
+                          "Insights would have nothing to record yet", **data)
+            continue
         if value in INSIGHTS_ON:
             yield passed(arn, f"cluster {name}: Container Insights {value} ({where})", **data)
             continue
@@ -158,6 +162,21 @@ def cluster_container_insights_off(facts: Facts, prior: Prior) -> Iterator[Resul
                      "memory or task-count history; turn it on with aws ecs "
                      f"update-cluster-settings --cluster {name} "
                      "--settings name=containerInsights,value=enhanced", **data)
+
+
+def _idle(facts: Facts, cluster: Item) -> bool:
+    """An empty cluster has nothing to observe: failing it would make every freshly created
+    or drained cluster a finding. Empty means DescribeClusters' counts are all zero (counts
+    the bundle does not carry are not read as zero) and no service or task the scan read
+    belongs to it (the counts lag, and emulators leave them at zero)."""
+    counts = [cluster.get(k) for k in ("activeServicesCount", "runningTasksCount",
+                                       "pendingTasksCount")]
+    if not all(c == 0 for c in counts):
+        return False
+    arn = cluster.get("clusterArn")
+    kinds = ("services", "tasks")
+    return all(facts.has(k) for k in kinds) and not any(
+        i.get("clusterArn") == arn for k in kinds for i in facts.items(k))
 
 
 def _cluster_insights(cluster: Item, account: str | None) -> tuple[str | None, str]:

@@ -65,3 +65,21 @@ def test_the_command_in_the_message_fits_the_ecs_model() -> None:
     pairs = dict(kv.split("=") for kv in command[command.index("--settings") + 1].split(","))
     assert set(pairs) == set(op.input_shape.members["settings"].member.members)
     assert pairs["name"] in model.shape_for("ClusterSettingName").enum
+
+
+def test_an_empty_cluster_is_skipped_until_something_runs_in_it() -> None:
+    """DescribeClusters' counts all zero: nothing to observe yet; one service makes it
+    count (and counts the bundle lacks are not taken for zero: the cases above)."""
+    empty = {"activeServicesCount": 0, "runningTasksCount": 0, "pendingTasksCount": 0}
+    (f,) = run_check("cluster-container-insights-off",
+                     b.bundle(clusters=[b.cluster("prod", **empty)], services=[], tasks=[]))
+    assert f.status.value == "skipped" and "runs no service" in f.message
+    busy = {**empty, "activeServicesCount": 1}
+    (f,) = run_check("cluster-container-insights-off",
+                     b.bundle(clusters=[b.cluster("prod", **busy)], services=[], tasks=[]))
+    assert f.status.value == "fail"
+    # counts at zero but a service read in it (the counts lag): judged
+    web = b.service("web")
+    (f,) = run_check("cluster-container-insights-off",
+                     b.bundle(clusters=[b.cluster("prod", **empty)], services=[web], tasks=[]))
+    assert f.status.value == "fail"
