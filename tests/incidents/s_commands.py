@@ -10,7 +10,7 @@ from tests import builders as b
 from tests import builders_network as bn
 from tests.incidents.healthy import AZS, ECR, MAIN_RT, PRIVATE, PRIVATE_RTS, PUBLIC, Item, task_sg
 from tests.incidents.s_capacity2 import NO_ADDRESS
-from tests.incidents.s_network import _failing_rollout
+from tests.incidents.s_network import failing_rollout
 from tests.incidents.s_start import START_FAILURES, cut
 from tests.incidents.scenarios import Cluster, fires, scenario
 
@@ -43,7 +43,7 @@ def two_groups_block_egress(c: Cluster) -> None:
                  "execution resource retrieval failed: unable to retrieve secret from asm: "
                  "service call has been retried 5 time(s): RequestCanceled: request context "
                  "canceled caused by: context deadline exceeded.")
-    _failing_rollout(c, "worker", 35, reason, (33, 26, 18, 10, 3))
+    failing_rollout(c, "worker", 35, reason, (33, 26, 18, 10, 3))
 
 
 @scenario("two-groups-block-lb", "security-group-blocks-lb",

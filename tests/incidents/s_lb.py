@@ -15,7 +15,7 @@ UNHEALTHY = ("(service {name}) (task {task}) (port {port}) is unhealthy in (targ
              "due to (reason {why}).")
 
 
-def _elb_kills(c: Cluster, name: str, kills: tuple[tuple[float, float], ...],
+def elb_kills(c: Cluster, name: str, kills: tuple[tuple[float, float], ...],
                why: str) -> None:
     """Tasks stopped for failing ELB health checks: (minutes ago, seconds it ran), each
     with the "unhealthy in target group" event ECS posted just before."""
@@ -37,7 +37,7 @@ def sg_blocks_lb(c: Cluster) -> None:
     nothing."""
     sg = c.find("security_groups", "GroupId", task_sg("checkout"))
     sg["IpPermissions"] = [bn.rule("tcp", 8443, groups=(ALB_SG,))]
-    _elb_kills(c, "checkout", ((23, 118), (21, 125), (16, 109), (14, 121), (9, 117), (7, 112)),
+    elb_kills(c, "checkout", ((23, 118), (21, 125), (16, 109), (14, 121), (9, 117), (7, 112)),
                "Request timed out")
     for task, mins in zip(c.tasks("checkout"), (4, 2), strict=True):
         task["startedAt"] = b.ago(minutes=mins)
@@ -80,7 +80,7 @@ def grace_too_short(c: Cluster) -> None:
     hc = {**SPEC_HEALTH, "startPeriod": 180}
     c.deploy("api", 45, rollout="IN_PROGRESS", image=f"{ECR}/api:2.32.0", healthCheck=hc)
     kills = ((41, 181), (32, 176), (23, 189), (14, 172), (5, 184))
-    _elb_kills(c, "api", kills, "Health checks failed with these codes: [503]")
+    elb_kills(c, "api", kills, "Health checks failed with these codes: [503]")
     c.run("api", 1, 2.5)
     c.counts("api", running=4)
     c.targets("api", [("healthy", None, None)] * 3 + [

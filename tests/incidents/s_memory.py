@@ -14,13 +14,13 @@ OOM = "OutOfMemoryError: Container killed due to memory usage"
 EXITED = "Essential container in task exited"
 
 
-def _oom(c: Cluster, name: str, where: int, stopped_min: float, uptime_min: float,
+def oom_kill(c: Cluster, name: str, where: int, stopped_min: float, uptime_min: float,
          text: str | None = OOM) -> None:
     c.stopped(name, where, stopped_min=stopped_min, uptime_s=uptime_min * 60, reason=EXITED,
               exit_code=137, container_reason=text)
 
 
-def _restart(c: Cluster, name: str, *started_min: float) -> None:
+def restart_at(c: Cluster, name: str, *started_min: float) -> None:
     """The running tasks are the replacements of the killed ones."""
     for task, started in zip(c.tasks(name), started_min, strict=False):
         task["startedAt"] = b.ago(minutes=started)
@@ -29,7 +29,7 @@ def _restart(c: Cluster, name: str, *started_min: float) -> None:
                 f"{task['taskArn'].rsplit('/', 1)[1]}).", started)
 
 
-def _memory(c: Cluster, name: str, f: Callable[[float], float], sigma: float = 0.6,
+def memory_series(c: Cluster, name: str, f: Callable[[float], float], sigma: float = 0.6,
             average_gap: float = 3.0, cap: float = 100.0) -> None:
     """MemoryUtilization: Maximum from f (the busiest task), Average `average_gap` below;
     a hard limit caps it at 100% (soft limits do not)."""
@@ -49,10 +49,10 @@ def memory_leak(c: Cluster) -> None:
     def tooth(mins: float) -> float:
         start = 245.0 if mins >= 135 else 135.0 if mins >= 25 else 25.0
         return 45.0 + 0.5 * (start - mins)
-    _memory(c, "checkout", tooth)
-    _oom(c, "checkout", 0, 25, 110)
-    _oom(c, "checkout", 1, 31, 104)
-    _restart(c, "checkout", 24, 30)
+    memory_series(c, "checkout", tooth)
+    oom_kill(c, "checkout", 0, 25, 110)
+    oom_kill(c, "checkout", 1, 31, 104)
+    restart_at(c, "checkout", 24, 30)
 
 
 @scenario("memory-leak-after-deploy", "memory-leak",
@@ -69,10 +69,10 @@ def memory_leak_after_deploy(c: Cluster) -> None:
         if mins > 135:
             return 44.0
         return 30.0 + 0.75 * ((135.0 if mins > 41 else 41.0) - mins)
-    _memory(c, "worker", climb)
-    _oom(c, "worker", 0, 41, 94)
-    _oom(c, "worker", 1, 43, 92)
-    _restart(c, "worker", 40, 42)
+    memory_series(c, "worker", climb)
+    oom_kill(c, "worker", 0, 41, 94)
+    oom_kill(c, "worker", 1, 43, 92)
+    restart_at(c, "worker", 40, 42)
 
 
 @scenario("memory-undersized", "memory-undersized",
@@ -82,9 +82,9 @@ def memory_undersized(c: Cluster) -> None:
     afternoon load the busiest task sits at 96-100% of its memory and tasks are OOM-killed
     3-9 minutes after they start; one of the two is still coming back."""
     c.deploy("checkout", 20 * 60, td={"cpu": "256", "memory": "512"})
-    _memory(c, "checkout", lambda mins: 97.5, 0.9, average_gap=12.0)
+    memory_series(c, "checkout", lambda mins: 97.5, 0.9, average_gap=12.0)
     for stopped, uptime in ((52, 8.5), (38, 6.0), (21, 4.5), (7, 3.2)):
-        _oom(c, "checkout", int(stopped) % 2, stopped, uptime)
+        oom_kill(c, "checkout", int(stopped) % 2, stopped, uptime)
     running = c.tasks("checkout")
     running[0]["startedAt"] = b.ago(minutes=4)
     c.res["tasks"].remove(running[1])
@@ -105,11 +105,11 @@ def runtime_heap(c: Cluster) -> None:
            {"name": "SPRING_PROFILES_ACTIVE", "value": "prod"},
            {"name": "DB_HOST", "value": "prod-db.cluster-c8x2q1abcd.us-east-1.rds.amazonaws.com"}]
     c.deploy("api", 190, environment=env)
-    _memory(c, "api", lambda mins: 55.0 + 1.8 * (-mins % 25.0))
+    memory_series(c, "api", lambda mins: 55.0 + 1.8 * (-mins % 25.0))
     for i, (stopped, uptime) in enumerate(((57, 27), (49, 24), (36, 29), (28, 22), (14, 25),
                                            (3, 26))):
-        _oom(c, "api", i % 3, stopped, uptime)
-    _restart(c, "api", 2, 13, 27)
+        oom_kill(c, "api", i % 3, stopped, uptime)
+    restart_at(c, "api", 2, 13, 27)
 
 
 @scenario("host-memory-overcommit", "host-memory-overcommit",
@@ -129,6 +129,6 @@ def host_memory_overcommit(c: Cluster) -> None:
             "awslogs-group": "/ecs/prod/firelens", "awslogs-region": b.REGION,
             "awslogs-stream-prefix": "reports"}}))
     for (stopped, uptime), host in zip(((54, 31), (33, 14), (12, 47)), (0, 2, 0), strict=True):
-        _oom(c, "reports", host, stopped, uptime, text=None)
-    _restart(c, "reports", 11, 32)
-    _memory(c, "reports", lambda mins: 165.0, 6.0, average_gap=25.0, cap=400.0)
+        oom_kill(c, "reports", host, stopped, uptime, text=None)
+    restart_at(c, "reports", 11, 32)
+    memory_series(c, "reports", lambda mins: 165.0, 6.0, average_gap=25.0, cap=400.0)

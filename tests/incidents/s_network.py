@@ -90,7 +90,7 @@ REGISTRY_AUTH = ("ResourceInitializationError: unable to pull secrets or registr
                  "caused by: Post \"https://api.ecr.us-east-1.amazonaws.com/\": {why}")
 
 
-def _failing_rollout(c: Cluster, name: str, minutes: float, reason: str,
+def failing_rollout(c: Cluster, name: str, minutes: float, reason: str,
                      stops: tuple[float, ...]) -> None:
     c.deploy(name, minutes, rollout="IN_PROGRESS", failed=len(stops))
     for i, stopped in enumerate(stops):
@@ -112,7 +112,7 @@ def sg_blocks_egress(c: Cluster) -> None:
                  "execution resource retrieval failed: unable to retrieve secret from asm: "
                  "service call has been retried 5 time(s): RequestCanceled: request context "
                  "canceled caused by: context deadline exceeded.")
-    _failing_rollout(c, "worker", 35, reason, (33, 26, 18, 10, 3))
+    failing_rollout(c, "worker", 35, reason, (33, 26, 18, 10, 3))
 
 
 @scenario("vpc-dns-disabled", "vpc-dns-disabled",
@@ -126,7 +126,7 @@ def vpc_dns_disabled(c: Cluster) -> None:
     c.res["vpcs"][0]["Attributes"]["EnableDnsSupport"] = False
     reason = cut(REGISTRY_AUTH.format(why="dial tcp: lookup api.ecr.us-east-1.amazonaws.com on "
                                           "10.0.0.2:53: no such host"))
-    _failing_rollout(c, "checkout", 30, reason, (28, 21, 13, 5))
+    failing_rollout(c, "checkout", 30, reason, (28, 21, 13, 5))
 
 
 @scenario("missing-vpc-endpoints", "missing-vpc-endpoints",

@@ -9,8 +9,8 @@ from __future__ import annotations
 from tests import builders_network as bn
 from tests.incidents.healthy import ALB_SG, ECR, PRIVATE_RTS, task_sg
 from tests.incidents.s_hygiene import plaintext_secrets, single_az
-from tests.incidents.s_lb import _elb_kills
-from tests.incidents.s_memory import _memory, _oom, _restart
+from tests.incidents.s_lb import elb_kills
+from tests.incidents.s_memory import memory_series, oom_kill, restart_at
 from tests.incidents.s_network import egress_route_missing
 from tests.incidents.s_start import cut
 from tests.incidents.scenarios import Cluster, fires, mixed, scenario
@@ -27,9 +27,9 @@ def soft_limit_oom_after_hours(c: Cluster) -> None:
     c.deploy("reports", 3 * 1440, memory=None, memoryReservation=1024)
     for (stopped, uptime), host in zip(((50, 200), (28, 260), (9, 310)), (0, 2, 0),
                                        strict=True):
-        _oom(c, "reports", host, stopped, uptime, text=None)
-    _restart(c, "reports", 8, 27)
-    _memory(c, "reports", lambda mins: 160.0, 4.0, average_gap=20.0, cap=400.0)
+        oom_kill(c, "reports", host, stopped, uptime, text=None)
+    restart_at(c, "reports", 8, 27)
+    memory_series(c, "reports", lambda mins: 160.0, 4.0, average_gap=20.0, cap=400.0)
 
 
 @scenario("soft-limit-leak", "memory-leak",
@@ -45,10 +45,10 @@ def soft_limit_leak(c: Cluster) -> None:
     def climb(mins: float) -> float:
         start = 200.0 if mins >= 15 else 15.0
         return 60.0 + 0.66 * (start - mins)
-    _memory(c, "reports", climb, 1.5, average_gap=10.0, cap=400.0)
+    memory_series(c, "reports", climb, 1.5, average_gap=10.0, cap=400.0)
     for stopped, uptime, host in ((15, 185, 0), (17, 183, 2)):
-        _oom(c, "reports", host, stopped, uptime, text=None)
-    _restart(c, "reports", 14, 16)
+        oom_kill(c, "reports", host, stopped, uptime, text=None)
+    restart_at(c, "reports", 14, 16)
 
 
 @scenario("no-container-health-check", "observability-gaps",
@@ -72,7 +72,7 @@ def sg_blocks_lb_on_web(c: Cluster) -> None:
     only, while the containers listen on 8080: every web task fails its health checks."""
     sg = c.find("security_groups", "GroupId", task_sg("web"))
     sg["IpPermissions"] = [bn.rule("tcp", 8443, groups=(ALB_SG,))]
-    _elb_kills(c, "web", ((23, 118), (16, 109), (9, 117)), "Request timed out")
+    elb_kills(c, "web", ((23, 118), (16, 109), (9, 117)), "Request timed out")
     c.targets("web", [("unhealthy", "Target.Timeout", "Request timed out")] * 2)
 
 
@@ -93,7 +93,7 @@ def soft_reservation_above_100(c: Cluster) -> None:
     rid = "service/prod/reports"
     for key in ("scalable_targets", "scaling_policies"):
         c.res[key] = [t for t in c.res.get(key, []) if t.get("ResourceId") != rid]
-    _memory(c, "reports", lambda mins: 160.0, 4.0, average_gap=20.0, cap=400.0)
+    memory_series(c, "reports", lambda mins: 160.0, 4.0, average_gap=20.0, cap=400.0)
 
 
 @scenario("isolated-vpc-missing-endpoint", "missing-vpc-endpoints",
