@@ -146,7 +146,19 @@ def test_load_balanced_container_without_health_check() -> None:
 ], ids=["logged-app", "with-good-sidecar"])
 def test_logs_health_check_and_good_sidecars_rule_out_gaps(
         containers: tuple[dict[str, Any], ...]) -> None:
-    assert "observability-gaps" not in _ids(_analyze(_bundle(*containers)))
+    bundle = _bundle(*containers)
+    if len(containers) > 1:
+        # a good X-Ray sidecar includes a task role the scan's simulation lets upload traces
+        (td,) = bundle["resources"]["task_definitions"]
+        td["taskRoleArn"] = t.TASK_ROLE
+        bundle["resources"]["task_role_simulations"] = [t.role_simulation()]
+    assert "observability-gaps" not in _ids(_analyze(bundle))
+
+
+def test_a_tracing_sidecar_without_a_task_role_is_an_observability_gap() -> None:
+    """The daemon runs, but nothing lets it upload: traces are dropped silently."""
+    bundle = _bundle(_ctr(), t.xray(logConfiguration=logs("xray-daemon")))
+    assert "observability-gaps" in _ids(_analyze(bundle))
 
 
 # -- plaintext-secrets ------------------------------------------------------------------------
