@@ -366,11 +366,13 @@ def _big_bundle(path: Path, megabytes: int) -> tuple[dict[str, Any], int]:
     return small, rounds * len(tasks)
 
 
+#: CPU seconds (user + system), not wall time: a loaded CI machine stretches wall time
+#: several-fold without the analysis doing any more work.
 _MEASURE = ("import resource, sys, time\n"
-            "t = time.monotonic()\n"
+            "t = time.process_time()\n"
             "from checker.cli import main\n"
             "rc = main(sys.argv[1:])\n"
-            "print(f'ECSDOCTOR-MEASURE {rc} {time.monotonic() - t:.2f} '\n"
+            "print(f'ECSDOCTOR-MEASURE {rc} {time.process_time() - t:.2f} '\n"
             "      f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}',"
             " file=sys.stderr)\n")
 
@@ -390,7 +392,7 @@ def test_a_200_mb_bundle_is_analysed_correctly(tmp_path: Path) -> None:
     measure = [line for line in proc.stderr.splitlines() if line.startswith("ECSDOCTOR-MEASURE")]
     assert measure, proc.stderr
     rc, took, rss_mb = measure[0].split()[1:]
-    print(f"\n200 MB bundle: {size_mb:.0f} MB, {n_tasks} tasks, load+analyze+render {took} s, "
+    print(f"\n200 MB bundle: {size_mb:.0f} MB, {n_tasks} tasks, load+analyze+render {took} CPU s, "
           f"peak RSS {rss_mb} MB")
     assert rc == "0", proc.stderr
     assert float(took) < BIG_TIME_BOUND_S and int(rss_mb) < BIG_RSS_BOUND_MB
