@@ -80,7 +80,8 @@ def _no_items(collector: Collector, ctx: Context) -> list[None]:
 #: finished (:data:`AFTER`; by default every collector listed before it), beside the others
 #: that are ready: the scan's wall time is its longest chain, not the sum of them all.
 COLLECTORS: tuple[Collector, ...] = (
-    ecs.collect_ecs,
+    ecs.collect_ecs_resources,  # clusters, services, tasks, container instances, …
+    ecs.collect_task_definitions,  # one call per revision the services and tasks name
     elbv2.collect_elbv2,  # before ec2: the LB subnets and groups are on the network path
     ec2.collect_ec2,
     autoscaling.collect_autoscaling,
@@ -99,18 +100,20 @@ COLLECTORS: tuple[Collector, ...] = (
 #: waits for it too when it comes first (the safe default for a new one).
 #: The bundle does not depend on which finishes first: every collection is stored sorted
 #: and the errors are sorted (checker.collect.aws.Context.store, Recorder.errors).
-_RESOURCES = ("collect_ecs", "collect_elbv2", "collect_ec2", "collect_autoscaling")
+_ECS, _TDS = "collect_ecs_resources", "collect_task_definitions"
+_RESOURCES = (_ECS, "collect_elbv2", "collect_ec2", "collect_autoscaling")
 AFTER: dict[str, tuple[str, ...]] = {
-    "collect_elbv2": ("collect_ecs",),  # the services' target groups
-    "collect_ec2": ("collect_ecs", "collect_elbv2"),  # instances, task subnets, LB subnets
-    "collect_autoscaling": ("collect_ecs",),  # services, capacity providers
-    "collect_history": ("collect_ecs",),  # clusters, services
-    "collect_cloudtrail": _RESOURCES,  # events on every scanned resource
+    _TDS: (_ECS,),  # the revisions the services and tasks name
+    "collect_elbv2": (_ECS,),  # the services' target groups
+    "collect_ec2": (_ECS, "collect_elbv2"),  # instances, task subnets, LB subnets
+    "collect_autoscaling": (_ECS,),  # services, capacity providers
+    "collect_history": (_ECS,),  # clusters, services
+    "collect_cloudtrail": (*_RESOURCES, _TDS),  # events on every scanned resource, roles
     "collect_cloudwatch": _RESOURCES,  # the series of every scanned resource
     "collect_alarms": _RESOURCES,  # the alarms on every scanned resource
-    "collect_logs": ("collect_ecs", "collect_cloudwatch", "collect_alarms"),
-    "collect_images": ("collect_ecs", "collect_logs"),  # log_events, task definitions
-    "collect_task_roles": ("collect_ecs",),  # services, task definitions
+    "collect_logs": (_ECS, _TDS, "collect_cloudwatch", "collect_alarms"),
+    "collect_images": (_ECS, _TDS, "collect_logs"),  # log_events, task definitions
+    "collect_task_roles": (_ECS, _TDS),  # services, task definitions
 }
 
 #: Every IAM action the collectors can call (read-only: Describe*, List*, Get*, and the two

@@ -19,7 +19,7 @@ import datetime as dt
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
@@ -289,20 +289,27 @@ def unreachable(exc: BaseException) -> InputError | None:
 
 
 class DaemonPool(Executor):
-    """A bounded pool whose workers are daemon threads.
+    """A bounded pool whose workers are daemon threads, fair between the threads that
+    submit to it.
 
     A call stuck on a silent endpoint keeps its thread until its read timeout; with the
     standard library's pool the interpreter waits for every such thread at exit, so a scan
     that gave up on the call (deadline, Ctrl-C) still could not end. Here the process ends
     when the scan does; an abandoned call is refused its retries (:class:`Deadline`).
+
+    Fair: the collectors run side by side, each submitting from its own thread, and a
+    worker takes the next job of each submitter in turn. One first-in-first-out queue made
+    two ELB calls wait behind the 200 task-definition reads submitted a moment before them.
     """
 
     def __init__(self, max_workers: int, name: str = "ecsdoctor-collect") -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self._max, self._name = max_workers, name
-        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
-            queue.SimpleQueue())
+        #: One token per job submitted (None: a worker is to stop); the job itself waits in
+        #: its submitter's line in ``_lines``, which are served in turn.
+        self._queue: queue.SimpleQueue[bool | None] = queue.SimpleQueue()
+        self._lines: dict[int, deque[tuple[Future[Any], Callable[[], Any]]]] = {}
         self._threads: list[threading.Thread] = []
         self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
@@ -313,7 +320,9 @@ class DaemonPool(Executor):
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot submit to a pool that was shut down")
-            self._queue.put((future, lambda: fn(*args, **kwargs)))
+            line = self._lines.setdefault(threading.get_ident(), deque())
+            line.append((future, lambda: fn(*args, **kwargs)))
+            self._queue.put(True)
             if not self._idle.acquire(blocking=False) and len(self._threads) < self._max:
                 worker = threading.Thread(target=self._work, daemon=True,
                                           name=f"{self._name}-{len(self._threads)}")
@@ -321,8 +330,23 @@ class DaemonPool(Executor):
                 worker.start()
         return future
 
+    def _next(self) -> tuple[Future[Any], Callable[[], Any]] | None:
+        """The first job of the line whose turn it is; that line goes to the back."""
+        with self._lock:
+            if not self._lines:
+                return None  # cancelled by shutdown after its token was taken
+            submitter, line = next(iter(self._lines.items()))
+            item = line.popleft()
+            del self._lines[submitter]
+            if line:
+                self._lines[submitter] = line
+            return item
+
     def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while self._queue.get() is not None:
+            item = self._next()
+            if item is None:
+                continue
             future, job = item
             if future.set_running_or_notify_cancel():
                 try:
@@ -337,14 +361,11 @@ class DaemonPool(Executor):
         with self._lock:
             self._closed = True
             threads = list(self._threads)
-        if cancel_futures:
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is not None:
-                    item[0].cancel()
+            if cancel_futures:
+                for line in self._lines.values():
+                    for future, _ in line:
+                        future.cancel()
+                self._lines.clear()
         for _ in threads:
             self._queue.put(None)
         if wait:

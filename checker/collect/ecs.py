@@ -96,6 +96,14 @@ DESCRIBES: tuple[DescribePlan, ...] = (DESCRIBE_SERVICES, DESCRIBE_TASKS, DESCRI
 def collect_ecs(ctx: Context) -> None:
     """Fill clusters, services, tasks, task_definitions, container_instances,
     capacity_providers and account_settings in ``ctx.resources``."""
+    collect_ecs_resources(ctx)
+    collect_task_definitions(ctx)
+
+
+def collect_ecs_resources(ctx: Context) -> None:
+    """All of :func:`collect_ecs` but the task definitions, which the scan reads as a
+    collector of their own: the collectors that need only services, tasks and instances
+    (ELB, EC2, Auto Scaling) need not wait for one DescribeTaskDefinition per revision."""
     refs, clusters = resolve_clusters(ctx)
     names = service_names(ctx.scope.services)
     scoped = find_services(ctx, refs, names) if names else None
@@ -116,7 +124,6 @@ def collect_ecs(ctx: Context) -> None:
     if clusters is not None:
         ctx.store("capacity_providers", described.get("capacity_providers", []), "name")
     ctx.store("account_settings", described.get("account_settings", []), _setting_key)
-    collect_task_definitions(ctx)
 
 
 def resolve_clusters(ctx: Context) -> tuple[list[ClusterRef], list[Item] | None]:

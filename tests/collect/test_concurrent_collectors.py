@@ -16,6 +16,7 @@ import pytest
 
 import checker.collect
 from checker.collect import AFTER, Context, collect, ecs
+from checker.collect.aws import DaemonPool
 from checker.errors import InputError
 from tests.collect.support import PROD, REGION, build_lb_account
 
@@ -120,3 +121,37 @@ def test_a_collector_after_does_not_know_is_waited_for_by_the_later_ones(
                         (ecs.collect_ecs, store_extra, collect_autoscaling))
     collect(boto3.session.Session(region_name=REGION), PROD)
     assert events == ["extra stored", "autoscaling started"]
+
+
+def test_the_pool_serves_its_submitters_in_turn() -> None:
+    # collectors submit from their own threads: 200 task-definition reads queued first
+    # must not hold up a later collector's two calls until they are all done
+    pool = DaemonPool(1)
+    gate, submitted, finish, done = (threading.Event(), threading.Event(), threading.Event(),
+                                     [])
+    held = pool.submit(gate.wait)  # the one worker is busy while both lines fill
+
+    def submitter(name: str, jobs: int) -> None:  # alive until the end: its own line
+        futures = [pool.submit(done.append, name) for _ in range(jobs)]
+        submitted.set()
+        finish.wait(5)
+        for future in futures:
+            future.result(timeout=5)
+
+    first = threading.Thread(target=submitter, args=("a", 3))
+    first.start()
+    assert submitted.wait(5)
+    second = threading.Thread(target=submitter, args=("b", 1))
+    second.start()
+    deadline = time.monotonic() + 5
+    while len(pool._lines) < 2 and time.monotonic() < deadline:  # a's line and b's
+        time.sleep(0.01)
+    gate.set()
+    held.result(timeout=5)
+    while len(done) < 4 and time.monotonic() < deadline + 5:
+        time.sleep(0.01)
+    finish.set()
+    first.join()
+    second.join()
+    pool.shutdown(wait=True)
+    assert done == ["a", "b", "a", "a"]
