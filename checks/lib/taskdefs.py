@@ -9,6 +9,7 @@ returns None instead of raising on them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 from checker.facts import Facts, Item, obj, objs
 from checks.lib.knowledge import table
 from checks.lib.labels import service_label, td_label
-from checks.lib.scope import task_definitions_in_scope
+from checks.lib.scope import task_definitions_in_scope, task_sets
 from checks.lib.values import int_or_none
 
 FARGATE, EC2, EXTERNAL = "FARGATE", "EC2", "EXTERNAL"
@@ -73,11 +74,38 @@ class Use:
 
     @property
     def affected_tasks(self) -> int | None:
-        """Tasks of the service that run this definition, when the service runs it now."""
-        if self.service is None or self.service.get("taskDefinition") != self.td.get(
-                "taskDefinitionArn"):
+        """Tasks of the service that run this definition, when the service runs it now. A
+        service run by task sets (EXTERNAL, CODE_DEPLOY) runs what its live task sets run,
+        each its own share of the tasks (during a blue/green shift two sets run two
+        definitions): the sets are read first, as the service's own `taskDefinition` is at
+        most the PRIMARY set's."""
+        if self.service is None:
+            return None
+        arn = self.td.get("taskDefinitionArn")
+        sets = task_sets(self.service)
+        if sets:
+            counts = [_set_tasks(s, self.service) for s in sets
+                      if s.get("taskDefinition") == arn]
+            known = [c for c in counts if c is not None]
+            return sum(known) if counts and len(known) == len(counts) else None
+        if self.service.get("taskDefinition") != arn:
             return None
         return int_or_none(self.service.get("desiredCount"))
+
+
+def _set_tasks(task_set: Item, service: Item) -> int | None:
+    """A task set's desired tasks: its `computedDesiredCount`, else (a bundle without it)
+    the service's desiredCount × the set's scale percentage, rounded up as ECS does.
+    https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_TaskSet.html"""
+    computed = int_or_none(task_set.get("computedDesiredCount"))
+    if computed is not None:
+        return computed
+    scale, desired = obj(task_set.get("scale")), int_or_none(service.get("desiredCount"))
+    value = scale.get("value")
+    if desired is None or scale.get("unit") != "PERCENT" or not isinstance(
+            value, int | float) or isinstance(value, bool):
+        return None
+    return math.ceil(desired * value / 100)
 
 
 def uses(facts: Facts) -> Iterator[Use]:

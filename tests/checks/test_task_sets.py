@@ -74,3 +74,30 @@ def test_network_checks_read_the_task_sets_subnets(public_ip: str, status: str) 
         bn.eni_task("web", bn.PUBLIC[0], bn.AZS[0], "10.0.101.10")])
     (f,) = run_check("task-subnet-default-route", world.bundle())
     assert (f.status.value, f.service, f.resource) == (status, WEB, bn.PUBLIC[0])
+
+
+def test_affected_tasks_are_the_task_sets_running_the_definition() -> None:
+    """During a blue/green shift two task sets run two definitions: each finding counts the
+    tasks of the sets that run its definition (computedDesiredCount), not none at all."""
+    blue = ts.task_set("web", "1", revision=2, computedDesiredCount=3)
+    green = ts.task_set("web", "2", revision=3, status="ACTIVE", computedDesiredCount=1)
+    svc = ts.external_service("web", blue, green, controller="CODE_DEPLOY", desiredCount=3)
+    svc["taskDefinition"] = b.td_arn("web", 2)  # CODE_DEPLOY names the PRIMARY set's
+    findings = run_check("container-no-log-configuration",
+                         t.bundle([_no_logs_td(2), _no_logs_td(3)], [svc]))
+    assert sorted((f.resource.rpartition(":")[2], f.data["affected_tasks"])
+                  for f in findings) == [("2", 3), ("3", 1)]
+
+
+@pytest.mark.parametrize(("scale", "expected"), [
+    ({"value": 50.0, "unit": "PERCENT"}, 2), ({"value": 100.0, "unit": "PERCENT"}, 3),
+    ({}, None)])
+def test_a_task_set_without_a_computed_count_counts_its_scale(
+        scale: dict[str, Any], expected: int | None) -> None:
+    """Without computedDesiredCount a set runs its scale of the service's desiredCount,
+    rounded up; with neither the count is unknown, not a guess."""
+    one = ts.task_set("web", "1", revision=2, scale=scale)
+    del one["computedDesiredCount"]
+    svc = ts.external_service("web", one, desiredCount=3)
+    (f,) = run_check("container-no-log-configuration", t.bundle([_no_logs_td(2)], [svc]))
+    assert f.data.get("affected_tasks") == expected

@@ -68,7 +68,9 @@ def test_a_task_sets_findings_are_its_services(external: dict[str, Any],
     assert (public.service, public.severity.value) == (external["service"], "high")
     assert f"task set {external['task_set']}" in public.message
     assert f"{external['sg']} tcp/8080 from 0.0.0.0/0" in public.message
-    assert fails["container-no-log-configuration"].service == external["service"]
+    no_logs = fails["container-no-log-configuration"]
+    assert no_logs.service == external["service"]
+    assert no_logs.data["affected_tasks"] == 1  # desiredCount 1 at the set's default 100 %
     platform = fails["fargate-platform-version-old"]
     assert platform.service == external["service"] and platform.data["retired"] is True
     assert fails["cluster-container-insights-off"].data["container_insights"] == "disabled"
