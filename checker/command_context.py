@@ -10,6 +10,13 @@ pasted (checker.rank.context adds them to every diagnosis's context):
   configuration, because `update-service --network-configuration` replaces all of it — a
   command that leaves out assignPublicIp turns a public-subnet Fargate service's public IP
   off, and with it its only way out;
+  for a service run by task sets (EXTERNAL, CODE_DEPLOY) with none of its own, its PRIMARY
+  task set's (checks.lib.network.topology.awsvpc_config);
+- `network_update`: the `aws ecs` operation, with its own arguments, that sets the service's
+  network configuration: `create-task-set --task-definition <its definition>` for an
+  EXTERNAL service, as UpdateService refuses a network configuration for one (a new task set
+  carries it); absent otherwise, so templates fall back to `update-service`
+  (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html);
 - `vpc`, when no evidence names it: the VPC of the service's subnets;
 - `task_security_group`, `lb_security_group`: the first of `security_groups` and
   `lb_security_groups`, for the options that take one group (`--group-id`,
@@ -33,6 +40,7 @@ from typing import Any
 
 from checker.facts import Facts, obj, parse_time, strs
 from checker.names import ecr_image
+from checks.lib.network.topology import awsvpc_config, task_definition_arn
 
 #: The keys this module may add (checker.playbook lets every template name them).
 KEYS = frozenset({"window_start", "window_end", "window_start_ms", "day_start",
@@ -40,7 +48,7 @@ KEYS = frozenset({"window_start", "window_end", "window_start_ms", "day_start",
                   "service_security_groups", "vpc", "task_security_group", "lb_security_group",
                   "first_container",
                   "ecr_repository", "ecr_image_id", "ecr_registry_id", "registry_login",
-                  "route_verb"})
+                  "route_verb", "network_update"})
 #: Without metrics, the window a scan looks back over by default.
 DEFAULT_WINDOW = dt.timedelta(hours=3)
 
@@ -71,9 +79,12 @@ def network(facts: Facts, service_arn: str) -> dict[str, Any]:
     service = facts.service_of_arn(service_arn) if facts.has("services") else None
     if service is None:  # not collected (or refused): nothing to write, no crash either
         return {}
-    conf = obj(obj(service.get("networkConfiguration")).get("awsvpcConfiguration"))
+    conf = awsvpc_config(service)
     subnets, groups = strs(conf.get("subnets")), strs(conf.get("securityGroups"))
     out: dict[str, Any] = {}
+    if obj(service.get("deploymentController")).get("type") == "EXTERNAL":
+        td = task_definition_arn(service)
+        out["network_update"] = f"create-task-set --task-definition {td or '<task-definition>'}"
     if subnets:
         out["awsvpc_subnets"] = ",".join(subnets)
         out["assign_public_ip"] = str(conf.get("assignPublicIp") or "DISABLED")

@@ -4,11 +4,15 @@ evidence (tests/test_remediation_commands.py reads them in whole reports)."""
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 
 from checker import command_context as cc
 from checker.facts import Facts
+from checker.pipeline import Engine
 from tests import builders as b
 from tests import builders_network as bn
+from tests import builders_taskset as ts
+from tests.test_remediation_commands import problems
 
 WEB = b.service_arn("prod", "web")
 ECR = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
@@ -85,3 +89,51 @@ def test_one_group_where_an_option_takes_one() -> None:
     assert got == {"task_security_group": "sg-1", "lb_security_group": "sg-9",
                    "first_container": "app"}
     assert cc.from_data({"security_groups": []}) == {}
+
+
+def _external(controller: str = "EXTERNAL") -> dict[str, object]:
+    """A service run by task sets: the draining set in a private subnet, the PRIMARY one
+    in public subnets with a public IP, and no network configuration of its own."""
+    draining = ts.task_set("web", "1", revision=1, status="DRAINING", public_ip="DISABLED",
+                           subnets=(bn.PRIVATE[0],))
+    primary = ts.task_set("web", "2", revision=2, public_ip="ENABLED", subnets=bn.PUBLIC,
+                          groups=(bn.TASK_SG,))
+    svc = ts.external_service("web", draining, primary, controller=controller)
+    svc.pop("networkConfiguration", None)
+    return svc
+
+
+def test_network_of_a_task_set_service_is_its_primary_task_sets() -> None:
+    """An EXTERNAL service has no network configuration of its own: the command values are
+    its PRIMARY task set's, and its network changes through a new task set (UpdateService
+    refuses a network configuration for it)."""
+    svc = _external()
+    facts = Facts(b.bundle(services=[svc], subnets=[bn.subnet(s, "10.0.0.0/24", "us-east-1a")
+                                                    for s in bn.PUBLIC]))
+    got = cc.network(facts, str(svc["serviceArn"]))
+    assert (got["awsvpc_subnets"], got["assign_public_ip"], got["awsvpc_security_groups"]) == (
+        ",".join(bn.PUBLIC), "ENABLED", bn.TASK_SG)
+    assert got["vpc"] == bn.VPC
+    assert got["network_update"] == f"create-task-set --task-definition {b.td_arn('web', 2)}"
+
+
+def test_a_service_of_the_ecs_controller_updates_itself() -> None:
+    svc = bn.web_service(public_ip="ENABLED")
+    assert "network_update" not in cc.network(Facts(b.bundle(services=[svc])),
+                                              str(svc["serviceArn"]))
+
+
+def test_a_task_set_services_network_command_is_one_aws_accepts() -> None:
+    """The whole report of an EXTERNAL service whose task set has public IPs: no command
+    sets its network through UpdateService, and the task-set one keeps its subnets."""
+    world = bn.World(services=[_external()], tasks=[
+        bn.eni_task("web", bn.PUBLIC[0], bn.AZS[0], "10.0.101.10")])
+    report = Engine().analyze(world.bundle())
+    commands = [r.command for d in report.diagnoses for r in d.remediation if r.command
+                and "--network-configuration" in r.command]
+    assert any(d.id == "public-task-ip" for d in report.diagnoses) and commands
+    for command in commands:
+        words = shlex.split(command)
+        assert words[:3] == ["aws", "ecs", "create-task-set"], command
+        assert words[words.index("--task-definition") + 1] == b.td_arn("web", 2)
+        assert problems(command) == []

@@ -66,11 +66,18 @@ def _primary_first(svc: Item) -> list[Item]:
     return sorted(task_sets(svc), key=lambda s: s.get("status") != "PRIMARY")
 
 
-def task_definition_of(facts: Facts, svc: Item) -> Item | None:
-    """The service's task definition; for one run by task sets, its PRIMARY task set's."""
+def task_definition_arn(svc: Item) -> str | None:
+    """The ARN of the service's task definition; for one run by task sets, its PRIMARY task
+    set's (else the first one's)."""
     arn = svc.get("taskDefinition") or next(
         (s.get("taskDefinition") for s in _primary_first(svc) if s.get("taskDefinition")), None)
-    if not isinstance(arn, str) or not facts.has("task_definitions"):
+    return arn if isinstance(arn, str) and arn else None
+
+
+def task_definition_of(facts: Facts, svc: Item) -> Item | None:
+    """The service's task definition; for one run by task sets, its PRIMARY task set's."""
+    arn = task_definition_arn(svc)
+    if arn is None or not facts.has("task_definitions"):
         return None
     return facts.task_definition(arn)
 
