@@ -49,6 +49,9 @@ ALB_METRICS = tuple(("AWS/ApplicationELB", name, stat) for name, stat in (
     ("TargetResponseTime", "Average"), ("HTTPCode_Target_5XX_Count", "Sum"),
     ("RequestCount", "Sum"), ("UnHealthyHostCount", "Maximum"),
     ("HealthyHostCount", "Maximum")))
+#: Per Application Load Balancer, not per target group: the load balancer's own 502s/504s.
+ALB_OWN_METRICS = (("AWS/ApplicationELB", "HTTPCode_ELB_502_Count", "Sum"),
+                   ("AWS/ApplicationELB", "HTTPCode_ELB_504_Count", "Sum"))
 
 
 def _all(client: Any, op: str, key: str, **kw: Any) -> list[Any]:
@@ -192,11 +195,15 @@ def _metrics(session: Any, cluster: str, services: list[Item], instances: list[I
         series(NAT_METRICS, NatGatewayId=nat["NatGatewayId"])
     balancers = {b["LoadBalancerArn"]: b for b in balancing if "LoadBalancerArn" in b
                  and "TargetGroupArn" not in b}
+    albs: dict[str, None] = {}
     for group in (g for g in balancing if "TargetGroupArn" in g):
         for lb in dict.fromkeys(group.get("LoadBalancerArns", [])):  # moto lists one twice
             if balancers.get(lb, {}).get("Type") == "application":
                 series(ALB_METRICS, TargetGroup=group["TargetGroupArn"].split(":", 5)[5],
                        LoadBalancer=lb.split(":loadbalancer/", 1)[1])
+                albs[lb] = None
+    for lb in albs:
+        series(ALB_OWN_METRICS, LoadBalancer=lb.split(":loadbalancer/", 1)[1])
 
 
 def main() -> None:
