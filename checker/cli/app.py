@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
@@ -594,6 +594,17 @@ def _print_listing(text: str) -> None:
     sys.stdout.flush()
 
 
+def _listing(fmt: ListFormat, color: Color, table: Callable[[int], Any],
+             as_json: Callable[[], str], as_markdown: Callable[[], str]) -> None:
+    """One listing in the asked format: a table sized to the console, or text as it is."""
+    with user_errors():
+        if fmt is ListFormat.table:
+            console = _console(color)
+            console.print(table(console.width))
+        else:
+            _print_listing(as_json() if fmt is ListFormat.json else as_markdown())
+
+
 @app.command("checks", cls=_Command)
 def list_checks(
     check_id: Annotated[str | None, typer.Argument(
@@ -602,17 +613,12 @@ def list_checks(
     color: ColorOpt = Color.auto,
 ) -> None:
     """List every check (id, area, severity, title), or show one."""
-    with user_errors():
-        from checker.cli import explain as listing
+    from checker.cli import explain as listing
 
-        if fmt is ListFormat.table:
-            console = _console(color)
-            console.print(listing.show_check(check_id) if check_id
-                          else listing.show_checks(console.width))
-        elif fmt is ListFormat.json:
-            _print_listing(listing.checks_json(check_id))
-        else:
-            _print_listing(listing.checks_markdown(check_id))
+    _listing(fmt, color,
+             lambda width: listing.show_check(check_id) if check_id
+             else listing.show_checks(width),
+             lambda: listing.checks_json(check_id), lambda: listing.checks_markdown(check_id))
 
 
 @app.command("diagnoses", cls=_Command)
@@ -621,16 +627,10 @@ def list_diagnoses(
     color: ColorOpt = Color.auto,
 ) -> None:
     """List every diagnosis id a report can name, with its title and severity."""
-    with user_errors():
-        from checker.cli import explain as listing
+    from checker.cli import explain as listing
 
-        if fmt is ListFormat.table:
-            console = _console(color)
-            console.print(listing.show_diagnoses(console.width))
-        elif fmt is ListFormat.json:
-            _print_listing(listing.diagnoses_json())
-        else:
-            _print_listing(listing.diagnoses_markdown())
+    _listing(fmt, color, listing.show_diagnoses, listing.diagnoses_json,
+             listing.diagnoses_markdown)
 
 
 @app.command(cls=_Command)
