@@ -83,7 +83,11 @@ def _ascii(data: bytes) -> str:
 
 #: List items encoded at once: a bounded piece of a 100 MB report at a time.
 _BATCH = 500
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
+#: The standard library's compact encoding with non-ASCII left as it is: its UTF-8 is
+#: byte for byte orjson's when the two agree, and `_ascii` of it is `json.dumps`'s own
+#: (both escape `"`, `\\` and the controls alike; ensure_ascii only adds `\\uXXXX` for
+#: DEL and beyond, which `_ascii` writes the same way).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def _pieces(value: Any) -> list[Any] | None:
@@ -105,8 +109,8 @@ def _orjson_dumps(value: Any, *, consume: bool = False) -> str | None:
     """The reference's bytes through orjson, or None when they cannot be proven equal.
 
     The proof: orjson's compact encoding of every piece equals the standard library's
-    compact one (its C encoder), piece by piece, so no copy of the whole report is made
-    for it. The indented text is then assembled from the pieces' indented encodings
+    compact one (its C encoder) in UTF-8, piece by piece, so no copy of the whole report
+    is made for it. The indented text is then assembled from the pieces' indented encodings
     (orjson writes a raw newline only between tokens: strings hold ``\\n``) and joined
     once. With `consume`, each list's items are dropped from `value` once written
     (render_json owns its `to_dict()`), so the dicts shrink as the text grows: at most
@@ -119,9 +123,10 @@ def _orjson_dumps(value: Any, *, consume: bool = False) -> str | None:
     pieces = _pieces(value)
     try:
         for piece in [value] if pieces is None else pieces:
-            if _ascii(orjson.dumps(piece)) != _COMPACT.encode(piece):
+            if orjson.dumps(piece) != _COMPACT.encode(piece).encode("utf-8"):
                 return None
-    except (TypeError, ValueError):  # non-string keys, big ints, types orjson refuses
+    except (TypeError, ValueError):  # non-string keys, big ints, types orjson refuses,
+        # a lone surrogate (not UTF-8: orjson refuses it, the reference escapes it)
         return None
     del pieces
     indent = orjson.OPT_INDENT_2
