@@ -138,6 +138,10 @@ def _listed(rows: list[tuple[str, str, int]]) -> list[str]:
     return [f"{sid} ({az}): {n} free" for sid, az, n in rows]
 
 
+#: Services of a pool named in a finding (its message and data); the rest are counted.
+NAMED = 5
+
+
 @dataclass(frozen=True, slots=True)
 class Shared:
     """What the other services of a pool need beside this one, and the pool's addresses."""
@@ -150,11 +154,16 @@ class Shared:
         return sum(n for _, _, n in self.rows)
 
     def named(self) -> list[str]:
-        return [f"{label} ({d.most} more)" for label, d in self.others]
+        """The first :data:`NAMED` others by name, then how many more: a pool of 1,000
+        services must not put 999 names in each of its 1,000 findings."""
+        shown = [f"{label} ({d.most} more)" for label, d in self.others[:NAMED]]
+        rest = len(self.others) - NAMED
+        return [*shown, f"{rest} other service(s)"] if rest > 0 else shown
 
     def data(self, own: Demand) -> dict[str, Any]:
         rows = sorted(self.rows, key=lambda r: (r[2], r[0]))
-        return {"shared_with": [label for label, _ in self.others],
+        return {"shared_with": [label for label, _ in self.others[:NAMED]],
+                "shared_count": len(self.others),
                 "shared_need": own.most + sum(d.most for _, d in self.others),
                 "shared_waiting": own.waiting + sum(d.waiting for _, d in self.others),
                 "pool": " ".join(sorted(r[0] for r in self.rows)),
@@ -232,6 +241,7 @@ def _pooled(label: str, arn: str, need: Demand, shared: Shared,
               "need": None, "pool": None, "pool_free": None, "pool_lowest": None,
               "pool_subnets": None, "scale_need": None, "shared_need": None,
               "shared_needs": None, "shared_waiting": None, "shared_with": None,
+              "shared_count": None,
               "subnet": None, "subnets": None, "waiting": None})
 def task_subnets_free_ips(facts: Facts, prior: Prior) -> Iterator[Result]:
     """Compares the subnets' AvailableIpAddressCount with the addresses the service needs

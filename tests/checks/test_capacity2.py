@@ -271,3 +271,17 @@ def test_a_requested_stop_needs_a_definite_dependency_failure(sidecar: dict[str,
 def test_dependency_check_skips_services_without_depends_on() -> None:
     bundle = b.ecs_bundle([b.service("web")], [b.crash_task("web")])
     assert _one("stopped-task-dependency-unmet", bundle).status.value == "skipped"
+
+
+def test_a_big_pool_names_five_services_and_counts_the_rest() -> None:
+    """A pool of 40 services on the same subnets: each finding names 5 of the others and
+    counts them all (naming every other service made the report grow with services²)."""
+    conf = {"maximumPercent": 200, "minimumHealthyPercent": 100}
+    svcs = [bm.awsvpc_service(f"svc{i:02d}", SUBNETS, desired=2, running=2,
+                              deploymentConfiguration=conf) for i in range(40)]
+    found = {f.resource: f for f in run_check("task-subnets-free-ips",
+                                               b.bundle(services=svcs, subnets=_subnets(5, 5)))}
+    some = found[b.service_arn("prod", "svc00")]
+    assert some.status.value == "fail" and some.data["kind"] == "shared"
+    assert some.data["shared_count"] == 39 and len(some.data["shared_with"]) == 5
+    assert "34 other service(s)" in some.message and "svc39" not in some.message
