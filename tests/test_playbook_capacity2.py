@@ -268,7 +268,9 @@ _CLI_ALIASES = {("ec2", "create-network-acl-entry"): {"ingress"}}
 
 def _invocations(command: str) -> list[list[str]]:
     """Every `aws …` call in a command, those in `$( … )` too, placeholders filled."""
-    text = re.sub(r"(?<!\{)\{[a-z_]+(\|[^{}]*)?\}(?!\})", "x", command)
+    # a placeholder with a fallback (`{network_update|update-service}`) reads as its fallback
+    text = re.sub(r"(?<!\{)\{[a-z_]+\|([^{}]*)\}(?!\})", r"\1", command)
+    text = re.sub(r"(?<!\{)\{[a-z_]+\}(?!\})", "x", text)
     text = re.sub(r"<[^<>]+>", "x", text.replace("{{", "{").replace("}}", "}"))
     calls = []
     while (inner := re.search(r"\$\(([^()]*)\)", text)) is not None:
