@@ -684,6 +684,12 @@ class _SafeHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def format(self, record: logging.LogRecord) -> str:
         return safe_text(super().format(record)).rstrip("\n")
 
+    def emit(self, record: logging.LogRecord) -> None:
+        """To the stderr of now, not of when --debug was first given: one process (a
+        test run, an embedding program) may replace sys.stderr between commands."""
+        self.stream = sys.stderr
+        super().emit(record)
+
 
 def debug_logging() -> None:
     """botocore and boto3 at DEBUG on stderr, as `aws --debug` shows them: every request,
