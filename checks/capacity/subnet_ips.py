@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from checker.facts import Facts, Item, arn_name, objs
@@ -143,29 +144,50 @@ NAMED = 5
 
 
 @dataclass(frozen=True, slots=True)
+class Pooled:
+    """Every service of a pool with its demand, and the pool's totals: built once per pool
+    and shared by its services' findings (per service, summing the others is services²)."""
+
+    members: list[tuple[str, str, Demand]]  # (ARN, label, demand)
+    most: int
+    waiting: int
+
+
+@dataclass(frozen=True, slots=True)
 class Shared:
     """What the other services of a pool need beside this one, and the pool's addresses."""
 
-    others: list[tuple[str, Demand]]  # (label, demand) of every other service in the pool
+    pool: Pooled
+    arn: str  # the service judged
     rows: list[tuple[str, str, int]]  # the pool's subnets
 
     @property
     def free(self) -> int:
         return sum(n for _, _, n in self.rows)
 
+    @property
+    def count(self) -> int:
+        """How many other services share the pool."""
+        return len(self.pool.members) - 1
+
+    def others(self, n: int) -> list[tuple[str, Demand]]:
+        """The first ``n`` other services (label, demand)."""
+        return list(islice(((label, d) for member, label, d in self.pool.members
+                            if member != self.arn), n))
+
     def named(self) -> list[str]:
         """The first :data:`NAMED` others by name, then how many more: a pool of 1,000
         services must not put 999 names in each of its 1,000 findings."""
-        shown = [f"{label} ({d.most} more)" for label, d in self.others[:NAMED]]
-        rest = len(self.others) - NAMED
+        shown = [f"{label} ({d.most} more)" for label, d in self.others(NAMED)]
+        rest = self.count - NAMED
         return [*shown, f"{rest} other service(s)"] if rest > 0 else shown
 
-    def data(self, own: Demand) -> dict[str, Any]:
+    def data(self) -> dict[str, Any]:
+        """The pool's totals include the judged service's own demand."""
         rows = sorted(self.rows, key=lambda r: (r[2], r[0]))
-        return {"shared_with": [label for label, _ in self.others[:NAMED]],
-                "shared_count": len(self.others),
-                "shared_need": own.most + sum(d.most for _, d in self.others),
-                "shared_waiting": own.waiting + sum(d.waiting for _, d in self.others),
+        return {"shared_with": [label for label, _ in self.others(NAMED)],
+                "shared_count": self.count,
+                "shared_need": self.pool.most, "shared_waiting": self.pool.waiting,
                 "pool": " ".join(sorted(r[0] for r in self.rows)),
                 "pool_free": self.free, "pool_subnets": _listed(self.rows),
                 "shared_needs": self.named(), "pool_lowest": rows[0][0] if rows else None}
@@ -181,9 +203,9 @@ def _verdict(label: str, arn: str, need: Demand, rows: list[tuple[str, str, int]
         "deploy_need": need.deploy, "scale_need": need.scale, "max_percent": need.max_percent,
         "subnets": listed, "subnet": lowest}
     where = f"its subnets have {free} free address(es) ({'; '.join(listed)})"
-    pooled = shared is not None and bool(shared.others)
+    pooled = shared is not None and shared.count > 0
     if shared is not None and pooled:
-        data.update(shared.data(need))
+        data.update(shared.data())
         where += f", shared with {', '.join(shared.named())}"
     if need.waiting and free < need.waiting:
         return failed(arn, f"service {label}: {need.waiting} task(s) wait to start and {where}: "
@@ -277,6 +299,12 @@ def _shared(facts: Facts, pool: Pool, arn: str) -> Shared | None:
     rows, missing = _subnet_rows(facts, list(pool.subnets))
     if missing:
         return None
-    members = facts.memo_of(pool, "capacity.pool_members", lambda: [
-        (str(s.get("serviceArn")), service_label(s), demand(facts, s)) for s in pool.services])
-    return Shared([(label, need) for member, label, need in members if member != arn], rows)
+    pooled = facts.memo_of(pool, "capacity.pool_members", lambda: _pooled_demand(facts, pool))
+    return Shared(pooled, arn, rows)
+
+
+def _pooled_demand(facts: Facts, pool: Pool) -> Pooled:
+    members = [(str(s.get("serviceArn")), service_label(s), demand(facts, s))
+               for s in pool.services]
+    return Pooled(members, sum(d.most for _, _, d in members),
+                  sum(d.waiting for _, _, d in members))
