@@ -11,7 +11,7 @@ pasted (checker.rank.context adds them to every diagnosis's context):
   command that leaves out assignPublicIp turns a public-subnet Fargate service's public IP
   off, and with it its only way out;
   for a service run by task sets (EXTERNAL, CODE_DEPLOY) with none of its own, its PRIMARY
-  task set's (checks.lib.network.topology.awsvpc_config);
+  task set's (checker.facts.awsvpc_config);
 - `network_update`: the `aws ecs` operation, with its own arguments, that sets the service's
   network configuration: `create-task-set --task-definition <its definition>` for an
   EXTERNAL service, as UpdateService refuses a network configuration for one (a new task set
@@ -38,9 +38,8 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from checker.facts import Facts, obj, parse_time, strs
+from checker.facts import Facts, awsvpc_config, obj, parse_time, strs, task_definition_arn
 from checker.names import ecr_image
-from checks.lib.network.topology import awsvpc_config, task_definition_arn
 
 #: The keys this module may add (checker.playbook lets every template name them).
 KEYS = frozenset({"window_start", "window_end", "window_start_ms", "day_start",

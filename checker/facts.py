@@ -439,3 +439,39 @@ def dig(item: Any, *keys: str) -> Any:
     for key in keys[:-1]:
         item = obj(item).get(key)
     return obj(item).get(keys[-1])
+
+
+# -- services run by task sets (EXTERNAL, CODE_DEPLOY deployment controllers) ---------------
+#: Task set statuses that run (or are about to run) tasks; INACTIVE ones run nothing.
+LIVE_TASK_SET = frozenset({"PRIMARY", "ACTIVE", "DRAINING"})
+
+
+def task_sets(svc: Item) -> list[Item]:
+    """The service's task sets that run tasks (DescribeServices' `taskSets`), in id order."""
+    return sorted((t for t in objs(svc.get("taskSets"))
+                   if str(t.get("status") or "ACTIVE").upper() in LIVE_TASK_SET),
+                  key=lambda t: str(t.get("taskSetArn") or t.get("id") or ""))
+
+
+def _primary_first(svc: Item) -> list[Item]:
+    return sorted(task_sets(svc), key=lambda s: s.get("status") != "PRIMARY")
+
+
+def task_definition_arn(svc: Item) -> str | None:
+    """The ARN of the service's task definition; for one run by task sets, its PRIMARY task
+    set's (else the first one's). Here, not in the checks, because the remediation
+    commands (checker.command_context) need it as much as the checks do."""
+    arn = svc.get("taskDefinition") or next(
+        (s.get("taskDefinition") for s in _primary_first(svc) if s.get("taskDefinition")), None)
+    return arn if isinstance(arn, str) and arn else None
+
+
+def awsvpc_config(svc: Item) -> Item:
+    """The service's own awsvpcConfiguration; for a service run by task sets (EXTERNAL,
+    CODE_DEPLOY) with none of its own, its PRIMARY task set's (else the first one's)."""
+    own = obj(obj(svc.get("networkConfiguration")).get("awsvpcConfiguration"))
+    if own:
+        return own
+    configs = [c for s in _primary_first(svc)
+               if (c := obj(obj(s.get("networkConfiguration")).get("awsvpcConfiguration")))]
+    return configs[0] if configs else {}

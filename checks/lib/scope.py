@@ -13,17 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from checker.facts import Facts, Item, obj, objs
-
-#: Task set statuses that run (or are about to run) tasks; INACTIVE ones run nothing.
-LIVE_TASK_SET = frozenset({"PRIMARY", "ACTIVE", "DRAINING"})
-
-
-def task_sets(svc: Item) -> list[Item]:
-    """The service's task sets that run tasks (DescribeServices' `taskSets`), in id order."""
-    return sorted((t for t in objs(svc.get("taskSets"))
-                   if str(t.get("status") or "ACTIVE").upper() in LIVE_TASK_SET),
-                  key=lambda t: str(t.get("taskSetArn") or t.get("id") or ""))
+from checker.facts import Facts, Item, obj, objs, task_sets
 
 
 def runners(svc: Item) -> list[Item]:

@@ -15,10 +15,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Facts, Item, obj, objs
+from checker.facts import Facts, Item, obj, objs, task_sets
 from checks.lib.knowledge import table
 from checks.lib.labels import service_label, td_label
-from checks.lib.scope import task_definitions_in_scope, task_sets
+from checks.lib.scope import task_definitions_in_scope
 from checks.lib.values import int_or_none
 
 FARGATE, EC2, EXTERNAL = "FARGATE", "EC2", "EXTERNAL"

@@ -9,14 +9,13 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from checker.facts import Facts, Item, obj, objs, strs
+from checker.facts import Facts, Item, awsvpc_config, obj, objs, strs
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
 from checks.lib.network import LB
 from checks.lib.network.lb_paths import Gap, LbPath, gap_result, lb_paths, lb_subnets
 from checks.lib.network.topology import (
     active_services,
-    awsvpc_config,
     live_tasks,
     service_text,
     subnet_item,

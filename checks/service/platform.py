@@ -18,13 +18,13 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from checker.facts import Facts, Item, obj
+from checker.facts import Facts, Item, obj, task_sets
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
 from checks.lib.knowledge import table
 from checks.lib.labels import service_label, task_id
 from checks.lib.network.topology import is_fargate, live_tasks, task_definition_of
-from checks.lib.scope import runner_label, task_sets
+from checks.lib.scope import runner_label
 from checks.service.fields import services
 
 DOCS = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/platform-fargate.html"

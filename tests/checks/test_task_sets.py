@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from checker.facts import Facts
-from checks.lib.network.topology import awsvpc_config
+from checker.facts import Facts, awsvpc_config
 from checks.lib.scope import services_using
 from tests import builders as b
 from tests import builders_network as bn

@@ -13,13 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from checker.facts import Facts, Item, objs, strs
+from checker.facts import Facts, Item, awsvpc_config, objs, strs
 from checker.model import Result, skipped, unknown
 from checks.lib.knowledge import table
 from checks.lib.network.rules import Ports, port_text
 from checks.lib.network.topology import (
     Topology,
-    awsvpc_config,
     live_tasks,
     network_mode,
     service_text,

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from checker.facts import Facts, Item, obj, objs, strs
+from checker.facts import Facts, Item, awsvpc_config, objs, strs, task_definition_arn, task_sets
 from checks.lib.labels import service_label
 from checks.lib.network.rules import Network, network
-from checks.lib.scope import task_sets
 
 LIVE = ("PROVISIONING", "PENDING", "ACTIVATING", "RUNNING")
 
@@ -61,36 +60,12 @@ def is_fargate(svc: Item, tasks: list[Item] | None = None) -> bool:
     return kinds == {"FARGATE"}
 
 
-def _primary_first(svc: Item) -> list[Item]:
-    """The service's live task sets, the PRIMARY one first."""
-    return sorted(task_sets(svc), key=lambda s: s.get("status") != "PRIMARY")
-
-
-def task_definition_arn(svc: Item) -> str | None:
-    """The ARN of the service's task definition; for one run by task sets, its PRIMARY task
-    set's (else the first one's)."""
-    arn = svc.get("taskDefinition") or next(
-        (s.get("taskDefinition") for s in _primary_first(svc) if s.get("taskDefinition")), None)
-    return arn if isinstance(arn, str) and arn else None
-
-
 def task_definition_of(facts: Facts, svc: Item) -> Item | None:
     """The service's task definition; for one run by task sets, its PRIMARY task set's."""
     arn = task_definition_arn(svc)
     if arn is None or not facts.has("task_definitions"):
         return None
     return facts.task_definition(arn)
-
-
-def awsvpc_config(svc: Item) -> Item:
-    """The service's own awsvpcConfiguration; for a service run by task sets (EXTERNAL,
-    CODE_DEPLOY) with none of its own, its PRIMARY task set's (else the first one's)."""
-    own = obj(obj(svc.get("networkConfiguration")).get("awsvpcConfiguration"))
-    if own:
-        return own
-    configs = [c for s in _primary_first(svc)
-               if (c := obj(obj(s.get("networkConfiguration")).get("awsvpcConfiguration")))]
-    return configs[0] if configs else {}
 
 
 def fargate(facts: Facts, svc: Item) -> bool:
