@@ -32,6 +32,7 @@ from checks.lib.metric_refs import (
 )
 from checks.lib.series import Series, Sustained, clock, rises, runs, sustained_above
 from checks.lib.taskdefs import env, image_repo, words
+from checks.lib.values import flag_value
 
 DOCS = ("https://docs.aws.amazon.com/elasticloadbalancing/latest/application/"
         "load-balancer-cloudwatch-metrics.html")
@@ -282,17 +283,6 @@ def _command_words(ctr: Item) -> list[str]:
             for w in part.split()]
 
 
-def _flag(args: list[str], flags: list[str]) -> str | None:
-    found = None
-    for i, word in enumerate(args):
-        for flag in flags:
-            if word == flag and i + 1 < len(args):
-                found = args[i + 1]
-            elif word.startswith(flag + "="):
-                found = word.split("=", 1)[1]
-    return found
-
-
 def _number(value: str | None) -> float | None:
     try:
         return float(value) if value is not None else None
@@ -313,7 +303,7 @@ def keep_alive(ctr: Item) -> KeepAlive | None:
         flags = [str(f) for f in server.get("flags") or []]
         var = str(server.get("env") or "")
         extra = variables.get(str(server.get("env_args") or ""), "").split()
-        value = _flag(args + extra, flags) if flags else None
+        value = flag_value(args + extra, *flags) if flags else None
         how = f"{flags[0]} {value}" if value is not None else ""
         if value is None and var in variables:
             value, how = variables[var], f"{var}={variables[var]}"

@@ -30,7 +30,7 @@ from checks.lib.taskdefs import (
     uses,
     words,
 )
-from checks.lib.values import int_or_none
+from checks.lib.values import flag_value, int_or_none
 
 Problem = tuple[Severity, str]
 
@@ -226,22 +226,10 @@ def monitor_config(monitor: Item) -> dict[str, str]:
             if key.lower().startswith(prefix)}
 
 
-def _flag_value(words_: list[str], *flags: str) -> str | None:
-    """The value after `--flag` (or in `--flag=value`), the last one winning."""
-    found = None
-    for i, word in enumerate(words_):
-        for flag in flags:
-            if word == flag and i + 1 < len(words_):
-                found = words_[i + 1]
-            elif word.startswith(flag + "="):
-                found = word.split("=", 1)[1]
-    return found
-
-
 def listen_endpoint(monitor: Item) -> tuple[bool, str | None]:
     """(whether dotnet-monitor listens for the apps to connect, the socket it listens on).
     Settings from a mounted file are not visible: such a monitor reads as connect mode."""
-    port = _flag_value(command_words(monitor), "--diagnostic-port")
+    port = flag_value(command_words(monitor), "--diagnostic-port")
     if port:
         return True, port
     cfg = monitor_config(monitor)
@@ -311,7 +299,7 @@ def monitor_urls(monitor: Item) -> list[str]:
     """Where dotnet-monitor's HTTP API listens: --urls, else DotnetMonitor_Urls, else the
     image's default (all interfaces)."""
     spec = _spec("dotnet_monitor")
-    value = (_flag_value(command_words(monitor), *[str(f) for f in spec["urls_flags"]])
+    value = (flag_value(command_words(monitor), *[str(f) for f in spec["urls_flags"]])
              or monitor_config(monitor).get("urls") or str(spec["image_default_urls"]))
     return [u.strip() for u in value.replace(",", ";").split(";") if u.strip()]
 
