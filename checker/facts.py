@@ -41,10 +41,26 @@ def parse_time(value: Any) -> dt.datetime | None:
     if not isinstance(value, str) or not value:
         return None
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return _PARSED[value]
+    except KeyError:
+        pass
+    try:
+        parsed: dt.datetime | None = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        parsed = None
+    if parsed is not None and not parsed.tzinfo:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[value] = parsed
+    return parsed
+
+
+#: parse_time of each timestamp string seen: a bundle's metric series share a few dozen
+#: distinct timestamps (one collection window, one period) across tens of thousands of
+#: datapoints, and datetimes are immutable. Bounded, for a long-lived Lambda container.
+_PARSED: dict[str, dt.datetime | None] = {}
+_PARSED_MAX = 1 << 16
 
 
 def arn_name(arn: str) -> str:
@@ -199,7 +215,11 @@ class Facts:
         """:meth:`memo` per object (a service, a metric series of the bundle), by identity.
         The item is kept with its value, so its ``id`` cannot be reused by another object
         while this Facts lives."""
-        pair: tuple[object, T] = self.memo((name, id(item)), lambda: (item, build()))
+        cache, key = self._memo, (name, id(item))
+        pair: tuple[object, T] | None = cache.get(key)
+        if pair is None:  # inline, not through memo(): asked ~100k times on a big account
+            pair = (item, build())
+            cache[key] = pair
         return pair[1]
 
     @cached_property

@@ -11,7 +11,7 @@ from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
 from checks.lib.network import LB, ROUTES
 from checks.lib.network.egress import Placed, placed, reaches_internet
-from checks.lib.network.endpoints import endpoint_for, task_needs
+from checks.lib.network.endpoints import Need, endpoint_for, task_needs
 from checks.lib.network.flows import client_ephemeral, egress_flows, evaluate, lb_flows
 from checks.lib.network.lb_paths import (
     Gap,
@@ -22,6 +22,7 @@ from checks.lib.network.lb_paths import (
     path_data,
     target_subnets,
 )
+from checks.lib.network.rules import Ports
 from checks.lib.network.topology import (
     active_services,
     live_tasks,
@@ -60,12 +61,32 @@ def nacl_blocks_lb_traffic(facts: Facts, prior: Prior) -> Iterator[Result]:
                 yield _lb_nacl_result(facts, path, target)
 
 
+def _lb_verdict(facts: Facts, path: LbPath, target: str) -> tuple[list[str], list[str],
+                                                                  list[str]]:
+    """evaluate() of the LB → `target` flows: the same for every service behind the same
+    load balancer, ports and target subnet, so judged once per analysis. Shared: copy the
+    lists before handing them out."""
+    key = ("nacl.lb", tuple(lb_subnets(path.lb)), target, path.proto, path.ports,
+           path.lb_name, path.what)
+    return facts.memo(key, lambda: evaluate(facts, lb_flows(facts, path, target)))
+
+
+def _tasks_by_subnet(facts: Facts, svc: Item) -> dict[str, int]:
+    """How many of the service's live tasks sit in each subnet (once per service)."""
+    def count() -> dict[str, int]:
+        out: dict[str, int] = {}
+        for task in live_tasks(facts, svc):
+            for subnet in _task_subnets(task):
+                out[subnet] = out.get(subnet, 0) + 1
+        return out
+    return facts.memo_of(svc, "nacl.tasks_by_subnet", count)
+
+
 def _lb_nacl_result(facts: Facts, path: LbPath, target: str) -> Result:
     svc_arn, label = str(path.service["serviceArn"]), service_text(path.service)
-    problems, acls, unknowns = evaluate(facts, lb_flows(facts, path, target))
-    tasks = [t for t in live_tasks(facts, path.service) if target in _task_subnets(t)]
+    problems, acls, unknowns = (list(v) for v in _lb_verdict(facts, path, target))
     data = path_data(facts, path, subnet=target, network_acls=acls, problems=problems)
-    data["affected_tasks"] = len(tasks)
+    data["affected_tasks"] = _tasks_by_subnet(facts, path.service).get(target, 0)
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         return failed(target, f"{label}: subnet {target}: {problems[0]}{more}", service=svc_arn,
@@ -102,29 +123,54 @@ def nacl_blocks_task_egress(facts: Facts, prior: Prior) -> Iterator[Result]:
         yield item if isinstance(item, Result) else _nacl_egress_result(facts, item)
 
 
-def _endpoint_subnets(facts: Facts, p: Placed) -> list[str]:
-    needs = [n for n in task_needs(facts, p.origin.service) or [] if n.endpoint != "internet"]
+def _endpoint_subnets(facts: Facts, p: Placed) -> tuple[str, ...]:
+    if not p.origin.pulls:
+        return ()
+    needs = tuple(n for n in task_needs(facts, p.origin.service) or []
+                  if n.endpoint != "internet")
+    return facts.memo(("nacl.endpoint_subnets", needs, p.vpc, p.egress.route_table),
+                      lambda: _interface_subnets(facts, needs, p))
+
+
+def _interface_subnets(facts: Facts, needs: tuple[Need, ...], p: Placed) -> tuple[str, ...]:
     subnets: set[str] = set()
-    for need in needs if p.origin.pulls else []:
+    for need in needs:
         ep, _ = endpoint_for(facts, need, p.vpc, p.egress.route_table)
         if ep and ep.get("VpcEndpointType") == "Interface":
             subnets.update(strs(ep.get("SubnetIds")))
-    return sorted(subnets)
+    return tuple(sorted(subnets))
+
+
+Verdict = tuple[bool, list[str], list[str], list[str]]
+
+
+def _egress_verdict(facts: Facts, p: Placed, reply: Ports, internet: bool) -> Verdict:
+    """(any flow to evaluate, problems, ACLs, unknowns) of HTTPS out of the origin subnet:
+    the same for every service leaving that subnet the same way, so judged once per
+    (subnet, route, reply ports, endpoint subnets, internet) and analysis. Shared: do not
+    change the lists."""
+    endpoints = _endpoint_subnets(facts, p)
+    key = ("nacl.egress", p.subnet_id, p.egress, reply, endpoints, internet)
+
+    def judge() -> Verdict:
+        flows = egress_flows(facts, p.origin, p.egress, reply, list(endpoints), internet)
+        return (bool(flows), *evaluate(facts, flows)) if flows else (False, [], [], [])
+
+    return facts.memo(key, judge)
 
 
 def _nacl_egress_result(facts: Facts, p: Placed) -> Result:
     internet = reaches_internet(p.egress, p.origin)
     reply, family = client_ephemeral(facts, p.origin.service)
-    flows = egress_flows(facts, p.origin, p.egress, reply, _endpoint_subnets(facts, p), internet)
-    if not flows:
+    any_flow, problems, acls, unknowns = _egress_verdict(facts, p, reply, internet)
+    if not any_flow:
         return skipped(p.subnet_id, f"{p.label}: {p.where}: no path out to evaluate",
                        service=p.arn)
-    problems, acls, unknowns = evaluate(facts, flows)
     nat = facts.lookup("nat_gateways", "NatGatewayId", p.egress.target) if internet and (
         p.egress.kind == "nat") else None
     nat_subnet = str((nat or {}).get("SubnetId") or "")
     blind = [nat_subnet] if nat_subnet and subnet_item(facts, nat_subnet) is None else []
-    data = p.data(network_acls=acls, problems=problems, reply_ports=list(reply),
+    data = p.data(network_acls=list(acls), problems=list(problems), reply_ports=list(reply),
                   not_evaluated=blind)
     if problems:
         return failed(p.subnet_id, f"{p.label}: {p.where}: {problems[0]}" + (
