@@ -29,10 +29,28 @@ _DEPTH = 8
 
 
 def ref_of(value: str, key: str = "") -> str | None:
-    """The reference a string stands for, or None when it names no resource we match."""
+    """The reference a string stands for, or None when it names no resource we match.
+    Kept per string: the evidence of a diagnosis spanning 1,000 services names the same
+    few subnets, groups and target groups a hundred thousand times."""
+    cache_key = (value, key in _TD_KEYS)
+    try:
+        return _REFS[cache_key]
+    except KeyError:
+        pass
+    if len(_REFS) >= _REFS_MAX:
+        _REFS.clear()
+    found = _REFS[cache_key] = _ref_of(value, cache_key[1])
+    return found
+
+
+_REFS: dict[tuple[str, bool], str | None] = {}
+_REFS_MAX = 1 << 16
+
+
+def _ref_of(value: str, td_key: bool) -> str | None:
     if _EC2_ID.match(value):
         return value
-    if key in _TD_KEYS and _TD_LABEL.match(value):
+    if td_key and _TD_LABEL.match(value):
         return f"task-definition/{value}"
     if not value.startswith("arn:"):
         return None
@@ -57,19 +75,26 @@ def ref_of(value: str, key: str = "") -> str | None:
 
 
 def refs_in(value: Any, key: str = "", depth: int = 0) -> Iterator[str]:
-    """Every reference in a value: strings, and those inside lists and objects."""
+    """Every reference in a value: strings, and those inside lists and objects (collected
+    by plain recursion into one list: nested generators cost a frame per level and item)."""
+    out: list[str] = []
+    _collect(value, key, depth, out)
+    return iter(out)
+
+
+def _collect(value: Any, key: str, depth: int, out: list[str]) -> None:
     if depth > _DEPTH:
         return
     if isinstance(value, str):
         found = ref_of(value, key)
         if found:
-            yield found
+            out.append(found)
     elif isinstance(value, Mapping):
         for k, v in value.items():
-            yield from refs_in(v, str(k), depth + 1)
+            _collect(v, str(k), depth + 1, out)
     elif isinstance(value, list | tuple):
         for v in value:
-            yield from refs_in(v, key, depth + 1)
+            _collect(v, key, depth + 1, out)
 
 
 def service_arn(region: str, account: str, cluster: str, service: str) -> str:
