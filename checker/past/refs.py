@@ -13,7 +13,7 @@ services as their full ARN (what a diagnosis' resources hold).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 #: EC2-style ids worth matching (instances, ENIs and AMIs come and go with every task).
@@ -89,12 +89,26 @@ def _collect(value: Any, key: str, depth: int, out: list[str]) -> None:
         found = ref_of(value, key)
         if found:
             out.append(found)
-    elif isinstance(value, Mapping):
-        for k, v in value.items():
-            _collect(v, str(k), depth + 1, out)
+        return
+    if isinstance(value, Mapping):
+        pairs: Iterable[tuple[Any, Any]] = value.items()
     elif isinstance(value, list | tuple):
-        for v in value:
-            _collect(v, key, depth + 1, out)
+        pairs = ((key, v) for v in value)
+    else:
+        return
+    inner = depth + 1
+    for k, v in pairs:
+        kind = type(v)
+        if kind is str and inner <= _DEPTH:  # the common leaf, without a call per value
+            found = ref_of(v, k if type(k) is str else str(k))
+            if found:
+                out.append(found)
+        elif kind not in _LEAVES:
+            _collect(v, str(k), inner, out)
+
+
+#: Values that never hold a reference: skipped without a call.
+_LEAVES = frozenset({int, float, bool, type(None)})
 
 
 def service_arn(region: str, account: str, cluster: str, service: str) -> str:
