@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from checker import gcpause
@@ -121,7 +122,16 @@ def run_one(spec: CheckSpec, facts: Facts, prior: Prior) -> list[Finding]:
                    {"internal_error": type(exc).__name__})
     if not results:
         return own(Status.SKIPPED, "nothing to check in this scope")
-    return sorted((_finding(spec, r) for r in results), key=Finding.sort_key)
+    # _finding inlined, positional, and sorted by a C key (Finding.sort_key's order): a
+    # large account's checks make 130,000 findings
+    check_id, severity = spec.id, spec.severity
+    out = [Finding(check_id, r.status, r.severity or severity, r.resource, r.message,
+                   dict(r.data), r.service, r.path) for r in results]
+    out.sort(key=_ORDER)
+    return out
+
+
+_ORDER = attrgetter("check", "resource", "message")
 
 
 def run(
