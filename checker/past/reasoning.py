@@ -70,7 +70,7 @@ def named(d: Diagnosis) -> frozenset[str]:
     for ev in d.evidence:
         if ev.role in _BEHIND and ev.status is Status.FAIL:
             refs.update(refs_in(ev.resource))
-            refs.update(refs_in(dict(ev.data)))
+            refs.update(refs_in(ev.data))
     return frozenset(r for r in refs if ":service/" not in r)
 
 

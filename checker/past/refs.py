@@ -39,6 +39,7 @@ def ref_of(value: str, key: str = "") -> str | None:
         pass
     if len(_REFS) >= _REFS_MAX:
         _REFS.clear()
+        _REFS_PLAIN.clear()
     found = _REFS[cache_key] = _ref_of(value, cache_key[1])
     return found
 
@@ -86,9 +87,9 @@ def _collect(value: Any, key: str, depth: int, out: list[str]) -> None:
     if depth > _DEPTH:
         return
     if isinstance(value, str):
-        found = ref_of(value, key)
-        if found:
-            out.append(found)
+        one = ref_of(value, key)
+        if one:
+            out.append(one)
         return
     if isinstance(value, Mapping):
         pairs: Iterable[tuple[Any, Any]] = value.items()
@@ -97,14 +98,25 @@ def _collect(value: Any, key: str, depth: int, out: list[str]) -> None:
     else:
         return
     inner = depth + 1
+    plain = _REFS_PLAIN
     for k, v in pairs:
         kind = type(v)
         if kind is str and inner <= _DEPTH:  # the common leaf, without a call per value
-            found = ref_of(v, k if type(k) is str else str(k))
+            found: Any = plain.get(v, _MISS) if k not in _TD_KEYS else _MISS
+            if found is _MISS:
+                found = ref_of(v, k if type(k) is str else str(k))
+                if k not in _TD_KEYS:
+                    plain[v] = found
             if found:
                 out.append(found)
         elif kind not in _LEAVES:
             _collect(v, str(k), inner, out)
+
+
+#: ref_of of strings under keys that are not task definition keys (nearly all of them),
+#: by the string alone: one dict lookup per leaf. Cleared with _REFS.
+_REFS_PLAIN: dict[str, str | None] = {}
+_MISS = object()
 
 
 #: Values that never hold a reference: skipped without a call.
