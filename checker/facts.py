@@ -101,7 +101,19 @@ class Facts:
         return errs[0] if errs else None
 
     def missing_reason(self, collection: str) -> str | None:
-        """Why `collection` cannot be trusted, or None when it can."""
+        """Why `collection` cannot be trusted, or None when it can (worked out once per
+        collection: every check and lookup asks, 100,000 times on a large account)."""
+        known = self._missing
+        if collection in known:
+            return known[collection]
+        reason = known[collection] = self._missing_reason(collection)
+        return reason
+
+    @cached_property
+    def _missing(self) -> dict[str, str | None]:
+        return {}
+
+    def _missing_reason(self, collection: str) -> str | None:
         err = self.error_for(collection)
         if err is not None:
             code = err.get("code") or "error"
@@ -441,12 +453,16 @@ def essential_containers(task_definition: Item) -> Iterable[Item]:
 
 def obj(value: Any) -> Item:
     """`value` when it is an object, else {} (`"logConfiguration": "awslogs"` reads as none)."""
-    return value if isinstance(value, Mapping) else {}
+    return value if type(value) is dict or isinstance(value, Mapping) else {}
 
 
 def objs(value: Any) -> list[Item]:
-    """The objects of a list field; anything else (None, a string, junk items) gives none."""
-    return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+    """The objects of a list field; anything else (None, a string, junk items) gives none.
+    Plain dicts (what JSON gives) are let through before the Mapping test, an ABC check
+    that was 3× the cost: checks read these fields 200,000 times on a large account."""
+    if type(value) is not list and not isinstance(value, list):
+        return []
+    return [v for v in value if type(v) is dict or isinstance(v, Mapping)]
 
 
 def strs(value: Any) -> list[str]:
