@@ -128,21 +128,41 @@ def _reachability(facts: Facts, kinds: set[str], what: str,
                    skipped(item.arn, f"{item.label}: the tasks use no {what}", service=item.arn))
 
 
+#: (needs' names, the gaps' text, missing endpoints, what they predict); no text when
+#: nothing is missing.
+Reach = tuple[list[str], str | None, list[str], list[str]]
+
+
+def _reach(facts: Facts, p: Placed, needs: list[Need], internet: bool) -> Reach:
+    """What the (service, subnet) lacks, judged once per (needs, VPC, route table, internet)
+    and analysis: every service with the same images and secrets in the same subnets asks
+    the same question. Shared: copy the lists before handing them out."""
+    key = ("routes.reach", tuple(needs), p.vpc, p.egress.route_table, internet)
+
+    def judge() -> Reach:
+        names = sorted({n.service_name if n.endpoint != "internet" else n.why for n in needs})
+        gaps = [] if internet else endpoint_gaps(facts, needs, p.vpc, p.egress.route_table)
+        if not gaps:
+            return names, None, [], []
+        return (names, gap_text(gaps), sorted({n.service_name for n, _ in gaps}),
+                sorted({n.predicts for n, _ in gaps}))
+
+    return facts.memo(key, judge)
+
+
 def _reach_result(facts: Facts, p: Placed, needs: list[Need], what: str,
                   consequence: str) -> Result:
-    names = sorted({n.service_name if n.endpoint != "internet" else n.why for n in needs})
-    if reaches_internet(p.egress, p.origin):
+    internet = reaches_internet(p.egress, p.origin)
+    names, reasons, missing, predicts = _reach(facts, p, needs, internet)
+    if internet:
         return passed(p.subnet_id, f"{p.label}: {p.where}: {what} reachable ({p.egress.detail})",
-                      service=p.arn, **p.data(needs=names))
-    gaps = endpoint_gaps(facts, needs, p.vpc, p.egress.route_table)
-    if not gaps:
+                      service=p.arn, **p.data(needs=list(names)))
+    if reasons is None:
         return passed(p.subnet_id, f"{p.label}: {p.where}: no internet route; VPC endpoints "
-                      f"serve {', '.join(names)}", service=p.arn, **p.data(needs=names))
-    reasons = gap_text(gaps)
+                      f"serve {', '.join(names)}", service=p.arn, **p.data(needs=list(names)))
     return failed(p.subnet_id, f"{p.label}: {p.where} {p.no_path_text}, and {reasons}: "
                   f"{consequence}{p.tasks_text}", service=p.arn,
-                  **p.data(needs=names, missing=sorted({n.service_name for n, _ in gaps}),
-                           predicts=sorted({n.predicts for n, _ in gaps})))
+                  **p.data(needs=list(names), missing=list(missing), predicts=list(predicts)))
 
 
 @check(id="vpc-endpoints-behind-nat", area="network", severity=Severity.LOW,
