@@ -73,9 +73,12 @@ class _Index:
                 self.global_unknown.setdefault(f.check, f)
         #: per check, its subjects' findings in subject order (what `fired` reads: sorting
         #: every finding again for each symptom made the walk O(symptoms × n log n))
-        self.by_check: dict[str, list[list[Finding]]] = {}
-        for (check, _), fs in sorted(self.by.items()):
-            self.by_check.setdefault(check, []).append(fs)
+        subjects: dict[str, list[str]] = {}
+        for check, subject in self.by:
+            subjects.setdefault(check, []).append(subject)
+        self.by_check: dict[str, list[list[Finding]]] = {
+            check: [self.by[(check, subject)] for subject in sorted(names)]
+            for check, names in subjects.items()}
 
     def status(self, ref: Ref, subject: str) -> tuple[Status, list[Finding]]:
         found = self.by.get((ref.check, subject), [])
