@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from scale_bundle import build  # noqa: E402  (bench/ is a directory of scripts)
+from startup import compile_sources  # noqa: E402
 
 from checker import bundle as bundle_mod  # noqa: E402
 from checker.pipeline import Engine  # noqa: E402
@@ -110,6 +111,7 @@ def run(sizes: Sequence[int] = (1, 3, 10, 30), repeat: int = 1,
         show: Callable[[str], None] = print, unit: int = 100) -> dict[str, dict[str, float]]:
     """Measure and print; returns per size its numbers (the smoke test runs a tiny size:
     ``unit`` services at size 1)."""
+    compile_sources()  # time the start-up of an installed package (bench/startup.py)
     engine = Engine()
     results: dict[str, dict[str, float]] = {}
     show(f"{'size':>5} {'file MB':>8} {'json.load':>9} {'analyze':>8} {'ratio':>6} "
