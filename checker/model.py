@@ -8,7 +8,7 @@ renamed.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar, dataclass_transform
@@ -371,9 +371,14 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         with gcpause.paused():  # millions of small dicts: no collection walking them all
-            return self._to_dict()
+            return {key: value.batch(0, len(value)) if type(value) is ItemDicts else value
+                    for key, value in self.to_dict_in_batches().items()}
 
-    def _to_dict(self) -> dict[str, Any]:
+    def to_dict_in_batches(self) -> dict[str, Any]:
+        """`to_dict()` with its lists of items (diagnoses, timeline, findings, errors) as
+        `ItemDicts`, built when sliced: the JSON renderer converts and writes a batch at a
+        time, so the dictionaries of a 100,000-finding report never all exist at once. The
+        one definition of the shape, which `to_dict()` completes."""
         top = self.highest_severity
         return {
             "format": self.FORMAT,
@@ -387,8 +392,26 @@ class Report:
                 "highest_severity": top.value if top else None,
                 "findings": self.status_counts(),
             },
-            "diagnoses": [d.to_dict() for d in self.diagnoses],
-            "timeline": [t.to_dict() for t in self.timeline],
-            "findings": [f.to_dict() for f in self.findings],
-            "errors": [dict(e) for e in self.errors],
+            "diagnoses": ItemDicts(self.diagnoses, Diagnosis.to_dict),
+            "timeline": ItemDicts(self.timeline, TimelineEntry.to_dict),
+            "findings": ItemDicts(self.findings, Finding.to_dict),
+            "errors": ItemDicts(self.errors, dict),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ItemDicts:
+    """One of a report's lists in `Report.to_dict_in_batches()`: the items and the function
+    that makes each one's dictionary, applied to a slice at a time."""
+
+    items: Sequence[Any]
+    convert: Callable[[Any], dict[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def batch(self, start: int, stop: int) -> list[dict[str, Any]]:
+        """The dictionaries of items[start:stop], as `to_dict()` lists them."""
+        convert = self.convert
+        with gcpause.paused():  # thousands of small dicts: no collection walking them all
+            return [convert(item) for item in self.items[start:stop]]
