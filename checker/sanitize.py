@@ -14,6 +14,8 @@ Actions workflow command. So every human-facing format passes through here:
 - :func:`guard_lines` runs on the finished text: no line, after leading blanks and colour
   codes, may begin with `::` (it gets a backslash; the GitHub runner trims leading
   whitespace before looking: https://github.com/actions/runner/blob/main/src/Runner.Worker/ActionCommandManager.cs);
+- :func:`safe_pieces` is that safety net over a text written in pieces (a 100 MB JSON
+  report is never held whole): the same result, and a clean ASCII piece is not copied;
 - :func:`links_as_code` wraps `@mentions`, e-mail addresses and bare URLs in code spans,
   the only Markdown form GitHub neither links nor pings from
   (https://docs.github.com/en/get-started/writing-on-github/getting-started-with-writing-and-formatting-on-github/basic-writing-and-formatting-syntax#mentioning-people-and-teams).
@@ -25,9 +27,10 @@ the renderers and the audit sinks all use it.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -124,6 +127,60 @@ def safe_text(text: str) -> str:
     """Finished plain-text output (no colour codes in it): escaped, newlines kept, and
     guarded. A safety net after the renderers, which already sanitized their fields."""
     return guard_lines(escape(text, newlines=True))
+
+
+def safe_pieces(pieces: Iterable[str | bytes], *, color: bool = False) -> Iterator[str | bytes]:
+    """`safe_text` (`guard_lines` alone when `color`: the renderer's colour codes stay) of a
+    text given in pieces, bytes ones in UTF-8, piece by piece: what a report is written as
+    (checker.render.render_pieces) when it is too large to hold twice.
+
+    Joined, what comes out is the function's result on the joined text: the line guard sees
+    whole lines (the end of a piece that is not the end of a line waits for the next piece;
+    a renderer's pieces end lines, so nothing waits), and escaping is character by
+    character. A piece of printable ASCII and newlines (colour mode: any ASCII without an
+    ESC) with no line that could start a workflow command is passed on as the very same
+    bytes; anything else comes out as a str."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    tail: str | bytes = b""
+    for piece in pieces:
+        if isinstance(piece, bytes) and isinstance(tail, bytes) and piece.isascii() \
+                and not decoder.getstate()[0]:
+            data = tail + piece if tail else piece
+            cut = data.rfind(b"\n") + 1
+            tail = data[cut:]
+            if cut:
+                yield _safe_ascii(data if cut == len(data) else data[:cut], color)
+            continue
+        text = tail.decode("ascii") if isinstance(tail, bytes) else tail
+        text += decoder.decode(piece) if isinstance(piece, bytes) else (
+            decoder.decode(b"", final=True) + piece)
+        cut = text.rfind("\n") + 1
+        tail = text[cut:] or b""
+        if cut:
+            yield _safe(text[:cut], color)
+    rest = (tail.decode("ascii") if isinstance(tail, bytes) else tail) + decoder.decode(
+        b"", final=True)
+    if rest:
+        yield _safe(rest, color)
+
+
+def _safe(text: str, color: bool) -> str:
+    return guard_lines(text) if color else safe_text(text)
+
+
+def _safe_ascii(data: bytes, color: bool) -> str | bytes:
+    """`_safe` of ASCII bytes (whole lines), as the same bytes when it changes nothing: no
+    character the escape would show (colour mode: no ESC, so the only prefix of a command
+    line is blanks), and no `::` after the blanks that start a line, found with the blanks
+    deleted (in C: a `::` it finds there may be one `_safe` leaves alone, then `_safe` has
+    the last word, but one it does not find is not there)."""
+    if (data.find(b"\x1b") >= 0) if color else bool(data.translate(None, _PRINTABLE_ASCII)):
+        return _safe(data.decode("ascii"), color)
+    if b"::" in data:
+        unblanked = data.translate(None, b" \t")
+        if unblanked.startswith(b"::") or b"\n::" in unblanked:
+            return _safe(data.decode("ascii"), color)
+    return data
 
 
 def links_as_code(text: str, plain: Callable[[str], str], code: Callable[[str], str]) -> str:

@@ -3,11 +3,20 @@ end to end through every format."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from checker.model import Finding, Report, Severity, Status
 from checker.render.markdown import text as markdown_text
-from checker.sanitize import escape, guard_lines, one_line, safe_text, sanitize_report
+from checker.sanitize import (
+    escape,
+    guard_lines,
+    one_line,
+    safe_pieces,
+    safe_text,
+    sanitize_report,
+)
 
 
 @pytest.mark.parametrize(("raw", "shown"), [
@@ -74,3 +83,58 @@ def test_sanitize_report_reaches_every_string_and_keeps_the_enums() -> None:
     assert safe.account == "1\\x1b" and safe.scope == {"clusters": ["prod\\x1b"]}
     assert safe.errors[0]["message"] == "no\\x00"
     assert report.findings[0].message == "msg \u202e"  # the original is untouched
+
+
+def _joined(pieces: list[str | bytes]) -> str:
+    return "".join(p.decode("utf-8") if isinstance(p, bytes) else p for p in pieces)
+
+
+_HOSTILE = [" ", "\t", ":", "::", "a", "\n", "\x1b[1m", "\x1b", "[", "m", "\x7f", "\x00",
+            "\r", "\u00e9", "\u202e", "\U0001f600", '"resource": "arn:aws:iam::1:role/x",\n']
+
+
+@pytest.mark.parametrize("color", [False, True])
+def test_safe_pieces_equal_the_net_over_the_joined_text(color: bool) -> None:
+    """However a text is cut (mid-line, mid-character for bytes, between `:` and `:`), the
+    pieces' sanitized text is the whole's: the line guard waits for a line's end."""
+    rng = random.Random(11)
+    net = guard_lines if color else safe_text
+    for _ in range(3_000):
+        text = "".join(rng.choice(_HOSTILE) for _ in range(rng.randint(0, 30)))
+        cuts = sorted(rng.sample(range(len(text) + 1), rng.randint(0, min(4, len(text) + 1))))
+        parts: list[str | bytes] = [
+            text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+        if rng.random() < 0.5:  # as UTF-8 bytes, cut anywhere (inside a character too)
+            data = text.encode("utf-8")
+            cuts = sorted(rng.sample(range(len(data) + 1), min(3, len(data) + 1)))
+            parts = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+        got = list(safe_pieces(parts, color=color))
+        assert _joined(got) == net(text), (parts, color)
+
+
+def test_a_clean_piece_is_passed_on_as_the_same_bytes() -> None:
+    # the JSON report's pieces: printable ASCII whole lines, `::` only inside lines
+    piece = b'  "resource": "arn:aws:iam::123456789012:role/app",\n' * 1000
+    assert [p for p in safe_pieces([piece]) if p] == [piece]
+    assert next(iter(safe_pieces([piece]))) is piece  # not copied
+    assert next(iter(safe_pieces([piece], color=True))) is piece
+
+
+@pytest.mark.parametrize("hostile", [
+    b"  ::error::x\n", b"\t::warning\n", b"x\x1b]8;;u\x07\n", b"x\x7f\n", b"x\ty\n",
+])
+def test_an_unsafe_ascii_piece_is_sanitized_on_its_own(hostile: bytes) -> None:
+    text = ('  "a": 1,\n' + hostile.decode("ascii") + '  "b": 2\n')
+    got = _joined(list(safe_pieces([b'  "a": 1,\n', hostile, b'  "b": 2\n'])))
+    assert got == safe_text(text) != text
+
+
+def test_a_command_cut_across_pieces_is_still_guarded() -> None:
+    got = _joined(list(safe_pieces([b"ok\n  :", b":error::x\n"])))
+    assert got == "ok\n  \\::error::x\n"
+    assert _joined(list(safe_pieces(["  :", ":x"]))) == "  \\::x"  # no final newline
+
+
+def test_a_truncated_utf8_piece_is_an_error_not_a_guess() -> None:
+    with pytest.raises(UnicodeDecodeError):
+        list(safe_pieces([b"caf\xc3"]))
