@@ -9,6 +9,11 @@ given its final mode, and renamed over the target in one step (`os.replace`, whi
 a symlink at the target rather than writing through it). A FIFO or a character device
 (`-o /dev/stderr`, a named pipe another process reads) is written directly: it cannot be
 renamed over, and the reader is waiting on that very node.
+
+A large report comes in pieces (`write_pieces`), each written as it comes, so its text is
+never held whole: into the temporary file, renamed only once the last piece is written
+(whatever fails between two pieces leaves the previous file as it was), or into the FIFO,
+whose reader gets them as they come.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -58,15 +64,25 @@ def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
     the umask). Raises OSError (the caller turns it into one line); nothing is left
     behind when it does.
     """
+    write_pieces(path, (text,), mode=mode)
+
+
+def write_pieces(path: Path, pieces: Iterable[str | bytes], *,
+                 mode: int | None = None) -> None:
+    """`write_text` of the pieces joined, each written as it comes (a str as UTF-8, bytes as
+    they are), so a large report is never held whole. Whatever the iteration raises, like
+    an OSError, leaves nothing behind: the temporary file is only renamed at the end. A
+    FIFO or device gets the pieces as they come (its reader is waiting on them, and what
+    it was given cannot be taken back)."""
     if is_stream(path):
         with open(path, "wb") as stream:
-            _write_encoded(stream, text)
+            _write_all(stream, pieces)
         return
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as out:
-            _write_encoded(out, text)
+            _write_all(out, pieces)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, mode if mode is not None else _kept_mode(path))
@@ -81,8 +97,13 @@ def write_text(path: Path, text: str, *, mode: int | None = None) -> None:
 _ENCODE_SLICE = 1 << 22
 
 
-def _write_encoded(out: BinaryIO, text: str) -> None:
-    """`text` as UTF-8, slice by slice (slices are whole code points, so the bytes are
-    those of encoding it at once); a lone surrogate is shown, never fatal."""
-    for start in range(0, len(text), _ENCODE_SLICE):
-        out.write(text[start:start + _ENCODE_SLICE].encode("utf-8", "backslashreplace"))
+def _write_all(out: BinaryIO, pieces: Iterable[str | bytes]) -> None:
+    """Each piece as it comes: bytes as they are (the JSON report's, already ASCII), a str
+    as UTF-8, slice by slice (slices are whole code points, so the bytes are those of
+    encoding it at once); a lone surrogate is shown, never fatal."""
+    for piece in pieces:
+        if isinstance(piece, bytes):
+            out.write(piece)
+            continue
+        for start in range(0, len(piece), _ENCODE_SLICE):
+            out.write(piece[start:start + _ENCODE_SLICE].encode("utf-8", "backslashreplace"))

@@ -8,13 +8,14 @@ import json
 import os
 import stat
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from checker import bundle as bundle_mod
 from checker.cli import main
-from checker.files import write_text
+from checker.files import write_pieces, write_text
 
 HANDWRITTEN = Path(__file__).parent / "bundles" / "handwritten-oom.json"
 
@@ -122,3 +123,46 @@ def test_a_failed_write_removes_its_temporary_file(tmp_path: Path) -> None:
     with pytest.raises(IsADirectoryError):
         write_text(tmp_path / "out", "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_pieces_are_written_as_they_come_and_joined_are_the_text(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    big = b"  " + b"x" * 100_000 + b"\n"  # beyond the writer's buffer: on disk at once
+    seen: list[int] = []
+
+    def pieces() -> Iterator[str | bytes]:
+        for piece in (big, "  \"b\": \"caf\u00e9 \ud800\"\n", big):
+            # what is on disk so far: the temporary file grows, the target does not exist
+            seen.append(sum(p.stat().st_size for p in tmp_path.iterdir()))
+            yield piece
+
+    write_pieces(target, pieces())
+    assert target.read_bytes() == big + b'  "b": "caf\xc3\xa9 \\ud800"\n' + big
+    assert seen[0] == 0 and seen[1] >= len(big) and seen[2] >= len(big)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_a_failure_between_pieces_leaves_the_old_file_and_nothing_else(tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("old report\n")
+
+    def pieces() -> Iterator[bytes]:
+        yield b"half of a new "
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        write_pieces(target, pieces())
+    assert target.read_text() == "old report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json"]
+
+
+def test_a_fifo_gets_the_pieces(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    write_pieces(fifo, [b"one\n", "two \u00e9\n", b"three\n"])
+    reader.join(timeout=10)
+    assert got == ["one\ntwo \u00e9\nthree\n".encode()]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
