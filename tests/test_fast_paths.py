@@ -1,8 +1,7 @@
 """The fast paths give the reference's answers, byte for byte (bench/analyze_scale.py
 measures how much faster; here only that nothing a user reads changes):
 
-- the report JSON through orjson equals `json.dumps(indent=2)` on every incident scenario
-  and on values orjson spells differently (those fall back to the reference);
+- the report JSON through orjson equals `json.dumps(indent=2)`: tests/test_render_json.py;
 - YAML through libyaml's loader equals PyYAML's pure-Python safe loader on every data file;
 - the check order without networkx equals networkx's lexicographical topological sort;
 - the walk's incremental grouping merges services and evidence as before;
@@ -28,48 +27,11 @@ import yaml
 
 from checker import graph, registry, sanitize, shapes, yamlload
 from checker.pipeline import Engine
-from checker.render import json_report
 from tests.incidents.scenarios import all_scenarios
 
 ENGINE = Engine()
 HANDWRITTEN = Path(__file__).parent / "bundles" / "handwritten-oom.json"
 SCENARIOS = all_scenarios()
-
-
-@pytest.mark.parametrize("scenario", SCENARIOS[::3], ids=lambda s: s.name)
-def test_report_json_is_the_reference_bytes(scenario: Any) -> None:
-    report = ENGINE.analyze(scenario.bundle(), generated_at="2026-11-20T10:00:00+00:00")
-    value = report.to_dict()
-    assert json_report._orjson_dumps(value) is not None, "the fast path was not taken"
-    assert json_report.dumps(value) == json_report.reference_dumps(value)
-
-
-@pytest.mark.parametrize("value", [
-    {"msg": "caf\u00e9 \u2028 \U0001f600 \x7f \x00 \x1b[31m \"q\" \\ \t\n", "k\u00e9y": [1, 2]},
-    {"small": 1e-05, "large": 1e16, "third": 0.1 + 0.2, "neg": -0.0, "int": 10**15},
-    {"nan": float("nan")}, {"inf": float("inf")}, {1: "int key"}, {"big": 2**70},
-    {"empty": [[], {}, [{}]], "none": None, "bools": [True, False]},
-])
-def test_values_orjson_would_spell_differently_keep_the_reference_bytes(value: Any) -> None:
-    assert json_report.dumps(value) == json_report.reference_dumps(value)
-
-
-def test_report_json_in_batches_is_the_reference_bytes() -> None:
-    # lists longer than a batch are encoded piece by piece and joined: the seams must not
-    # show, whatever the items hold
-    items = [{"check": f"c{i}", "message": "caf\u00e9 \x7f \U0001f600 \"q\"\n" * (i % 3),
-              "data": {"n": i, "ratio": i / 7, "empty": [], "nested": [{}, [i]]}}
-             for i in range(json_report._BATCH * 2 + 17)]
-    value = {"format": "ecsdoctor-report", "findings": items, "errors": [], "summary": {}}
-    assert json_report._orjson_dumps(value) is not None, "the fast path was not taken"
-    assert json_report.dumps(value) == json_report.reference_dumps(value)
-
-
-def test_render_json_consumes_only_its_own_copy() -> None:
-    report = ENGINE.analyze(SCENARIOS[0].bundle(), generated_at="2026-11-20T10:00:00+00:00")
-    expected = json_report.reference_dumps(report.to_dict())
-    assert json_report.render_json(report, None) == expected  # type: ignore[arg-type]
-    assert json_report.reference_dumps(report.to_dict()) == expected  # report untouched
 
 
 def _data_files() -> list[Path]:

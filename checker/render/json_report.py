@@ -5,26 +5,60 @@ for readers or tools. The shape is owned by the model, not here: this module onl
 the serialisation (indent 2, key order as built, ASCII-only escapes, trailing newline) so
 that the same report is the same bytes and diffs between two scans stay small.
 
-Those bytes are `json.dumps(indent=2)`'s. With an indent the standard library encodes in
-pure Python (about 1.5 s and +400 MB for a 1,000-service report); orjson writes the same
-layout in C. Its output is used only when it provably equals the standard library's: both
-compact encodings (the standard library's compact one is its C encoder) are compared first,
-so a number orjson would spell differently (1e-05 vs 1e-5), a NaN, a non-string key or an
-integer beyond 64 bits falls back to `json.dumps` rather than changing a byte. Non-ASCII
-text is escaped as `json.dumps` escapes it by a decoding error handler, so every copy is
-an ASCII string (one byte a character).
+Those bytes are `json.dumps(indent=2)`'s (`reference_dumps`). With an indent the standard
+library encodes in pure Python (seconds and hundreds of MB for a 1,000-service report);
+orjson writes the same layout in C. Its bytes are used only where they are proven to be the
+reference's, piece by piece (`_proven`); a piece that cannot be proven is encoded by the
+reference itself, so the report is the reference's bytes either way and nothing written
+before it has to be taken back. Why the proof holds:
+
+- orjson refuses (TypeError) non-string keys, integers beyond 64 bits, lone surrogates,
+  subclasses, dataclasses and datetimes (the `OPT_PASSTHROUGH_*` options send those to a
+  `default` that refuses them);
+- `marshal` refuses every object that is not exactly a built-in type, which leaves out what
+  orjson takes and the reference does not (UUIDs, plain enums, orjson.Fragment) or writes
+  otherwise (a str, int or float enum member: orjson writes its value, the reference its
+  content);
+- what is left is dicts, lists, tuples, strings, 64-bit integers, floats, booleans and None,
+  which both encoders write alike (the same escapes, layout and integer digits: checked once
+  per process on a probe, `_orjson_agrees`, and on every character in the tests) except
+  floats: NaN and infinities (orjson writes null) and some spellings (orjson 0.00001, the
+  reference 1e-05). The standard library's C encoder finds them cheaply with its string
+  encoder replaced by one that returns nothing: NaN raises, and every float of the piece is
+  left in a few bytes of skeleton, spelled as the reference spells it, to be compared with
+  orjson's spelling of the same value.
+
+Two C walks over a piece (marshal's and the skeleton's) cost about half of encoding it a
+second time with the standard library's compact encoder and comparing, as the proof did
+before (x10: 0.5 s against 1.1 s).
+
+A report is rendered a top-level entry or a batch of list items at a time (`json_pieces`):
+the items' dictionaries are built a batch at a time (`Report.to_dict_in_batches`), a batch
+or item orjson writes in more than a few MB is split further, and each piece ends a line,
+so a writer can sanitize and write it at once and the text of a large report is never held
+whole. Non-ASCII text is escaped as `json.dumps` escapes it (`_ascii`), so every piece is
+ASCII bytes.
 """
 
 from __future__ import annotations
 
 import codecs
+import functools
 import json
+import marshal
+import re
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from checker.model import Report
+from checker.model import ItemDicts, Report
 
 if TYPE_CHECKING:
     from checker.render import RenderOptions
+
+try:
+    import orjson
+except ImportError:  # an install without it (a slim Lambda package): the reference
+    orjson = None  # type: ignore[assignment]
 
 _ESCAPE_ERRORS = "ecsdoctor-json-ascii"
 
@@ -40,15 +74,7 @@ def _json_escapes(err: UnicodeError) -> tuple[str, int]:
     data, end = err.object, err.start
     while end < len(data) and data[end] >= 0x80:
         end += 1
-    out = []
-    for char in bytes(data[err.start:end]).decode("utf-8"):
-        code = ord(char)
-        if code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            code -= 0x10000
-            out.append(f"\\u{0xd800 | (code >> 10):04x}\\u{0xdc00 | (code & 0x3ff):04x}")
-    return "".join(out), end
+    return "".join(map(_escape, bytes(data[err.start:end]).decode("utf-8"))), end
 
 
 codecs.register_error(_ESCAPE_ERRORS, _json_escapes)
@@ -57,15 +83,18 @@ codecs.register_error(_ESCAPE_ERRORS, _json_escapes)
 def render_json(report: Report, options: RenderOptions) -> str:
     """Options are ignored: colour, width and verbosity mean nothing to a machine reader."""
     del options
-    value = report.to_dict()
-    fast = _orjson_dumps(value, consume=True)
-    return fast if fast is not None else reference_dumps(value)
+    return b"".join(json_pieces(report)).decode("ascii")
+
+
+def json_pieces(report: Report) -> Iterator[bytes]:
+    """`render_json`'s text as ASCII bytes, a top-level entry or a batch of list items at a
+    time, each piece ending a line: the command line writes them as they come."""
+    yield from _document(report.to_dict_in_batches())
 
 
 def dumps(value: Any) -> str:
     """`json.dumps(value, indent=2) + "\\n"`, byte for byte, faster when orjson agrees."""
-    fast = _orjson_dumps(value)
-    return fast if fast is not None else reference_dumps(value)
+    return b"".join(_document(value)).decode("ascii")
 
 
 def reference_dumps(value: Any) -> str:
@@ -73,78 +102,247 @@ def reference_dumps(value: Any) -> str:
     return json.dumps(value, indent=2, sort_keys=False) + "\n"
 
 
-def _ascii(data: bytes) -> str:
+#: A piece's target size in bytes: each batch of list items is sized from the bytes of the
+#: batch before, so pieces stay about this large whether an item is a 700-byte finding or a
+#: 20 KB diagnosis.
+_PIECE_BYTES = 1 << 20
+_FIRST_BATCH = 8
+_MAX_BATCH = 1 << 14
+#: A value or batch orjson writes in more bytes than this is split rather than written as
+#: one piece (its bytes dropped before they are proven): a batch into its items, an item
+#: into its entries and lists, so that a diagnosis with 18,000 pieces of evidence (26 MB)
+#: is not held whole either.
+_SPLIT_BYTES = 4 * _PIECE_BYTES
+_INDENT = b"  "
+
+
+def _document(value: Any) -> Iterator[bytes]:
+    """`reference_dumps(value)` as ASCII bytes in pieces that each end a line."""
+    yield from _pieces(value, 0, b"", b"\n")
+
+
+def _pieces(value: Any, depth: int, head: bytes, end: bytes,
+            large: bool = False) -> Iterator[bytes]:
+    """`head`, then `value` as the reference writes it at `depth` (its indentation level),
+    then `end`, in pieces that end lines: the document's dict an entry at a time and its
+    lists a batch of items at a time, anything below whole unless orjson's bytes for it are
+    too many (`_SPLIT_BYTES`; `large`: known to be)."""
+    if type(value) is ItemDicts:
+        value = value if len(value) else []
+    if value and (type(value) is ItemDicts or (depth <= 1 and type(value) is list)):
+        yield from _list_pieces(value, depth, head, end)
+        return
+    raw = None if depth == 0 or large else _orjson(value, depth)
+    if (depth == 0 or large or (raw is not None and len(raw) > _SPLIT_BYTES)) \
+            and _splits(value):
+        del raw
+        yield from (_list_pieces(value, depth, head, end) if type(value) is list else
+                    _dict_pieces(value, depth, head, end))
+    else:
+        yield b"".join((head, _encoded(value, depth, raw), end))
+
+
+def _splits(value: Any) -> bool:
+    """Whether `value` can be written a part at a time: a non-empty list, or a non-empty
+    dict with string keys (the reference writes other keys converted)."""
+    return bool(value) and (type(value) is list or (type(value) is dict and all(
+        type(key) is str for key in value)))
+
+
+def _dict_pieces(value: dict[str, Any], depth: int, head: bytes,
+                 end: bytes) -> Iterator[bytes]:
+    """A dict at `depth`, `{` … `}`, an entry at a time."""
+    yield head + b"{\n"
+    last, indent = len(value) - 1, _INDENT * (depth + 1)
+    for n, (key, item) in enumerate(value.items()):
+        yield from _pieces(item, depth + 1, b"%s%s: " % (indent, json.dumps(key).encode()),
+                           b",\n" if n < last else b"\n")
+    yield _INDENT * depth + b"}" + end
+
+
+def _list_pieces(items: list[Any] | ItemDicts, depth: int, head: bytes,
+                 end: bytes) -> Iterator[bytes]:
+    """A list at `depth`, `[` … `]`, a batch of items at a time (a report's items made
+    into dictionaries a batch at a time)."""
+    yield head + b"[\n"
+    total, start, size = len(items), 0, _FIRST_BATCH
+    while start < total:
+        stop = min(start + size, total)
+        batch = items.batch(start, stop) if isinstance(items, ItemDicts) else items[start:stop]
+        written = 0
+        for piece in _batch_pieces(batch, depth + 1, b",\n" if stop < total else b"\n"):
+            written += len(piece)
+            yield piece
+        size = max(1, min(_MAX_BATCH, (stop - start) * _PIECE_BYTES // max(written, 1)))
+        start = stop
+    yield _INDENT * depth + b"]" + end
+
+
+def _batch_pieces(batch: list[Any], depth: int, end: bytes) -> Iterator[bytes]:
+    """Consecutive list items at `depth`, each `,\\n` from the next, then `end`: one piece,
+    or when orjson's bytes for them are too many, smaller batches (one item: its parts)."""
+    raw = _orjson(batch, depth - 1)
+    if raw is not None and len(raw) > _SPLIT_BYTES:
+        step = -(-len(batch) * _PIECE_BYTES // len(raw))  # rounded up: 1 MB a batch
+        del raw
+        if len(batch) == 1:
+            yield from _pieces(batch[0], depth, _INDENT * depth, end, large=True)
+            return
+        for start in range(0, len(batch), step):
+            more = start + step < len(batch)
+            yield from _batch_pieces(batch[start:start + step], depth, b",\n" if more else end)
+        return
+    # the list's encoding at its depth, less `[` and its newline, and the newline and `]`
+    yield b"".join((_encoded(batch, depth - 1, raw)[2:-(2 * depth)], end))
+
+
+def _wrapped(value: Any, depth: int) -> Any:
+    """`value` inside `depth` dicts: encoded with indent 2, it is at `depth`."""
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+def _orjson(value: Any, depth: int) -> bytes | None:
+    """orjson's indented UTF-8 for `value` at `depth` (in `_wrapped`), None when orjson is
+    not there, disagrees with the reference on the probe, or refuses the value."""
+    if _skeleton_encoder() is None:  # no proof possible: no fast path
+        return None
+    try:
+        return orjson.dumps(_wrapped(value, depth), default=_refuse, option=_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is one
+        return None
+
+
+def _encoded(value: Any, depth: int, raw: bytes | None) -> memoryview:
+    """`value` as `json.dumps(indent=2)` writes it at `depth`, as ASCII bytes: orjson's
+    (`raw`) when proven equal, else the reference's own (always ASCII: ensure_ascii). Cut
+    out of its `_wrapped` encoding: json.dumps's text of a value depends only on the value
+    and its depth, so the pieces joined are the whole's bytes."""
+    data = _proven(value, raw) if raw is not None else None
+    if data is None:
+        data = _reference(value, depth)
+    if not depth:
+        return memoryview(data)
+    before = sum(len(b'{\n%s"k": ' % (_INDENT * level)) for level in range(1, depth + 1))
+    after = sum(len(b"\n%s}" % (_INDENT * level)) for level in range(depth))
+    return memoryview(data)[before:-after]
+
+
+def _reference(value: Any, depth: int) -> bytes:
+    """The reference's own bytes for `value` at `depth` (in `_wrapped`), for a piece orjson
+    refused or that could not be proven."""
+    return json.dumps(_wrapped(value, depth), indent=2).encode("ascii")
+
+
+def _refuse(value: Any) -> Any:
+    """orjson's and the skeleton's `default`: what neither encodes natively is not proven."""
+    raise TypeError(f"not proven: {type(value).__name__}")
+
+
+#: Subclasses, dataclasses and datetimes go to `_refuse` rather than being encoded.
+_OPTIONS = 0 if orjson is None else (
+    orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME)
+
+
+def _proven(value: Any, raw: bytes) -> bytes | None:
+    """orjson's bytes `raw` for `value` as the reference's ASCII bytes, or None when they
+    cannot be proven equal to what `json.dumps(indent=2)` writes (the module docstring):
+    orjson took it; marshal takes it; the skeleton encoder takes it and orjson spells each of
+    its floats as the reference does."""
+    skeleton = _skeleton_encoder()
+    assert skeleton is not None  # `raw` came from orjson
+    try:
+        marshal.dumps(value)  # ValueError for anything not exactly a built-in type
+        floats = "".join(skeleton(value, 0))  # ValueError for NaN and the infinities
+    except (TypeError, ValueError, RecursionError):
+        return None
+    if ("." in floats or "e+" in floats or "e-" in floats) and not all(
+            _same_float(token) for token in set(_FLOAT.findall(floats))):
+        return None
+    return _ascii(raw)
+
+
+#: A float in the skeleton: what float.__repr__ writes (digits, then a point or exponent).
+#: Integers, true, false and null are left alone; strings are not in the skeleton at all.
+_FLOAT = re.compile(r"-?\d+(?=[.e])[-+.\de]*")
+
+
+@functools.lru_cache(maxsize=4096)
+def _same_float(token: str) -> bool:
+    """Whether orjson spells the float the reference spelled `token` the same way (the
+    reference writes float.__repr__, which float() reads back to the very same value)."""
+    assert orjson is not None
+    return orjson.dumps(float(token)) == token.encode("ascii")
+
+
+@functools.cache
+def _skeleton_encoder() -> Callable[[Any, int], Any] | None:
+    """The standard library's C encoder writing no string at all (keys and values encode to
+    nothing), NaN and infinity refused: a piece's numbers, booleans and nulls in a few bytes,
+    for the float check. None when orjson disagrees with the reference on the probe, or the
+    C encoder is not there to build it: every piece is then the reference's."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if orjson is None or make is None or not _orjson_agrees():
+        return None
+    try:
+        # markers, default, encoder, indent, key and item separators, sort_keys, skipkeys,
+        # allow_nan; "".strip(s) is "" for any string s, and a C call
+        return make(None, _refuse, "".strip, None, "", ",", False, False, False)  # type: ignore[no-any-return]
+    except TypeError:  # another Python's signature: no fast path rather than a guess
+        return None
+
+
+_ASCII = "".join(map(chr, range(0x80)))
+#: Every ASCII character and a few beyond (Latin-1, a line separator, the BOM, the last BMP
+#: character, an emoji, the last code point), in keys and values, every layout (empty and
+#: nested containers) and integers at orjson's limits: what the proof takes as equal.
+_PROBE: dict[str, Any] = {
+    _ASCII + "\u00e9\u2028\ufeff\uffff\U0001f600\U0010ffff": [_ASCII, "\u00ff\u0100\U00010000"],
+    "layout": [[], {}, [{}], [[]], {"a": [1, {"b": None}], "c": {"d": []}}, (1, "x")],
+    "scalars": [True, False, None, 0, -1, 2**63 - 1, -2**63, 2**64 - 1, 0.0, -0.0, 0.1, 1.5],
+    "": "",
+}
+
+
+def _orjson_agrees() -> bool:
+    """Whether the installed orjson writes the probe as the reference does: its escapes,
+    layout and integers are what the proof takes as equal (an upgrade that changed them
+    turns the fast path off instead of changing a report)."""
+    assert orjson is not None
+    return _ascii(orjson.dumps(_PROBE, option=_OPTIONS)) == json.dumps(
+        _PROBE, indent=2).encode("ascii")
+
+
+#: Characters escaped by `bytes.replace`, one pass each, in a piece with at most this many
+#: distinct non-ASCII characters; beyond, the decoding error handler escapes the piece.
+_REPLACED_CHARACTERS = 8
+_ASCII_BYTES = bytes(range(0x80))
+
+
+def _ascii(data: bytes) -> bytes:
     """orjson's UTF-8 with what `json.dumps(ensure_ascii=True)` escapes beyond it: every
     non-ASCII character and DEL (orjson writes ASCII only outside strings, so this never
-    touches the structure)."""
-    text = data.decode("ascii", _ESCAPE_ERRORS)
-    return text.replace("\x7f", "\\u007f") if "\x7f" in text else text
-
-
-#: List items encoded at once: a bounded piece of a 100 MB report at a time.
-_BATCH = 500
-#: The standard library's compact encoding with non-ASCII left as it is: its UTF-8 is
-#: byte for byte orjson's when the two agree, and `_ascii` of it is `json.dumps`'s own
-#: (both escape `"`, `\\` and the controls alike; ensure_ascii only adds `\\uXXXX` for
-#: DEL and beyond, which `_ascii` writes the same way).
-_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-
-
-def _pieces(value: Any) -> list[Any] | None:
-    """The parts of a report-shaped value (a dict with string keys) that are encoded one
-    at a time: each top-level value, each list cut in batches. None for any other value
-    (encoded whole)."""
-    if type(value) is not dict or any(type(k) is not str for k in value):
-        return None
-    out: list[Any] = []
-    for item in value.values():
-        if type(item) is list and item:
-            out += [item[i:i + _BATCH] for i in range(0, len(item), _BATCH)]
+    touches the structure). A report is ASCII but for a few characters (an em dash, an
+    arrow) used over and over: what is left of a piece with its ASCII bytes deleted holds
+    them, and each is replaced by its escape where it occurs (in UTF-8, a character's bytes
+    found in valid text are that character: a lead byte always starts one)."""
+    if not data.isascii():
+        distinct = set(data.translate(None, _ASCII_BYTES).decode("utf-8"))
+        if len(distinct) > _REPLACED_CHARACTERS:
+            data = data.decode("ascii", _ESCAPE_ERRORS).encode("ascii")
         else:
-            out.append(item)
-    return out
+            for char in distinct:
+                data = data.replace(char.encode("utf-8"), _escape(char).encode("ascii"))
+    return data.replace(b"\x7f", b"\\u007f") if b"\x7f" in data else data
 
 
-def _orjson_dumps(value: Any, *, consume: bool = False) -> str | None:
-    """The reference's bytes through orjson, or None when they cannot be proven equal.
-
-    The proof: orjson's compact encoding of every piece equals the standard library's
-    compact one (its C encoder) in UTF-8, piece by piece, so no copy of the whole report
-    is made for it. The indented text is then assembled from the pieces' indented encodings
-    (orjson writes a raw newline only between tokens: strings hold ``\\n``) and joined
-    once. With `consume`, each list's items are dropped from `value` once written
-    (render_json owns its `to_dict()`), so the dicts shrink as the text grows: at most
-    the text twice (its pieces and the joined copy), where encoding the whole value at
-    once held the dicts, the encoded bytes and their decoded copy."""
-    try:
-        import orjson
-    except ImportError:  # an install without it (a slim Lambda package): the reference
-        return None
-    pieces = _pieces(value)
-    try:
-        for piece in [value] if pieces is None else pieces:
-            if orjson.dumps(piece) != _COMPACT.encode(piece).encode("utf-8"):
-                return None
-    except (TypeError, ValueError):  # non-string keys, big ints, types orjson refuses,
-        # a lone surrogate (not UTF-8: orjson refuses it, the reference escapes it)
-        return None
-    del pieces
-    indent = orjson.OPT_INDENT_2
-    if type(value) is not dict or not value:
-        return _ascii(orjson.dumps(value, option=indent)) + "\n"
-    parts = ["{\n"]
-    for n, (key, item) in enumerate(value.items()):
-        parts.append((",\n" if n else "") + f"  {json.dumps(key)}: ")
-        if type(item) is not list or not item:
-            parts.append(_ascii(orjson.dumps(item, option=indent)).replace("\n", "\n  "))
-            continue
-        parts.append("[\n")
-        for i in range(0, len(item), _BATCH):
-            batch = item[i:i + _BATCH]
-            body = _ascii(orjson.dumps(batch, option=indent))[2:-2]  # inside "[\n" … "\n]"
-            parts.append(("  " if not i else ",\n  ") + body.replace("\n", "\n  "))
-            if consume:
-                item[i:i + _BATCH] = [None] * len(batch)
-        parts.append("\n  ]")
-    parts.append("\n}\n")
-    return "".join(parts)
+def _escape(char: str) -> str:
+    """A character beyond ASCII as `json.dumps` escapes it (outside the BMP a UTF-16
+    surrogate pair)."""
+    code = ord(char)
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xd800 | (code >> 10):04x}\\u{0xdc00 | (code & 0x3ff):04x}"
