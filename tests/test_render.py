@@ -27,7 +27,7 @@ from checker.model import (
     Status,
     short_name,
 )
-from checker.render import RENDERERS, RenderOptions, render
+from checker.render import IN_PIECES, RENDERERS, RenderOptions, render, render_pieces
 
 ACCOUNT = "123456789012"
 PREFIX = f"arn:aws:ecs:us-east-1:{ACCOUNT}"
@@ -106,6 +106,19 @@ def test_unknown_format_is_a_value_error_naming_the_formats(report: Report) -> N
 def test_output_is_deterministic(fmt: str) -> None:
     first = render(make_report(), fmt, RenderOptions(verbose=True))
     assert first == render(make_report(), fmt, RenderOptions(verbose=True)) and first[-1] == "\n"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_pieces_joined_are_the_rendered_text(fmt: str) -> None:
+    """What the command line writes a piece at a time (`render_pieces`) is `render`'s text:
+    the JSON report in ASCII pieces that end lines, the other formats whole."""
+    options = RenderOptions(verbose=True)
+    pieces = list(render_pieces(make_report(), fmt, options))
+    text = "".join(p.decode("utf-8") if isinstance(p, bytes) else p for p in pieces)
+    assert text == render(make_report(), fmt, options)
+    assert len(pieces) > 1 if RENDERERS[fmt] in IN_PIECES else len(pieces) == 1
+    if RENDERERS[fmt] in IN_PIECES:
+        assert all(isinstance(p, bytes) and p.isascii() and p.endswith(b"\n") for p in pieces)
 
 
 def test_json_is_report_v1(report: Report) -> None:

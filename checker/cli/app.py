@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
@@ -36,7 +36,7 @@ from typer.core import TyperArgument, TyperCommand
 from checker import __version__
 from checker.errors import EcsdoctorError, InputError
 from checker.model import Report, Severity
-from checker.sanitize import guard_lines, one_line, safe_text
+from checker.sanitize import guard_lines, one_line, safe_pieces, safe_text
 
 #: -h everywhere, as every other command line tool has it.
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -171,34 +171,42 @@ def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool,
     """The report to `output` (written by checker.files: atomic for a file, direct for a
     FIFO or device) or to stdout (`-o -` too). Whatever the format, the text passes the
     sanitizer's safety net last: no raw control character (colour codes aside) and no line
-    starting with `::` reaches a terminal, a file or a CI log."""
-    from checker.render import RenderOptions, render
+    starting with `::` reaches a terminal, a file or a CI log. It is rendered, sanitized and
+    written in pieces (checker.render.render_pieces: the JSON report a batch of items at a
+    time), so a large report is never held whole, nor copied to be sanitized or encoded."""
+    from checker import gcpause
+    from checker.render import RenderOptions, render_pieces
 
     if output is not None and str(output) != "-":
         paint = color is Color.always
-        text = render(report, fmt.value, RenderOptions(color=paint, width=FILE_WIDTH,
-                                                       verbose=verbose))
-        write_file(output, "--output", guard_lines(text) if paint else safe_text(text))
+        pieces = render_pieces(report, fmt.value, RenderOptions(
+            color=paint, width=FILE_WIDTH, verbose=verbose))
+        with gcpause.paused():  # no collection walking the bundle between two pieces
+            write_file(output, "--output", safe_pieces(pieces, color=paint))
         say(f"report written to {output}")
         return
     tty = sys.stdout.isatty()
     color_on = use_color(color, tty, os.environ)
     width = output_width(tty, os.environ)
-    text = render(report, fmt.value, RenderOptions(color=color_on, width=width,
-                                                   verbose=verbose))
-    text = guard_lines(text) if color_on else safe_text(text)
+    pieces = render_pieces(report, fmt.value, RenderOptions(color=color_on, width=width,
+                                                            verbose=verbose))
     # a stdout that cannot encode a name (non-UTF-8 console): "?" rather than no report
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
-    sys.stdout.write(text.encode(encoding, "replace").decode(encoding))
+    with gcpause.paused():
+        for piece in safe_pieces(pieces, color=color_on):
+            sys.stdout.write(piece.decode("ascii") if isinstance(piece, bytes)  # ASCII only
+                             else piece.encode(encoding, "replace").decode(encoding))
     sys.stdout.flush()
 
 
-def write_file(path: Path, option: str, text: str, *, mode: int | None = None) -> None:
-    """A file the user named, written safely (checker.files); a failure is one line."""
-    from checker.files import write_text
+def write_file(path: Path, option: str, text: str | Iterable[str | bytes], *,
+               mode: int | None = None) -> None:
+    """A file the user named, written safely (checker.files); a failure is one line.
+    `text` may come in pieces (str, or bytes in UTF-8), written as they come."""
+    from checker.files import write_pieces
 
     try:
-        write_text(path, text, mode=mode)
+        write_pieces(path, (text,) if isinstance(text, str) else text, mode=mode)
     except OSError as exc:
         raise InputError(f"{option} {path}: cannot write: "
                          f"{exc.strerror or exc}") from None

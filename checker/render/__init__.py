@@ -11,18 +11,18 @@ need nothing from this package, which keeps the import graph acyclic.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from checker.model import Report
 from checker.render.asff import render_asff
 from checker.render.html import render_html
-from checker.render.json_report import render_json
+from checker.render.json_report import json_pieces, render_json
 from checker.render.junit import render_junit
 from checker.render.markdown import render_markdown
 from checker.render.sarif import render_sarif
 
-__all__ = ["RENDERERS", "RenderOptions", "Renderer", "render"]
+__all__ = ["IN_PIECES", "RENDERERS", "RenderOptions", "Renderer", "render", "render_pieces"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +70,22 @@ def render(report: Report, fmt: str, options: RenderOptions | None = None) -> st
         valid = ", ".join(sorted(RENDERERS))
         raise ValueError(f"unknown report format {fmt!r}; valid formats: {valid}")
     return renderer(report, options if options is not None else RenderOptions())
+
+
+#: Renderers that can also give their text a piece at a time (`render_pieces`): the JSON
+#: report, the one that grows to 100 MB and more on a large account, as ASCII bytes, a
+#: top-level entry or a batch of list items a piece. Keyed by the renderer, so that the
+#: format's renderer in `RENDERERS` is what decides.
+IN_PIECES: dict[Renderer, Callable[[Report], Iterable[bytes]]] = {
+    render_json: json_pieces,
+}
+
+
+def render_pieces(report: Report, fmt: str,
+                  options: RenderOptions | None = None) -> Iterable[str | bytes]:
+    """`render(report, fmt, options)` in pieces, for a writer that writes each as it comes
+    (the command line's `--output` and stdout): joined, with bytes read as UTF-8, they are
+    its text. A renderer without a form in `IN_PIECES` gives one piece, its whole text."""
+    renderer = RENDERERS.get(fmt)
+    in_pieces = IN_PIECES.get(renderer) if renderer is not None else None
+    return in_pieces(report) if in_pieces is not None else (render(report, fmt, options),)
