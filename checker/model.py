@@ -157,17 +157,20 @@ class Finding:
         return (self.check, self.resource, self.message)
 
     def to_dict(self) -> dict[str, Any]:
+        # `_value_`, the member's value as stored: `.value` is a Python-level property,
+        # read twice for each of a large account's 130,000 findings
         out: dict[str, Any] = {
             "check": self.check,
-            "status": self.status.value,
-            "severity": self.severity.value,
+            "status": self.status._value_,
+            "severity": self.severity._value_,
             "resource": self.resource,
             "message": self.message,
             "data": dict(self.data),
         }
         if self.service:
             out["service"] = self.service
-        out.update(_where(self.account, self.region))
+        if self.account is not None or self.region is not None:
+            out.update(_where(self.account, self.region))
         return out
 
 
@@ -211,7 +214,7 @@ class Evidence:
     def to_dict(self) -> dict[str, Any]:
         return {
             "check": self.check,
-            "status": self.status.value,
+            "status": self.status._value_,  # as in Finding.to_dict
             "resource": self.resource,
             "message": self.message,
             "role": self.role,
