@@ -8,7 +8,7 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -43,16 +43,22 @@ def test_a_planted_tmp_name_is_never_used(tmp_path: Path) -> None:
                                                           "victim"]
 
 
-def test_a_fifo_is_written_directly(tmp_path: Path) -> None:
+def _through_fifo(tmp_path: Path, write: Callable[[Path], None]) -> list[bytes]:
+    """What a reader of a FIFO at tmp_path/pipe got while `write` wrote into it."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
     reader.start()
-    write_text(fifo, "through the pipe\n")
+    write(fifo)
     reader.join(timeout=10)
+    return got
+
+
+def test_a_fifo_is_written_directly(tmp_path: Path) -> None:
+    got = _through_fifo(tmp_path, lambda fifo: write_text(fifo, "through the pipe\n"))
     assert got == [b"through the pipe\n"]
-    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # still a FIFO, not a plain file
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)  # still a FIFO, not a file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
 
 
@@ -157,12 +163,7 @@ def test_a_failure_between_pieces_leaves_the_old_file_and_nothing_else(tmp_path:
 
 
 def test_a_fifo_gets_the_pieces(tmp_path: Path) -> None:
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    got: list[bytes] = []
-    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
-    reader.start()
-    write_pieces(fifo, [b"one\n", "two \u00e9\n", b"three\n"])
-    reader.join(timeout=10)
+    got = _through_fifo(tmp_path, lambda fifo: write_pieces(
+        fifo, [b"one\n", "two \u00e9\n", b"three\n"]))
     assert got == ["one\ntwo \u00e9\nthree\n".encode()]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
