@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from checker.facts import Facts, Item, objs
-from checker.lazy import cached
 from checker.model import Result, skipped, unknown
+from checks.lib.lazy import cached
 from checks.lib.network.topology import (
     Origin,
     active_services,
