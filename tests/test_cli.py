@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -231,6 +232,20 @@ def test_an_internal_error_is_70_with_one_line_and_the_traceback_only_under_debu
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and "ZeroDivisionError" in err
     assert "please report" in err.strip().splitlines()[-1]
+
+
+def test_debug_logging_ends_with_its_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """One process may run many commands (a test run, an embedding program): --debug's
+    botocore log must not go on into the next one's stderr."""
+    botocore_log = logging.getLogger("botocore")
+    level = botocore_log.level
+    assert main(["--debug", "analyze", str(HANDWRITTEN), "-f", "json"]) in (0, 1)
+    capsys.readouterr()
+    botocore_log.debug("a request after the --debug command")
+    assert "a request after" not in capsys.readouterr().err
+    assert botocore_log.level == level
+    assert main(["analyze", str(HANDWRITTEN), "-f", "json"]) in (0, 1)
+    assert "[DEBUG]" not in capsys.readouterr().err
 
 
 def _unread(tmp_path: Path, collection: str) -> Path:

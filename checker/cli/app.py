@@ -708,20 +708,44 @@ class _SafeHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 def debug_logging() -> None:
     """botocore and boto3 at DEBUG on stderr, as `aws --debug` shows them: every request,
-    its retries and every response."""
+    its retries and every response. For the one command: main() ends it
+    (end_debug_logging), so the next command of the same process (a test run, an
+    embedding program) does not log."""
     handler = _SafeHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s [%(levelname)s] %(message)s"))
-    for name in ("botocore", "boto3", "checker"):
+    for name in DEBUG_LOGGERS:
         logger = logging.getLogger(name)
-        logger.setLevel(logging.DEBUG)
         if not any(isinstance(h, _SafeHandler) for h in logger.handlers):
+            _LEVELS_BEFORE_DEBUG.setdefault(name, logger.level)
             logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+
+
+def end_debug_logging() -> None:
+    """The loggers as they were before debug_logging(): its handler gone, levels back."""
+    for name in DEBUG_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if isinstance(h, _SafeHandler)]:
+            logger.removeHandler(handler)
+        if name in _LEVELS_BEFORE_DEBUG:
+            logger.setLevel(_LEVELS_BEFORE_DEBUG.pop(name))
+
+
+DEBUG_LOGGERS = ("botocore", "boto3", "checker")
+_LEVELS_BEFORE_DEBUG: dict[str, int] = {}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry: usage errors and surprises become one line, never a traceback
     (unless --debug): 2 for what the user can fix, 70 for our own bug."""
     args = list(argv) if argv is not None else sys.argv[1:]
+    try:
+        return _main(args)
+    finally:
+        end_debug_logging()
+
+
+def _main(args: list[str]) -> int:
     try:
         rv = app(args=args, prog_name="ecsdoctor", standalone_mode=False)
     except click_exceptions.NoArgsIsHelpError as exc:
