@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from checker import graph, registry, sanitize, shapes, yamlload
+from checker import gcpause, graph, registry, sanitize, shapes, yamlload
 from checker.pipeline import Engine
 from tests.incidents.scenarios import all_scenarios
 
@@ -77,6 +77,33 @@ def test_analysis_restores_the_garbage_collector() -> None:
         assert not gc.isenabled()  # a caller that turned it off keeps it off
     finally:
         gc.enable()
+
+
+def test_a_pause_hands_its_survivors_to_the_oldest_generation() -> None:
+    """After a pause the young generation is empty (no collection walks what the pause made
+    at the next allocation), a cycle dropped inside is still collected by a full collection,
+    and objects the process froze itself stay frozen."""
+    class Node:
+        other: object = None
+
+    gc.collect()
+    with gcpause.paused():
+        kept = [{"task": i} for i in range(50_000)]
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle, dropped below
+        del a, b
+    assert gc.isenabled()
+    assert gc.get_count()[0] < 1_000  # not 50,000 objects waiting for a young collection
+    assert gc.collect() >= 2  # the cycle is garbage a full collection finds
+    assert kept[-1] == {"task": 49_999}
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with gcpause.paused():
+            more = [{} for _ in range(1_000)]
+        assert gc.get_freeze_count() == frozen and more  # the process's own freeze is kept
+    finally:
+        gc.unfreeze()
 
 
 _COMMAND_REFERENCE = re.compile(r"^((?:[ \t]|\x1b\[[0-9;]*m)*)::", re.MULTILINE)
