@@ -21,6 +21,10 @@ timed (botocore's ``before-call`` to ``after-call``, per thread) and put on the 
 level of its operation (``LEVELS``: the lists, then the describes that need their answers,
 then the calls that need those, ...); the slowest call of each level, summed, is the time
 no scheduling can beat with these calls. The scan's wall time should stay within 2× of it.
+A call's time includes its wait at the server behind the calls running beside it, so on a
+small account, where a level's slowest call ran while other levels' calls were queued, the
+sum can come out above the scan's own wall time (a ratio below 1): the bound is the target's
+denominator, not a floor every run respects.
 The last lines are the summary:
 
     critical path: C.CC s (L levels); ecsdoctor X.XX s = R.R× it (≤ 2)

