@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
 from checker.bundle import COLLECTIONS, GATE, METRICS, REFERENCES
@@ -40,27 +40,19 @@ def parse_time(value: Any) -> dt.datetime | None:
             return None
     if not isinstance(value, str) or not value:
         return None
+    return _parse_iso(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse_iso(value: str) -> dt.datetime | None:
+    """parse_time of a string, kept per string (bounded, for a long-lived Lambda
+    container): a bundle's metric series share a few dozen distinct timestamps across
+    tens of thousands of datapoints, and datetimes are immutable."""
     try:
-        return _PARSED[value]
-    except KeyError:
-        pass
-    try:
-        parsed: dt.datetime | None = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        parsed = None
-    if parsed is not None and not parsed.tzinfo:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    if len(_PARSED) >= _PARSED_MAX:
-        _PARSED.clear()
-    _PARSED[value] = parsed
-    return parsed
-
-
-#: parse_time of each timestamp string seen: a bundle's metric series share a few dozen
-#: distinct timestamps (one collection window, one period) across tens of thousands of
-#: datapoints, and datetimes are immutable. Bounded, for a long-lived Lambda container.
-_PARSED: dict[str, dt.datetime | None] = {}
-_PARSED_MAX = 1 << 16
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
 def arn_name(arn: str) -> str:

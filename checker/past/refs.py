@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 #: EC2-style ids worth matching (instances, ENIs and AMIs come and go with every task).
@@ -32,22 +33,10 @@ def ref_of(value: str, key: str = "") -> str | None:
     """The reference a string stands for, or None when it names no resource we match.
     Kept per string: the evidence of a diagnosis spanning 1,000 services names the same
     few subnets, groups and target groups a hundred thousand times."""
-    cache_key = (value, key in _TD_KEYS)
-    try:
-        return _REFS[cache_key]
-    except KeyError:
-        pass
-    if len(_REFS) >= _REFS_MAX:
-        _REFS.clear()
-        _REFS_PLAIN.clear()
-    found = _REFS[cache_key] = _ref_of(value, cache_key[1])
-    return found
+    return _ref_of(value, key in _TD_KEYS)
 
 
-_REFS: dict[tuple[str, bool], str | None] = {}
-_REFS_MAX = 1 << 16
-
-
+@lru_cache(maxsize=1 << 16)
 def _ref_of(value: str, td_key: bool) -> str | None:
     if _EC2_ID.match(value):
         return value
@@ -98,25 +87,14 @@ def _collect(value: Any, key: str, depth: int, out: list[str]) -> None:
     else:
         return
     inner = depth + 1
-    plain = _REFS_PLAIN
     for k, v in pairs:
         kind = type(v)
         if kind is str and inner <= _DEPTH:  # the common leaf, without a call per value
-            found: Any = plain.get(v, _MISS) if k not in _TD_KEYS else _MISS
-            if found is _MISS:
-                found = ref_of(v, k if type(k) is str else str(k))
-                if k not in _TD_KEYS:
-                    plain[v] = found
+            found = _ref_of(v, k in _TD_KEYS)
             if found:
                 out.append(found)
         elif kind not in _LEAVES:
             _collect(v, str(k), inner, out)
-
-
-#: ref_of of strings under keys that are not task definition keys (nearly all of them),
-#: by the string alone: one dict lookup per leaf. Cleared with _REFS.
-_REFS_PLAIN: dict[str, str | None] = {}
-_MISS = object()
 
 
 #: Values that never hold a reference: skipped without a call.

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import statistics
+from functools import lru_cache
 from typing import Any
 
 from checker.facts import Item, arn_name, parse_time, task_definition_label
@@ -15,22 +16,15 @@ def service_label(service: Item) -> str:
     key = (service.get("clusterArn", ""), service.get("serviceName", _ABSENT),
            service.get("serviceArn", ""))
     try:
-        return _LABELS[key]
-    except KeyError:
-        pass
-    except TypeError:  # an unhashable value in a hand-written bundle
         return _service_label(*key)
-    if len(_LABELS) >= _LABELS_MAX:
-        _LABELS.clear()
-    label = _LABELS[key] = _service_label(*key)
-    return label
+    except TypeError:  # an unhashable value in a hand-written bundle: not cached
+        return _service_label.__wrapped__(*key)
 
 
 _ABSENT = object()
-_LABELS: dict[tuple[Any, Any, Any], str] = {}
-_LABELS_MAX = 1 << 14
 
 
+@lru_cache(maxsize=1 << 14)
 def _service_label(cluster_arn: Any, name: Any, service_arn: Any) -> str:
     cluster = arn_name(str(cluster_arn)) or "?"
     return f"{cluster}/{arn_name(str(service_arn)) if name is _ABSENT else name}"
