@@ -165,7 +165,8 @@ def list_clusters(session: boto3.session.Session, deadline: Deadline | None = No
     cannot start does."""
     deadline = deadline or Deadline(DEFAULT_TIMEOUT)
     ecs = session.client("ecs", config=_client_config(deadline))
-    ecs.meta.events.register_first("before-send", lambda **_: deadline.check())
+    # last, after adaptive retries' token wait (as Context.client does)
+    ecs.meta.events.register_last("before-send", lambda **_: deadline.check())
     try:
         return sorted(arn for page in pages(ecs, "list_clusters", maxResults=100)
                       for arn in page.get("clusterArns", []))

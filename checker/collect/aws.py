@@ -517,7 +517,10 @@ class Context:
                 api = client(self.session, service, self.endpoint_url, self.max_workers, **kw)
                 api.meta.events.register("after-call", self.recorder.after_call)
                 api.meta.events.register("before-call", _note_operation)
-                api.meta.events.register_first("before-send", self._before_send)
+                # last: adaptive retries wait for a token in their own before-send handler
+                # (botocore.retries.adaptive); checked before that wait, an attempt left
+                # a second after the limit
+                api.meta.events.register_last("before-send", self._before_send)
                 api.meta.events.register("needs-retry", self._before_retry)
                 self.clients[name] = api
             return self.clients[name]

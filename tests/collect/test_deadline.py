@@ -17,6 +17,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -24,8 +25,10 @@ import pytest
 from botocore.stub import Stubber
 from rich.console import Console
 
+from checker.audit.handler import list_clusters
 from checker.collect import Deadline, Scope, collect
-from checker.collect.aws import MAX_PAGES, PAGE_LIMIT, TIMED_OUT
+from checker.collect.aws import MAX_PAGES, PAGE_LIMIT, TIMED_OUT, Context, ScanTimeout
+from checker.errors import InputError
 from tests.collect.silent_moto import CLUSTER, REGION, SilentMoto, silent_moto
 from tests.collect.support import Calls
 from tests.conftest import REPO
@@ -119,6 +122,43 @@ def test_no_retry_is_sent_after_the_time_limit() -> None:
     # busy machine; without the deadline hooks a retry arrived 5.5 s past the limit
     assert max(attempts) < limit + SEND_S, attempts
     assert ("ecs:DescribeServices", TIMED_OUT) in _codes(bundle)["services"]
+
+
+def _wait_past(deadline: Deadline) -> Any:
+    """A ``before-send`` handler that waits until ``deadline`` has passed, to be registered
+    on the event as botocore's adaptive retries register their wait for a token (a handler
+    of a more specific event, ``before-send.ecs``, would run before every generic one)."""
+    def wait(**_: Any) -> None:
+        time.sleep((deadline.remaining() or 0.0) + 0.1)
+    return wait
+
+
+def test_the_deadline_is_checked_after_every_wait_before_a_send() -> None:
+    """Adaptive retries wait for a token inside ``before-send``: an attempt that passed the
+    check before that wait left a second after the limit (a CI run saw one at 6.98 s of a
+    6 s limit). The check comes after every other ``before-send`` handler."""
+    with silent_moto((), throttled={"DescribeServices"}) as server:
+        session = boto3.session.Session(region_name=REGION)
+        deadline = Deadline(1.0)
+        session.events.register("before-send", _wait_past(deadline))
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ctx = Context(scope=Scope(clusters=(CLUSTER,)), region=REGION, pool=pool,
+                          session=session, endpoint_url=server.url, deadline=deadline)
+            with pytest.raises(ScanTimeout):
+                ctx.client("ecs").describe_services(cluster=CLUSTER, services=["web"])
+        assert server.throttled == [], "an attempt reached the endpoint after the limit"
+
+
+def test_the_audits_cluster_listing_checks_after_every_wait_too(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with silent_moto((), throttled={"ListClusters"}) as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+        session = boto3.session.Session(region_name=REGION)
+        deadline = Deadline(1.0, origin="the invocation's remaining time")
+        session.events.register("before-send", _wait_past(deadline))
+        with pytest.raises(InputError, match=r"^ecs:ListClusters: not read within"):
+            list_clusters(session, deadline)
+        assert server.throttled == []
 
 
 def test_cli_scan_with_a_silent_endpoint_reports_what_was_read(
