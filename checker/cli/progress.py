@@ -47,11 +47,16 @@ def collect_progress(console: Console, enabled: bool) -> Iterator[_Steps | None]
 
 @contextmanager
 def check_progress(console: Console, total: int) -> Iterator[Callable[[CheckSpec], None]]:
+    """A bar advanced by each check. Redrawn by the hook itself, not by rich's refresh
+    thread: with another thread alive the checks of a large account would not be forked
+    into a second process (checker/parallel.py)."""
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), console=console, transient=True) as progress:
+                  MofNCompleteColumn(), console=console, transient=True,
+                  auto_refresh=False) as progress:
         task = progress.add_task("Running checks", total=total)
 
         def hook(spec: CheckSpec) -> None:
-            progress.update(task, advance=1, description=f"Running checks · {spec.id}")
+            progress.update(task, advance=1, description=f"Running checks · {spec.id}",
+                            refresh=True)
 
         yield hook
