@@ -26,6 +26,7 @@ save below a few hundred services.
 from __future__ import annotations
 
 import contextlib
+import functools
 import marshal
 import os
 import pickle
@@ -140,13 +141,69 @@ def forkable() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
+class Child:
+    """A forked process doing `work` into a spill (an unlinked temporary file), which the
+    parent reads once the child has exited 0 (`result`). The child ignores Ctrl-C (the
+    parent's handling counts: `close` ends a child still running), never writes to the
+    terminal, and leaves through `os._exit`: no atexit handler, no second flush of the
+    parent's buffers."""
+
+    def __init__(self, pid: int, spill: IO[bytes]) -> None:
+        self.pid, self.spill = pid, spill
+        self._status: int | None = None
+
+    @classmethod
+    def start(cls, work: Callable[[IO[bytes]], object]) -> Child | None:
+        """A child doing `work(spill)`; None when there is no fork or temporary file."""
+        if not hasattr(os, "fork"):
+            return None
+        try:
+            spill = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+        except OSError:
+            return None
+        try:
+            with warnings.catch_warnings():  # 3.12+ warns of threads: none (forkable())
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            spill.close()
+            return None
+        if pid == 0:  # pragma: no cover - the child; the parent checks what it hands back
+            code = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                work(spill)
+                spill.flush()
+                code = 0
+            finally:
+                os._exit(code)
+        return cls(pid, spill)
+
+    def result(self) -> IO[bytes] | None:
+        """The spill from its start once the child exited 0, else None (waits for it)."""
+        if self._status is None:
+            self._status = os.waitpid(self.pid, 0)[1]
+        if os.waitstatus_to_exitcode(self._status) != 0:
+            return None
+        self.spill.seek(0)
+        return self.spill
+
+    def close(self) -> None:
+        """End the child if it is still running (Ctrl-C, or an error in the parent), reap
+        it, and drop its spill."""
+        try:
+            if self._status is None:
+                os.kill(self.pid, signal.SIGKILL)
+                self._status = os.waitpid(self.pid, 0)[1]
+        finally:
+            self.spill.close()
+
+
 def run(registry: Registry, facts: Facts, run_one: RunOne, processes: int,
         on_check: ProgressHook | None = None) -> Done | None:
     """Every check's findings, run in this process and `processes - 1` forked children;
     None when no child could be started (the caller then runs the checks serially)."""
     own, work = units(registry)
-    spills: list[IO[bytes]] = []
-    pids: list[int] = []
     queue_r, queue_w = os.pipe()
     progress_r, progress_w = os.pipe()
     with contextlib.ExitStack() as stack:
@@ -156,24 +213,21 @@ def run(registry: Registry, facts: Facts, run_one: RunOne, processes: int,
             os.write(queue_w, bytes(range(len(work))))
         finally:
             os.close(queue_w)
+        children: list[Child] = []
         try:
             for _ in range(min(processes - 1, len(work))):
-                spill = stack.enter_context(tempfile.TemporaryFile())
-                with warnings.catch_warnings():  # 3.12+ warns of threads: none (forkable())
-                    warnings.simplefilter("ignore", DeprecationWarning)
-                    pid = os.fork()
-                if pid == 0:  # pragma: no cover - a child; the parent checks what it hands back
-                    _child(registry, facts, run_one, work, queue_r, progress_w, spill)
-                spills.append(spill)
-                pids.append(pid)
-        except OSError:  # no temporary file or no fork: what no child takes is run here
-            pass
+                child = Child.start(functools.partial(
+                    _take, registry, facts, run_one, work, queue_r, progress_w))
+                if child is None:
+                    break
+                stack.callback(child.close)
+                children.append(child)
         finally:
             os.close(progress_w)
-        if not pids:
+        if not children:
             return None
         return _parent(registry, facts, run_one, on_check, own, work, queue_r, progress_r,
-                       pids, spills)
+                       children)
 
 
 def _run_unit(registry: Registry, facts: Facts, run_one: RunOne, unit: Sequence[str],
@@ -185,29 +239,20 @@ def _run_unit(registry: Registry, facts: Facts, run_one: RunOne, unit: Sequence[
         done[check_id] = run_one(spec, facts, done)
 
 
-def _child(registry: Registry, facts: Facts, run_one: RunOne, work: list[list[str]],
-           queue: int, progress: int, spill: IO[bytes]) -> None:  # pragma: no cover
-    """Take units until the queue is empty, say each one done, spill the findings, exit.
-    Ctrl-C reaches every process of the group: the parent's handling is the one that
-    counts (it ends the children)."""
-    code = 1
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        done: Done = {}
-        while taken := os.read(queue, 1):
-            _run_unit(registry, facts, run_one, work[taken[0]], done)
-            os.write(progress, taken)
-        spill.write(_packed(done))
-        spill.flush()
-        code = 0
-    finally:
-        os._exit(code)
+def _take(registry: Registry, facts: Facts, run_one: RunOne, work: list[list[str]],
+          queue: int, progress: int, spill: IO[bytes]) -> None:  # pragma: no cover
+    """A child's work: take units until the queue is empty, say each one done, spill the
+    findings."""
+    done: Done = {}
+    while taken := os.read(queue, 1):
+        _run_unit(registry, facts, run_one, work[taken[0]], done)
+        os.write(progress, taken)
+    spill.write(_packed(done))
 
 
 def _parent(registry: Registry, facts: Facts, run_one: RunOne,
             on_check: ProgressHook | None, own: list[list[str]], work: list[list[str]],
-            queue: int,
-            progress: int, pids: list[int], spills: list[IO[bytes]]) -> Done:
+            queue: int, progress: int, children: list[Child]) -> Done:
     """Run `own`, then take units as the children do, then gather theirs; what a child did
     not hand back (it died, or its findings cannot be read) is run here."""
     done: Done = {}
@@ -227,28 +272,20 @@ def _parent(registry: Registry, facts: Facts, run_one: RunOne,
             block = False
         return True
 
-    waiting = list(pids)
-    try:
-        for unit in own:
-            _run_unit(registry, facts, run_one, unit, done, on_check)
-            hear(block=False)
-        while taken := os.read(queue, 1):
-            reported.add(taken[0])
-            _run_unit(registry, facts, run_one, work[taken[0]], done, on_check)
-            hear(block=False)
-        while hear(block=True):
-            pass
-        for pid, spill in zip(pids, spills, strict=True):
-            _, status = os.waitpid(pid, 0)
-            waiting.remove(pid)
-            if os.waitstatus_to_exitcode(status) == 0:
-                spill.seek(0)
-                with contextlib.suppress(Exception):  # unreadable: its checks run below
-                    done.update(_unpacked(spill.read()))
-    finally:
-        for pid in waiting:  # Ctrl-C or an error here: no child outlives the command
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+    for unit in own:
+        _run_unit(registry, facts, run_one, unit, done, on_check)
+        hear(block=False)
+    while taken := os.read(queue, 1):
+        reported.add(taken[0])
+        _run_unit(registry, facts, run_one, work[taken[0]], done, on_check)
+        hear(block=False)
+    while hear(block=True):
+        pass
+    for child in children:
+        spill = child.result()
+        if spill is not None:
+            with contextlib.suppress(Exception):  # unreadable: its checks run below
+                done.update(_unpacked(spill.read()))
     for index, unit in enumerate(work):
         if any(c not in done for c in unit):
             _run_unit(registry, facts, run_one, unit, done,
