@@ -38,7 +38,7 @@ class Engine:
                 on_findings: Callable[[tuple[Finding, ...]], object] | None = None) -> Report:
         """`on_findings` sees the findings as soon as the checks are done, before the walk:
         the very tuple the report will hold (the command line starts writing them then,
-        checker/render/ahead.py)."""
+        checker/cli/ahead.py)."""
         with gcpause.paused():  # checks, walk and report build in bursts (checker/gcpause.py)
             facts = Facts(bundle)
             findings = tuple(graph.run(self.registry, facts, on_check))

@@ -131,7 +131,7 @@ def safe_text(text: str) -> str:
 
 class Sanitized(bytes):
     """Bytes that came out of `safe_pieces` already, in a child process of this command
-    (checker/render/ahead.py): `safe_pieces` passes them on as they are, at a line's start.
+    (checker/cli/ahead.py): `safe_pieces` passes them on as they are, at a line's start.
     They are made only from what `safe_pieces` wrote."""
 
 
@@ -150,7 +150,7 @@ def safe_pieces(pieces: Iterable[str | bytes], *, color: bool = False) -> Iterat
     tail: str | bytes = b""
     for piece in pieces:
         if type(piece) is Sanitized and not tail and not decoder.getstate()[0]:
-            yield piece  # came out of this function already, in a child (render/ahead.py)
+            yield piece  # came out of this function already, in a child (cli/ahead.py)
             continue
         if isinstance(piece, bytes) and isinstance(tail, bytes) and piece.isascii() \
                 and not decoder.getstate()[0]:

@@ -39,7 +39,7 @@ from checker.model import Finding, Report, Severity
 from checker.sanitize import guard_lines, one_line, safe_pieces, safe_text
 
 if TYPE_CHECKING:
-    from checker.render.ahead import Ahead
+    from checker.cli.ahead import Ahead
     from checker.render.json_report import Ready
 
 #: -h everywhere, as every other command line tool has it.
@@ -178,7 +178,7 @@ def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool,
     starting with `::` reaches a terminal, a file or a CI log. It is rendered, sanitized and
     written in pieces (checker.render.render_pieces: the JSON report a batch of items at a
     time), so a large report is never held whole, nor copied to be sanitized or encoded.
-    `ready`: entries written ahead by a child (checker/render/ahead.py), sanitized there."""
+    `ready`: entries written ahead by a child (checker/cli/ahead.py), sanitized there."""
     from checker import gcpause
     from checker.render import RenderOptions, render_pieces
 
@@ -430,7 +430,7 @@ def _finish(bundle: dict[str, Any], fmt: Format, output: Path | None, save_bundl
 
     def write_findings_ahead(findings: tuple[Finding, ...]) -> None:
         """The JSON report's findings, written by a child while this process diagnoses."""
-        from checker.render import ahead as ahead_mod
+        from checker.cli import ahead as ahead_mod
 
         started = ahead_mod.start(findings, color=_paint(output, color))
         if started is not None:

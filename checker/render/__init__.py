@@ -86,7 +86,7 @@ def render_pieces(report: Report, fmt: str, options: RenderOptions | None = None
     """`render(report, fmt, options)` in pieces, for a writer that writes each as it comes
     (the command line's `--output` and stdout): joined, with bytes read as UTF-8, they are
     its text. A renderer without a form in `IN_PIECES` gives one piece, its whole text.
-    `ready`: top-level entries written ahead (checker/render/ahead.py), for a renderer in
+    `ready`: top-level entries written ahead (checker/cli/ahead.py), for a renderer in
     pieces to use."""
     renderer = RENDERERS.get(fmt)
     in_pieces = IN_PIECES.get(renderer) if renderer is not None else None

@@ -86,7 +86,7 @@ def render_json(report: Report, options: RenderOptions) -> str:
     return b"".join(json_pieces(report)).decode("ascii")
 
 
-#: A top-level entry of the report written ahead of time (checker/render/ahead.py): given
+#: A top-level entry of the report written ahead of time (checker/cli/ahead.py): given
 #: the entry's value and whether it is the last, its bytes, or None to have it rendered here.
 Ready = Callable[[Any, bool], Iterable[bytes] | None]
 

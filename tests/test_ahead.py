@@ -1,4 +1,4 @@
-"""The findings written ahead by a child (checker/render/ahead.py) are the bytes the report
+"""The findings written ahead by a child (checker/cli/ahead.py) are the bytes the report
 would have had, sanitized; without the child, or with one that fails, nothing changes."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from checker import parallel
-from checker.cli import main
+from checker.cli import ahead, main
 from checker.model import Finding, Report, Severity, Status
 from checker.pipeline import Engine
-from checker.render import RenderOptions, ahead, render_pieces
+from checker.render import RenderOptions, render_pieces
 from checker.sanitize import Sanitized, safe_pieces
 from tests.test_hostile_output import hostile_bundle
 

@@ -8,7 +8,7 @@ passes it through the sanitizer (`safe_pieces`) and spills it into an unlinked t
 file; meanwhile this process walks the playbooks, ranks, and renders the entries before it.
 When the renderer reaches `findings`, it waits for the child and copies the spill in, marked
 `Sanitized` so that it is not sanitized twice. The report is the same bytes either way
-(tests/test_render_ahead.py): a child that could not be had or failed, or a value that is
+(tests/test_ahead.py): a child that could not be had or failed, or a value that is
 not the one it rendered, and the entry is rendered here as before.
 
 Run only where it pays (`MIN_FINDINGS`) and where the checks may run in a second process
