@@ -9,16 +9,18 @@ diagnosis merges every service), and per-service OOM kills and image-pull failur
 
 - ``json.load`` of that file in this process (median of ``--repeat``): the cost of reading it;
 - ``analyze``: ``python -m checker.cli analyze FILE --format json --output OUT`` in a fresh
-  process (median of ``--repeat``), its wall time, CPU time and peak RSS (``wait4``), and
-  the ratios of its wall and CPU time to ``json.load``'s (on a shared, loaded machine the
-  CPU ratio is the steadier one);
+  process (median of ``--repeat``), its wall time, CPU time (with its children's) and peak
+  memory (the summed PSS of it and the children it forks, checker/parallel.py), and the
+  ratios of its wall and CPU time to ``json.load``'s;
+- ``1 proc``: the same with ``ECSDOCTOR_JOBS=1`` (the checks and the report in one
+  process), run alternately with the above, its wall time, ratio and peak memory;
 - ``engine``: ``Engine().analyze`` of the loaded bundle in this process, warm (the figure
   the README used to quote: checks, walk and rank only — no start-up, no reading, no JSON).
 
 The last line is the summary, with the targets in parentheses:
 
-    analyze: x10 W.WW s = R.R× json.load (≤ 8), CPU C.C×; x30/x10 L.L, CPU K.K (≤ 3.3);
-    peak RSS x10 M MB (< 400)
+    analyze: x10 W.WW s = R.R× json.load (≤ 8), CPU C.C×, one process S.SS s = Q.Q×;
+    x30/x10 L.L, CPU K.K (≤ 3.3); peak memory x10 M MB, one process N MB (< 400)
 
 Run from the repository root: ``python bench/analyze_scale.py [--sizes 1,3,10,30]
 [--repeat 1]``; ``--profile N`` prints the top of a cProfile of the whole process at size N.
@@ -27,6 +29,7 @@ Run from the repository root: ``python bench/analyze_scale.py [--sizes 1,3,10,30
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -34,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -57,20 +61,75 @@ def _env() -> dict[str, str]:
     return env
 
 
-def whole_process(argv: Sequence[str]) -> tuple[float, float, float]:
-    """(wall s, CPU s, peak RSS MB) of ``argv`` run to completion in a fresh process."""
+def whole_process(argv: Sequence[str], jobs: str | None = None) -> tuple[float, float, float]:
+    """(wall s, CPU s, peak memory MB) of ``argv`` run to completion in a fresh process.
+
+    CPU is the process's and its children's (``wait4`` counts the children it reaped).
+    Memory is the peak of the summed proportional set size (PSS: a page shared by n
+    processes counts 1/n in each) of the process and its children, sampled every 10 ms
+    from /proc, so the children ``analyze`` forks (checker/parallel.py) are counted without
+    counting twice what they share with it; where /proc has no ``smaps_rollup``, the peak
+    RSS of the largest process. ``jobs``: ``ECSDOCTOR_JOBS`` for the run."""
+    env = _env()
+    if jobs is not None:
+        env["ECSDOCTOR_JOBS"] = jobs
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=_env(), cwd=REPO, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    sampler = _PssSampler(proc.pid)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
+    peak_pss = sampler.stop()
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.stderr:
         proc.stderr.close()
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: {err[-2000:]}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    memory = peak_pss if peak_pss else usage.ru_maxrss / 1024
+    return seconds, usage.ru_utime + usage.ru_stime, memory
+
+
+class _PssSampler:
+    """The peak of the summed PSS (MB) of a process and its descendants, sampled."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak = pid, 0.0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._done.set()
+        self._thread.join()
+        return self.peak
+
+    def _run(self) -> None:
+        while not self._done.wait(0.01):
+            total = sum(_pss_kb(pid) for pid in _tree(self.pid))
+            self.peak = max(self.peak, total / 1024)
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its descendants (Linux /proc; only `pid` elsewhere)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        with contextlib.suppress(OSError, ValueError):
+            todo += [int(c) for c in Path(f"/proc/{current}/task/{current}/children")
+                     .read_text().split()]
+    return out
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def analyze_argv(path: Path, out: Path) -> list[str]:
@@ -115,7 +174,8 @@ def run(sizes: Sequence[int] = (1, 3, 10, 30), repeat: int = 1,
     engine = Engine()
     results: dict[str, dict[str, float]] = {}
     show(f"{'size':>5} {'file MB':>8} {'json.load':>9} {'analyze':>8} {'ratio':>6} "
-         f"{'CPU':>7} {'ratio':>6} {'peak RSS':>9} {'engine':>7} {'diagnoses':>9}  account")
+         f"{'CPU':>7} {'ratio':>6} {'memory':>9} {'1 proc':>7} {'ratio':>6} {'memory':>9} "
+         f"{'engine':>7} {'diagnoses':>9}  account")
     with tempfile.TemporaryDirectory(prefix="ecsdoctor-scale-") as tmp:
         for size in sizes:
             path, out = Path(tmp, f"x{size}.json"), Path(tmp, f"x{size}.report.json")
@@ -124,10 +184,15 @@ def run(sizes: Sequence[int] = (1, 3, 10, 30), repeat: int = 1,
             described = sizes_text(bundle)
             del bundle
             load_s, load_cpu = json_load(path, max(repeat, 3))
-            runs = [whole_process(analyze_argv(path, out)) for _ in range(repeat)]
+            runs, serial = [], []
+            for _ in range(repeat):  # alternately: the machine's load moves both alike
+                runs.append(whole_process(analyze_argv(path, out)))
+                serial.append(whole_process(analyze_argv(path, out), jobs="1"))
             wall_s = statistics.median(r[0] for r in runs)
             cpu_s = statistics.median(r[1] for r in runs)
             rss = max(r[2] for r in runs)
+            one_s = statistics.median(r[0] for r in serial)
+            one_rss = max(r[2] for r in serial)
             loaded = bundle_mod.load(path)
             if not results:
                 engine.analyze(loaded)  # warm-up: lazy imports, YAML tables, first-use caches
@@ -136,10 +201,13 @@ def run(sizes: Sequence[int] = (1, 3, 10, 30), repeat: int = 1,
             results[f"x{size}"] = {"load": load_s, "wall": wall_s, "cpu": cpu_s, "rss": rss,
                                    "engine": eng_s, "ratio": wall_s / load_s,
                                    "cpu_ratio": cpu_s / max(load_cpu, 1e-9),
+                                   "serial": one_s, "serial_ratio": one_s / load_s,
+                                   "serial_rss": one_rss,
                                    "diagnoses": diagnoses, "widest": widest}
             show(f"{'x' + str(size):>5} {path.stat().st_size / 1e6:8.1f} {load_s:8.3f}s "
                  f"{wall_s:7.2f}s {wall_s / load_s:5.1f}× {cpu_s:6.2f}s "
-                 f"{cpu_s / max(load_cpu, 1e-9):5.1f}× {rss:6.0f} MB {eng_s:6.2f}s "
+                 f"{cpu_s / max(load_cpu, 1e-9):5.1f}× {rss:6.0f} MB {one_s:6.2f}s "
+                 f"{one_s / load_s:5.1f}× {one_rss:6.0f} MB {eng_s:6.2f}s "
                  f"{diagnoses:9d}  {described}; widest diagnosis {widest:,}")
     show(summary(results))
     return results
@@ -151,11 +219,14 @@ def summary(results: dict[str, dict[str, float]]) -> str:
         key = list(results)[-1]
         r = results[key]
         return (f"analyze: {key} {r['wall']:.2f} s = {r['ratio']:.1f}× json.load (≤ 8), CPU "
-                f"{r['cpu_ratio']:.1f}×; peak RSS {r['rss']:.0f} MB")
+                f"{r['cpu_ratio']:.1f}×, one process {r['serial_ratio']:.1f}×; peak memory "
+                f"{r['rss']:.0f} MB")
     linear = (f"x30/x10 {thirty['wall'] / ten['wall']:.1f}, CPU {thirty['cpu'] / ten['cpu']:.1f}"
               " (≤ 3.3)" if thirty else "x30 not run")
     return (f"analyze: x10 {ten['wall']:.2f} s = {ten['ratio']:.1f}× json.load (≤ 8), CPU "
-            f"{ten['cpu_ratio']:.1f}×; {linear}; peak RSS x10 {ten['rss']:.0f} MB (< 400)")
+            f"{ten['cpu_ratio']:.1f}×, one process {ten['serial']:.2f} s = "
+            f"{ten['serial_ratio']:.1f}×; {linear}; peak memory x10 {ten['rss']:.0f} MB, one "
+            f"process {ten['serial_rss']:.0f} MB (< 400)")
 
 
 def profile(size: int) -> None:
