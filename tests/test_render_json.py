@@ -98,6 +98,14 @@ class Ratio(float, enum.Enum):
     HALF = 0.5
 
 
+class Tiny(float, enum.Enum):  # orjson writes its value 0.00001, the reference 1e-05
+    SMALL = 1e-05
+
+
+class Level(enum.IntEnum):  # value and content agree: written alike
+    HIGH = 3
+
+
 class Plain(enum.Enum):
     A = 1
 
@@ -139,7 +147,7 @@ AWKWARD: list[Any] = [
     2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**40,
     {1: "int key"}, {1.5: "float key"}, {True: "bool key"}, {None: "none key"},
     {Key("k"): 1}, Key("text"), Number(7), Real(1.5), Shade.DARK, Code.ONE, Pair.HIGH,
-    Ratio.HALF, Plain.A, uuid.UUID(int=1), orjson.Fragment(b"1"), Point(1),
+    Ratio.HALF, Tiny.SMALL, Level.HIGH, Plain.A, uuid.UUID(int=1), orjson.Fragment(b"1"), Point(1),
     dt.datetime(2026, 1, 1), dt.date(2026, 1, 1), Tuple2(1, 2), collections.OrderedDict(a=1),
     Ordered(a=1), (1, "x"), b"bytes", {1, 2}, "lone \ud800 surrogate", {"\udfff": 1},
     _nested(300), [[], {}, [{}], {"": ""}], "caf\u00e9 \u2028 \U0001f600 \x7f \x00 \x1b \"q\" \\",
@@ -196,6 +204,73 @@ def test_every_float_spelling_is_proven_or_left_to_the_reference() -> None:
         _same_as_reference({"floats": floats[start:start + 500], "one": {"f": floats[start]}})
 
 
+#: Floats orjson spells otherwise than float.__repr__ (orjson first): 0.00001 / 1e-05,
+#: 1e-7 / 1e-07, and the longest such text marshal writes ("-1.2345678901234566e-07").
+MISSPELT = [1e-05, 1e-07, -1.2345678901234566e-07, 9.999999999999999e-05, 2.5e-09]
+NON_FINITE = [math.nan, math.inf, -math.inf]
+
+
+def _placed(value: Any) -> list[Any]:
+    """`value` where a float can be: alone, first, middle and last in a list, a dict's value,
+    in a tuple, and at depths 2 to 6."""
+    deep: Any = value
+    shapes: list[Any] = [value, [value, 1, "a"], [1, value, "a"], ["a", 1, value],
+                         {"k": value, "n": None}, (0.5, value)]
+    for _ in range(5):
+        deep = {"d": [deep]}
+        shapes.append(deep)
+    return shapes
+
+
+@pytest.mark.parametrize("value", MISSPELT + NON_FINITE, ids=repr)
+def test_a_float_orjson_writes_otherwise_falls_back_wherever_it_is(
+        value: float, references: list[Any]) -> None:
+    for shape in _placed(value):
+        references.clear()
+        findings = [{"check": f"c{i}", "ratio": i / 4, "odd": None} for i in range(200)]
+        findings[100]["odd"] = shape
+        _same_as_reference({"findings": findings})
+        _same_as_reference(shape)
+        assert references, "orjson's bytes were taken"
+
+
+@pytest.mark.parametrize("text", [
+    "1.5", "x\": 1.5", "1e-05", "0.00001", "NaN", "nan", "-Infinity", "null",
+    "f", "xf", "ff\x15", "f\x031.5", "f\x151.0000000000000001e-05", "f\x03nan", "\x00f\x01",
+])
+def test_float_lookalikes_in_strings_do_not_hide_a_float(text: str) -> None:
+    """Keys and values that look like a float in JSON or like marshal's record of one
+    (type byte f, length, text), right before a float the proof must check: the bytes are
+    the reference's."""
+    for value in ([text, 1e-05], {text: 1e-05}, {"k": text, "v": 1e-05}, [text, [1e-05]],
+                  [text + text, 2.5, text, -1.2345678901234566e-07], {text: {text: math.nan}}):
+        _same_as_reference(value)
+        _same_as_reference({"findings": [{"check": "c", "message": text, "v": 0.5}, value]})
+
+
+@pytest.mark.parametrize("text", ["1.5", "x\": 1.5", "1e-05", "NaN", "f", "xf", "null"])
+def test_float_lookalikes_in_strings_take_the_fast_path(
+        text: str, references: list[Any]) -> None:
+    _same_as_reference({text: [text, {"k": text}], "v": [0.5, 1.5, None, 2**63 - 1]})
+    assert references == []
+
+
+def test_a_marshal_that_wrote_floats_otherwise_turns_the_fast_path_off(
+        monkeypatch: pytest.MonkeyPatch, references: list[Any]) -> None:
+    """marshal's later formats write floats as 8 binary bytes, which the scan cannot find:
+    with one of them every float would go unchecked, so the fast path is off."""
+    monkeypatch.setattr(json_report, "_MARSHAL_VERSION", 2)
+    json_report._provable.cache_clear()
+    try:
+        assert not json_report._marshal_writes_float_records()
+        _same_as_reference({"a": [1e-05, math.nan]})
+        assert references  # the reference wrote it
+    finally:
+        monkeypatch.undo()
+        json_report._provable.cache_clear()
+    assert json_report._provable()
+
+
 def test_a_large_item_is_split_into_bounded_pieces_with_the_same_bytes() -> None:
     evidence = [{"check": "c", "message": "m" * 60, "n": j, "ratio": j / 3} for j in range(40_000)]
     items = [{"id": "small"}, {"id": "huge", "evidence": evidence, "why": ["w"] * 5},
@@ -220,14 +295,14 @@ def test_batches_follow_the_size_of_the_items() -> None:
 def test_an_orjson_that_escaped_differently_turns_the_fast_path_off(
         monkeypatch: pytest.MonkeyPatch, references: list[Any]) -> None:
     monkeypatch.setattr(json_report, "_ascii", lambda data: data)  # no ensure_ascii escapes
-    json_report._skeleton_encoder.cache_clear()
+    json_report._provable.cache_clear()
     try:
         assert not json_report._orjson_agrees()
         _same_as_reference({"a": ["caf\u00e9"]})
         assert references  # the reference wrote it
     finally:
         monkeypatch.undo()
-        json_report._skeleton_encoder.cache_clear()
+        json_report._provable.cache_clear()
     assert json_report._orjson_agrees()
 
 
