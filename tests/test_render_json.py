@@ -194,6 +194,23 @@ def test_every_character_is_escaped_as_the_reference_escapes_it(
     assert references == []
 
 
+@pytest.mark.parametrize("dense", [False, True], ids=["sparse", "dense"])
+def test_a_few_characters_are_escaped_as_the_reference_escapes_them(
+        dense: bool, references: list[Any]) -> None:
+    """Pieces with at most `_REPLACED_CHARACTERS` distinct characters beyond ASCII (a
+    report's case), each character once in thousands of bytes (a regular expression
+    escapes it) or on every few bytes (`bytes.replace`), next to escaped quotes and
+    backslashes: the reference's escapes."""
+    chars = [chr(c) for c in range(0x80, 0x110000, 997) if not 0xD800 <= c < 0xE000] + [
+        "\u00e9", "\u2028", "\ufeff", "\uffff", "\U0001f600", "\U0010ffff", "\x7f"]
+    for start in range(0, len(chars), json_report._REPLACED_CHARACTERS):
+        group = "".join(chars[start:start + json_report._REPLACED_CHARACTERS])
+        text = group * 200 if dense else group + "x" * 4000
+        value = {"k" + group[0]: ['\\"' + text + '\\', {group[-1]: "q\"" + group}]}
+        assert json_report.dumps(value) == json_report.reference_dumps(value)
+    assert references == []
+
+
 def test_every_float_spelling_is_proven_or_left_to_the_reference() -> None:
     rng = random.Random(3)
     floats = [10.0**e for e in range(-320, 309)] + [
