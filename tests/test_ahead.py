@@ -60,8 +60,14 @@ def _no_child_left() -> None:
         os.waitpid(-1, os.WNOHANG)
 
 
-def test_the_child_writes_the_findings_the_report_would_have(report: Report,
-                                                             forking: list[int]) -> None:
+@pytest.mark.parametrize("source", ["marshalled", "the findings themselves"])
+def test_the_child_writes_the_findings_the_report_would_have(
+        report: Report, forking: list[int], monkeypatch: pytest.MonkeyPatch,
+        source: str) -> None:
+    if source == "marshalled":
+        assert parallel.Packed.of(report.findings) is not None
+    else:  # what a finding marshal refuses makes the child read them as they are
+        monkeypatch.setattr(parallel.Packed, "of", lambda findings: None)
     started = ahead.start(report.findings, color=False)
     assert started is not None and len(forking) == 1
     try:

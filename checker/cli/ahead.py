@@ -59,10 +59,12 @@ def start(findings: Sequence[Finding], *, color: bool) -> Ahead | None:
     (sanitized as `safe_pieces(color=color)`), or None where it does not pay or cannot run."""
     if len(findings) < MIN_FINDINGS or parallel.jobs() < 2 or not parallel.forkable():
         return None
+    # marshalled, the child's copy of the findings is its own, made a batch at a time
+    source: Sequence[Finding] = parallel.Packed.of(findings) or findings
 
     def work(spill: IO[bytes]) -> None:
         with gcpause.paused():
-            pieces = entry_pieces(KEY, ItemDicts(findings, Finding.to_dict), 0, LAST)
+            pieces = entry_pieces(KEY, ItemDicts(source, Finding.to_dict), 0, LAST)
             for piece in safe_pieces(pieces, color=color):
                 spill.write(piece if isinstance(piece, bytes) else piece.encode("utf-8"))
 
