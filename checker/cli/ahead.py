@@ -5,7 +5,8 @@ The findings are two thirds of a large account's JSON report (x10 of bench/scale
 timeline compute. So as soon as the checks are done, the command line forks a child that
 renders the report's `findings` entry exactly as `json_pieces` would (`entry_pieces`),
 passes it through the sanitizer (`safe_pieces`) and spills it into an unlinked temporary
-file; meanwhile this process walks the playbooks, ranks, and renders the entries before it.
+file (it reads the findings marshalled, `parallel.Packed`, so that it does not copy the
+pages that hold them); meanwhile this process walks the playbooks, ranks, and renders the entries before it.
 When the renderer reaches `findings`, it waits for the child and copies the spill in, marked
 `Sanitized` so that it is not sanitized twice. The report is the same bytes either way
 (tests/test_ahead.py): a child that could not be had or failed, or a value that is
