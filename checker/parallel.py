@@ -36,6 +36,7 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, overload
 
 from checker.errors import InputError
@@ -58,11 +59,15 @@ MIN_SUBJECTS = 2_000
 _MAX_UNITS = 255
 
 
-def jobs(environ: Mapping[str, str] | None = None) -> int:
+def jobs(environ: Mapping[str, str] | None = None, cgroup: Path = Path("/sys/fs/cgroup"),
+         usable: int | None = None) -> int:
     """How many processes may run checks: `ECSDOCTOR_JOBS` when set (a positive integer;
-    anything else is the user's to fix), else 2 when this process may use two CPUs (each
-    process holds a copy of what it writes: two is the default that fits the memory a large
-    account's analysis needs in one)."""
+    anything else is the user's to fix), else 2 when this process may use two CPUs: the
+    CPUs it may run on (affinity), fewer when a cgroup's CPU quota says so (a container
+    given one CPU sees the host's), and 1 in AWS Lambda (512 MB is a third of a CPU, and a
+    second process is a second copy of what it writes; `ECSDOCTOR_JOBS` overrides). Two at
+    most by default: each process holds a copy of what it writes, and two is what fits the
+    memory a large account's analysis needs in one."""
     env = os.environ if environ is None else environ
     raw = env.get(JOBS_ENV, "").strip()
     if raw:
@@ -70,11 +75,33 @@ def jobs(environ: Mapping[str, str] | None = None) -> int:
             raise InputError(f"{JOBS_ENV}={raw!r}: expected a positive whole number of "
                              "processes (1 runs the checks in this process only)")
         return int(raw)
+    if env.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return 1
+    if usable is None:
+        try:
+            usable = len(os.sched_getaffinity(0))
+        except AttributeError:  # macOS: no affinity API
+            usable = os.cpu_count() or 1
+    quota = _cgroup_cpus(cgroup)
+    if quota is not None:
+        usable = min(usable, int(quota))
+    return max(1, min(usable, 2))
+
+
+def _cgroup_cpus(root: Path) -> float | None:
+    """The CPUs a cgroup's quota allows (v2 `cpu.max`, v1 `cpu.cfs_quota_us` over
+    `cpu.cfs_period_us`), None without a quota or a cgroup file to read."""
     try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS: no affinity API
-        usable = os.cpu_count() or 1
-    return min(usable, 2)
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return None if quota_us <= 0 or period_us <= 0 else quota_us / period_us
 
 
 def components(registry: Registry) -> list[list[str]]:

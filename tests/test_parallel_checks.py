@@ -184,10 +184,16 @@ def test_small_accounts_and_threads_stay_serial(engine: Engine, bundle: dict[str
         thread.join()
 
 
-def test_jobs_reads_the_environment() -> None:
+def test_jobs_reads_the_environment(tmp_path: Path) -> None:
     assert parallel.jobs({"ECSDOCTOR_JOBS": "1"}) == 1
     assert parallel.jobs({"ECSDOCTOR_JOBS": " 3 "}) == 3
     assert 1 <= parallel.jobs({}) <= 2
+    none = tmp_path / "no-cgroup"
+    assert parallel.jobs({}, none, usable=8) == 2, "two by default"
+    assert parallel.jobs({}, none, usable=1) == 1
+    lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "ecsdoctor-audit"}
+    assert parallel.jobs(lambda_env, none, usable=2) == 1, "a Lambda's share of a CPU"
+    assert parallel.jobs({**lambda_env, "ECSDOCTOR_JOBS": "2"}, none, usable=2) == 2
     for bad in ("0", "two", "-1", "1.5"):
         with pytest.raises(InputError, match=r"^ECSDOCTOR_JOBS="):
             parallel.jobs({"ECSDOCTOR_JOBS": bad})
@@ -258,3 +264,21 @@ def test_packed_findings_read_back_as_they_were_slice_by_slice(
     assert packed[::3] == findings[::3]
     odd = Finding("d", Status.PASS, Severity.LOW, "r", "m", {"kind": _Odd.ONE})
     assert parallel.Packed.of([*findings, odd]) is None, "marshal refuses an enum"
+
+
+@pytest.mark.parametrize(("files", "expected"), [
+    ({"cpu.max": "50000 100000\n"}, 1),  # v2: half a CPU
+    ({"cpu.max": "100000 100000\n"}, 1),
+    ({"cpu.max": "250000 100000\n"}, 2),
+    ({"cpu.max": "max 100000\n"}, 2),  # no quota
+    ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # v1
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2),
+    ({"cpu.max": "garbage"}, 2),
+])
+def test_a_containers_cpu_quota_caps_the_processes(tmp_path: Path, files: dict[str, str],
+                                                   expected: int) -> None:
+    """A container given one CPU sees every CPU of its host: its quota decides."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert parallel.jobs({}, tmp_path, usable=8) == expected
