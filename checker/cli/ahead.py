@@ -6,11 +6,11 @@ timeline compute. So as soon as the checks are done, the command line forks a ch
 renders the report's `findings` entry exactly as `json_pieces` would (`entry_pieces`),
 passes it through the sanitizer (`safe_pieces`) and spills it into an unlinked temporary
 file (it reads the findings marshalled, `parallel.Packed`, so that it does not copy the
-pages that hold them); meanwhile this process walks the playbooks, ranks, and renders the entries before it.
-When the renderer reaches `findings`, it waits for the child and copies the spill in, marked
-`Sanitized` so that it is not sanitized twice. The report is the same bytes either way
-(tests/test_ahead.py): a child that could not be had or failed, or a value that is
-not the one it rendered, and the entry is rendered here as before.
+pages that hold them); meanwhile this process walks the playbooks, ranks, and renders the
+entries before it. When the renderer reaches `findings`, it waits for the child and copies
+the spill in, marked `Sanitized` so that it is not sanitized twice. The report is the same
+bytes either way (tests/test_ahead.py): a child that could not be had or failed, or a value
+that is not the one it rendered, and the entry is rendered here as before.
 
 Run only where it pays (`MIN_FINDINGS`) and where the checks may run in a second process
 too (checker/parallel.py: `ECSDOCTOR_JOBS`, two CPUs, no other thread).
