@@ -32,6 +32,7 @@ import os
 import pickle
 import select
 import signal
+import sys
 import tempfile
 import threading
 import warnings
@@ -60,14 +61,14 @@ _MAX_UNITS = 255
 
 
 def jobs(environ: Mapping[str, str] | None = None, cgroup: Path = Path("/sys/fs/cgroup"),
-         usable: int | None = None) -> int:
+         usable: int | None = None, platform: str = sys.platform) -> int:
     """How many processes may run checks: `ECSDOCTOR_JOBS` when set (a positive integer;
     anything else is the user's to fix), else 2 when this process may use two CPUs: the
     CPUs it may run on (affinity), fewer when a cgroup's CPU quota says so (a container
     given one CPU sees the host's), and 1 in AWS Lambda (512 MB is a third of a CPU, and a
-    second process is a second copy of what it writes; `ECSDOCTOR_JOBS` overrides). Two at
-    most by default: each process holds a copy of what it writes, and two is what fits the
-    memory a large account's analysis needs in one."""
+    second process is a second copy of what it writes) and on macOS (`ECSDOCTOR_JOBS`
+    overrides both). Two at most by default: each process holds a copy of what it writes,
+    and two is what fits the memory a large account's analysis needs in one."""
     env = os.environ if environ is None else environ
     raw = env.get(JOBS_ENV, "").strip()
     if raw:
@@ -75,12 +76,14 @@ def jobs(environ: Mapping[str, str] | None = None, cgroup: Path = Path("/sys/fs/
             raise InputError(f"{JOBS_ENV}={raw!r}: expected a positive whole number of "
                              "processes (1 runs the checks in this process only)")
         return int(raw)
-    if env.get("AWS_LAMBDA_FUNCTION_NAME"):
+    if env.get("AWS_LAMBDA_FUNCTION_NAME") or platform == "darwin":
+        # macOS: a fork after the system frameworks are loaded (a scan's proxy lookup
+        # loads them) may crash the child, which is why Python's multiprocessing spawns
         return 1
     if usable is None:
         try:
             usable = len(os.sched_getaffinity(0))
-        except AttributeError:  # macOS: no affinity API
+        except AttributeError:  # no affinity API
             usable = os.cpu_count() or 1
     quota = _cgroup_cpus(cgroup)
     if quota is not None:

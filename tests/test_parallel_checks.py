@@ -194,6 +194,8 @@ def test_jobs_reads_the_environment(tmp_path: Path) -> None:
     lambda_env = {"AWS_LAMBDA_FUNCTION_NAME": "ecsdoctor-audit"}
     assert parallel.jobs(lambda_env, none, usable=2) == 1, "a Lambda's share of a CPU"
     assert parallel.jobs({**lambda_env, "ECSDOCTOR_JOBS": "2"}, none, usable=2) == 2
+    assert parallel.jobs({}, none, usable=8, platform="darwin") == 1, "macOS forks unsafely"
+    assert parallel.jobs({"ECSDOCTOR_JOBS": "2"}, none, usable=8, platform="darwin") == 2
     for bad in ("0", "two", "-1", "1.5"):
         with pytest.raises(InputError, match=r"^ECSDOCTOR_JOBS="):
             parallel.jobs({"ECSDOCTOR_JOBS": bad})
