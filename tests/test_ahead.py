@@ -19,6 +19,7 @@ from checker.pipeline import Engine
 from checker.render import RenderOptions, render_pieces
 from checker.sanitize import Sanitized, safe_pieces
 from tests.test_hostile_output import hostile_bundle
+from tests.test_parallel_checks import count_forks
 
 GENERATED_AT = "2026-12-08T00:00:00+00:00"
 
@@ -30,17 +31,7 @@ def forking(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     monkeypatch.setenv(parallel.JOBS_ENV, "2")
     monkeypatch.setattr(ahead, "MIN_FINDINGS", 0)
     monkeypatch.setattr(parallel, "forkable", lambda: True)
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
-    return forks
+    return count_forks(monkeypatch)
 
 
 @pytest.fixture(scope="module")

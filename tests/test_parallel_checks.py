@@ -43,13 +43,30 @@ def engine() -> Engine:
     return Engine()
 
 
+def count_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The pids of the children `os.fork` makes from now on in this test, in order."""
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    return forks
+
+
 @pytest.fixture
-def forking(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two processes whatever the machine and the bundle's size; and whatever threads an
-    earlier test in this worker left idle (the children here only run checks)."""
+def forking(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Two processes whatever the machine and the bundle's size, and whatever threads an
+    earlier test in this worker left idle (the children here only run checks); the pids
+    of the children forked."""
     monkeypatch.setenv(parallel.JOBS_ENV, "2")
     monkeypatch.setattr(parallel, "MIN_SUBJECTS", 0)
     monkeypatch.setattr(parallel, "forkable", lambda: True)
+    return count_forks(monkeypatch)
 
 
 def _report(engine: Engine, bundle: dict[str, Any]) -> str:
@@ -89,18 +106,9 @@ def _serial_done(engine: Engine, bundle: dict[str, Any]) -> parallel.Done:
 
 
 def test_two_processes_write_the_serial_report_byte_for_byte(
-        engine: Engine, bundle: dict[str, Any], forking: None,
+        engine: Engine, bundle: dict[str, Any], forking: list[int],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    forks: list[int] = []
-    real_fork = os.fork
-
-    def fork() -> int:
-        pid = real_fork()
-        if pid:
-            forks.append(pid)
-        return pid
-
-    monkeypatch.setattr(os, "fork", fork)
+    forks = forking
     parallel_text = _report(engine, bundle)
     assert len(forks) == 1, "the checks ran in a second process"
     serial = _serial(engine, bundle, monkeypatch)
