@@ -3,14 +3,15 @@
 A large account's checks are a few seconds of pure Python (x10 of bench/scale_bundle.py:
 130,000 findings from about 100 checks, none above a tenth of the whole), and a process holds
 one core. So `graph.run` forks once after the facts are built: the child reads the bundle
-from the memory it shares with the parent (fork: a page is copied only when written) and
-both take work from one queue until it is empty. The work is the check DAG's connected
-components (a check runs beside the checks whose findings it reads), heaviest first by a
-static estimate, one byte each in a pipe filled before the fork: a one-byte read from a pipe
-cannot be split, so each component is taken exactly once. The child then pickles its
-findings into an unlinked temporary file and exits; the parent unpickles them and the
-findings are merged by check id, as the serial runner merges them: the same findings in the
-same order (tests/test_parallel_checks.py compares whole reports).
+from the memory it shares with the parent (fork: a page is copied only when written). The
+work is the check DAG's connected components (a check runs beside the checks whose findings
+it reads). The network ones stay in the parent (`_PARENT_AREAS`: they share one placement of
+every service's tasks, built once); the others are shared through a queue, largest first,
+one byte each in a pipe filled before the fork: a one-byte read from a pipe cannot be split,
+so each component is taken exactly once, by whichever process is free. The child then
+writes its findings, marshalled, into an unlinked temporary file and exits; the parent reads
+them back and the findings are merged by check id, as the serial runner merges them: the
+same findings in the same order (tests/test_parallel_checks.py compares whole reports).
 
 Nothing is lost if the second process cannot be had or fails: no `os.fork` (Windows), one
 usable CPU, another thread alive (a fork copies only the calling thread; a lock held by
@@ -19,8 +20,8 @@ file, or a child that dies or exits with an error: the parent then runs whatever
 did not hand back itself, serially. The child never writes to the terminal and leaves
 through `os._exit` (no atexit handler, no flush of the parent's buffers twice).
 
-Small accounts are run serially (`MIN_SUBJECTS`): a fork and a pickle cost more than they
-save below a few hundred services.
+Small accounts are run serially (`MIN_SUBJECTS`): a fork and the hand-over cost more than
+they save below a few hundred services.
 """
 
 from __future__ import annotations
@@ -135,20 +136,13 @@ def components(registry: Registry) -> list[list[str]]:
 #: so that it is built once. Their findings are also most of a large account's (one per
 #: service and subnet), and the parent's own findings cost nothing to hand over.
 _PARENT_AREAS = frozenset({"network"})
-#: A static estimate of a check's cost, to take the heaviest units first.
-_AREA_WEIGHT = {"network": 4}
-
-
 def units(registry: Registry) -> tuple[list[list[str]], list[list[str]]]:
     """The components as units of work: the parent's own (`_PARENT_AREAS`), and the shared
-    ones, heaviest first (the last ones taken, when a process may wait for another, are
-    small), at most `_MAX_UNITS` of them (the lightest merged)."""
-    def weight(unit: list[str]) -> int:
-        return sum(_AREA_WEIGHT.get(registry[c].area, 1) for c in unit)
-
+    ones, those of most checks first (the last ones taken, when a process may wait for
+    another, are small), at most `_MAX_UNITS` of them (the smallest merged)."""
     own: list[list[str]] = []
     shared: list[list[str]] = []
-    for unit in sorted(components(registry), key=lambda unit: (-weight(unit), unit[0])):
+    for unit in sorted(components(registry), key=lambda unit: (-len(unit), unit[0])):
         parents = any(registry[c].area in _PARENT_AREAS for c in unit)
         (own if parents else shared).append(unit)
     while len(shared) > _MAX_UNITS:
