@@ -15,7 +15,7 @@ from checker.model import Result, Severity, failed, passed, unknown
 from checker.registry import Prior, check
 from checker.roles import decisions, needed, role_arn
 from checks.lib.agent_versions import dotted, is_windows, version
-from checks.lib.hosts import hosts
+from checks.lib.hosts import Host, hosts
 from checks.lib.knowledge import table
 from checks.lib.labels import service_label
 from checks.lib.taskdefs import EC2, FARGATE, containers, platform
@@ -64,14 +64,23 @@ def _platform_blockers(facts: Facts, svc: Item, td: Item, running: list[Item]) -
     cluster = arn_name(str(svc.get("clusterArn", "")))
     mine = [h for h in hosts(facts) if h.arn in on] or [
         h for h in hosts(facts) if h.cluster == cluster and h.usable]
-    floors = table("agent_versions")["exec_agent_minimum"]
-    old = []
-    for h in mine:
+    old = [text for h in mine if (text := _old_agent(facts, h))]
+    return [f"ECS agent too old for ECS Exec on {', '.join(old)}"] if old else []
+
+
+def _old_agent(facts: Facts, h: Host) -> str | None:
+    """`i-0abc (1.49.0 < 1.50.2)` when the host's agent is below the ECS Exec floor for its
+    OS, else None. Judged once per host and analysis: every service on the cluster asks
+    about the same few hosts, and the attribute scan and version parsing were most of the
+    check's cost on a large account."""
+    def judge() -> str | None:
+        floors = table("agent_versions")["exec_agent_minimum"]
         floor = version(floors["windows" if is_windows(h.ci) else "linux"])
         agent = version(obj(h.ci.get("versionInfo")).get("agentVersion"))
         if agent is not None and floor is not None and agent < floor:
-            old.append(f"{h.instance_id} ({dotted(agent)} < {dotted(floor)})")
-    return [f"ECS agent too old for ECS Exec on {', '.join(old)}"] if old else []
+            return f"{h.instance_id} ({dotted(agent)} < {dotted(floor)})"
+        return None
+    return facts.memo_of(h, "ecs_exec.old_agent", judge)
 
 
 def _definition_blockers(td: Item) -> list[str]:
