@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -451,14 +451,19 @@ def pairs(container: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     return out
 
 
-def scan_container(container: Mapping[str, Any]) -> list[Found]:
-    """Every secret and placeholder-for-a-secret in a container definition."""
+def scan_container(container: Mapping[str, Any], *,
+                   judge: Callable[[str, str], Hit | None] = classify,
+                   scan: Callable[[list[str]], Sequence[WordHit]] = scan_words) -> list[Found]:
+    """Every secret and placeholder-for-a-secret in a container definition. `judge` and
+    `scan` stand for classify and scan_words: a caller that scans many containers passes
+    them memoized, since task definitions repeat the same variables, options and command
+    lines service after service."""
     found: list[Found] = []
     for place, name, value in pairs(container):
-        hit = classify(name, value)
+        hit = judge(name, value)
         if hit is not None:
             found.append(Found(place, name, hit.kind, hit.placeholder))
     for place, value in command_lines(container):
         found += [Found(place, h.flag, h.kind, h.placeholder)
-                  for h in scan_words(as_words(value))]
+                  for h in scan(as_words(value))]
     return found

@@ -15,7 +15,7 @@ from typing import Any
 from checker.facts import Facts, Item, objs, strs
 from checker.model import Result, Severity, failed, passed, skipped
 from checker.registry import Prior, check
-from checker.secrets import Found, classify, patterns, scan_container
+from checker.secrets import Found, Hit, WordHit, classify, patterns, scan_container, scan_words
 from checks.lib.network.rules import open_to_world, port_text, protocol, sg_rule_ports
 from checks.lib.network.topology import active_services, live_tasks, service_text
 from checks.lib.scope import awsvpc_configs, runner_label
@@ -60,6 +60,12 @@ def container_root_filesystem_writable(facts: Facts, prior: Prior) -> Iterator[R
     application's files; writes then go to declared volumes only. Not supported for
     Windows containers, so those are skipped; nor with ECS Exec, so a service that turned
     it on passes (ecs-exec-blocked judges that setting there, never both)."""
+    def judge(name: str, value: str) -> Hit | None:
+        return facts.memo(("secrets.classify", name, value), lambda: classify(name, value))
+
+    def scan(words: list[str]) -> tuple[WordHit, ...]:
+        return facts.memo(("secrets.words", tuple(words)), lambda: tuple(scan_words(words)))
+
     for use, ctr in each_container(facts):
         where, name, svc = use.where(ctr), container_name(ctr), use.service_arn
         path = use.path(ctr, "readonlyRootFilesystem")
@@ -113,10 +119,18 @@ def environment_plaintext_secrets(facts: Facts, prior: Prior) -> Iterator[Result
     logs. `secrets` and `secretOptions` (Secrets Manager / Parameter Store) keep it out.
     Matches a value's shape (access keys, private keys, JWTs, tokens, URLs with a
     password), a secret's name with a literal value, and password flags; names the kind and
-    where it is, never the value. A placeholder (`${DB_PASSWORD}`) is said to be one."""
+    where it is, never the value. A placeholder (`${DB_PASSWORD}`) is said to be one.
+    Each distinct (name, value) and command line is judged once per analysis: services
+    share log options, variables and health checks, and the pattern table is long."""
+    def judge(name: str, value: str) -> Hit | None:
+        return facts.memo(("secrets.classify", name, value), lambda: classify(name, value))
+
+    def scan(words: list[str]) -> tuple[WordHit, ...]:
+        return facts.memo(("secrets.words", tuple(words)), lambda: tuple(scan_words(words)))
+
     for use, ctr in each_container(facts):
         where, name, svc = use.where(ctr), container_name(ctr), use.service_arn
-        everything = scan_container(ctr)
+        everything = scan_container(ctr, judge=judge, scan=scan)
         found = [f for f in everything if not f.placeholder]
         placeholders = sorted({f.label() for f in everything if f.placeholder})
         extra = {"placeholders": placeholders} if placeholders else {}
