@@ -12,11 +12,12 @@ import datetime as dt
 import itertools
 import math
 import statistics
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from checker.facts import parse_time
+from checker.facts import parse_time, parse_times
 
 #: Two datapoints further apart than this many periods have a gap between them.
 GAP_PERIODS = 1.5
@@ -68,18 +69,31 @@ def _number(value: Any) -> float | None:
 _HUGE = float("inf")
 
 
+def _epochs(stamps: Any) -> Sequence[float | None]:
+    """Epoch seconds of each timestamp (None for an odd one). A list of strings is worked
+    out once per distinct list: thousands of series share the same few timestamp lists,
+    and a parse and a `timestamp()` per datapoint were most of parse()'s cost."""
+    if type(stamps) is list and all(type(s) is str for s in stamps):
+        return _epochs_of(tuple(stamps))
+    return [None if (when := parse_time(s)) is None else when.timestamp() for s in stamps]
+
+
+@lru_cache(maxsize=256)
+def _epochs_of(stamps: tuple[str, ...]) -> tuple[float | None, ...]:
+    return tuple(None if when is None else when.timestamp() for when in parse_times(stamps))
+
+
 def parse(series: Mapping[str, Any]) -> Series:
     """Bundle series → Series; drops points with an odd timestamp or value, sorts by time
     (the contract says ascending; a hand-written file may not be), keeps one point per
     timestamp, and infers the period from the spacing when `period` is missing."""
     points: dict[float, float] = {}
-    for stamp, raw in zip(series.get("timestamps") or [], series.get("values") or [],
-                          strict=False):
-        when = parse_time(stamp)  # kept per timestamp string (checker.facts)
+    for when, raw in zip(_epochs(series.get("timestamps") or []), series.get("values") or [],
+                         strict=False):
         # a finite float (what a bundle holds) is taken as it is; anything else is judged
         value = raw if type(raw) is float and -_HUGE < raw < _HUGE else _number(raw)
         if when is not None and value is not None:
-            points[when.timestamp()] = value
+            points[when] = value
     times = tuple(sorted(points))
     period = _number(series.get("period")) or 0.0
     if period <= 0:

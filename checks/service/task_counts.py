@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from checker.facts import Facts, Item, arn_name, parse_time
+from checker.facts import Facts, Item, arn_name, parse_times
 from checker.model import Result, Severity, failed, passed, skipped
 from checker.registry import Prior, check
 from checks.lib.labels import human_duration, service_label
@@ -31,9 +31,8 @@ def _series(facts: Facts, name: str, dims: dict[str, str]) -> dict[dt.datetime, 
     out: dict[dt.datetime, float] = {}
     for series in found[:1]:
         stamps, values = series.get("timestamps"), series.get("values")
-        for ts, value in zip(stamps if isinstance(stamps, list) else [],
+        for at, value in zip(parse_times(stamps) if isinstance(stamps, list) else (),
                              values if isinstance(values, list) else [], strict=False):
-            at = parse_time(ts)
             if at is not None and isinstance(value, int | float) and not isinstance(
                     value, bool):
                 out[at] = float(value)
