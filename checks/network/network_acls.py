@@ -124,12 +124,25 @@ def nacl_blocks_task_egress(facts: Facts, prior: Prior) -> Iterator[Result]:
 
 
 def _endpoint_subnets(facts: Facts, p: Placed) -> tuple[str, ...]:
+    """The subnets of the interface endpoints serving the origin's needs, once per
+    (endpoints and regions needed, VPC, route table) and analysis: which endpoint serves a
+    need does not depend on why it is needed (that names the service's image), so services
+    needing the same endpoints share the answer."""
     if not p.origin.pulls:
         return ()
-    needs = tuple(n for n in task_needs(facts, p.origin.service) or []
-                  if n.endpoint != "internet")
-    return facts.memo(("nacl.endpoint_subnets", needs, p.vpc, p.egress.route_table),
+    needs, kinds = _endpoint_needs(facts, p.origin.service)
+    return facts.memo(("nacl.endpoint_subnets", kinds, p.vpc, p.egress.route_table),
                       lambda: _interface_subnets(facts, needs, p))
+
+
+def _endpoint_needs(facts: Facts, svc: Item) -> tuple[tuple[Need, ...], tuple[tuple[str, str],
+                                                                             ...]]:
+    """The service's needs an endpoint can serve, and their (endpoint, region): once per
+    service, which is asked once per origin subnet."""
+    def build() -> tuple[tuple[Need, ...], tuple[tuple[str, str], ...]]:
+        needs = tuple(n for n in task_needs(facts, svc) or [] if n.endpoint != "internet")
+        return needs, tuple((n.endpoint, n.region) for n in needs)
+    return facts.memo_of(svc, "nacl.endpoint_needs", build)
 
 
 def _interface_subnets(facts: Facts, needs: tuple[Need, ...], p: Placed) -> tuple[str, ...]:

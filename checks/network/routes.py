@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from checker.facts import Facts
+from checker.facts import Facts, Item
 from checker.model import Result, Severity, failed, passed, skipped, unknown
 from checker.registry import Prior, check
 from checks.lib.network import ROUTES
@@ -117,9 +117,9 @@ def _reachability(facts: Facts, kinds: set[str], what: str,
             yield item
             continue
         needs = task_needs(facts, item.origin.service)
-        mine = [n for n in needs or [] if n.predicts in kinds]
+        mine, asked = _needs_of(facts, item.origin.service, kinds)
         if mine:
-            yield _reach_result(facts, item, mine, what, consequence)
+            yield _reach_result(facts, item, mine, asked, what, consequence)
         elif item.arn not in said:
             said.add(item.arn)
             yield (unknown(item.arn, f"{item.label}: task definition "
@@ -128,16 +128,33 @@ def _reachability(facts: Facts, kinds: set[str], what: str,
                    skipped(item.arn, f"{item.label}: the tasks use no {what}", service=item.arn))
 
 
+#: What a judgement of needs depends on, need by need: the endpoint and region, and why it
+#: is needed only where that is said (a need of the internet is named by its reason).
+Asked = tuple[tuple[str, str, str], ...]
+
+
+def _needs_of(facts: Facts, svc: Item, kinds: set[str]) -> tuple[list[Need], Asked]:
+    """The service's needs of `kinds`, and what judging them depends on: once per service,
+    which is asked once per origin subnet. Shared: do not change them."""
+    def build() -> tuple[list[Need], Asked]:
+        mine = [n for n in task_needs(facts, svc) or [] if n.predicts in kinds]
+        return mine, tuple((n.endpoint, n.region, n.why if n.endpoint == "internet" else "")
+                           for n in mine)
+    return facts.memo_of(svc, "routes.needs:" + ",".join(sorted(kinds)), build)
+
+
 #: (needs' names, the gaps' text, missing endpoints, what they predict); no text when
 #: nothing is missing.
 Reach = tuple[list[str], str | None, list[str], list[str]]
 
 
-def _reach(facts: Facts, p: Placed, needs: list[Need], internet: bool) -> Reach:
+def _reach(facts: Facts, p: Placed, needs: list[Need], asked: Asked, internet: bool) -> Reach:
     """What the (service, subnet) lacks, judged once per (needs, VPC, route table, internet)
     and analysis: every service with the same images and secrets in the same subnets asks
-    the same question. Shared: copy the lists before handing them out."""
-    key = ("routes.reach", tuple(needs), p.vpc, p.egress.route_table, internet)
+    the same question. The needs are keyed by `asked`, not by the needs themselves, whose
+    reasons name each service's own image and containers though the answer does not read
+    them (but for needs of the internet). Shared: copy the lists before handing them out."""
+    key = ("routes.reach", asked, p.vpc, p.egress.route_table, internet)
 
     def judge() -> Reach:
         names = sorted({n.service_name if n.endpoint != "internet" else n.why for n in needs})
@@ -150,10 +167,10 @@ def _reach(facts: Facts, p: Placed, needs: list[Need], internet: bool) -> Reach:
     return facts.memo(key, judge)
 
 
-def _reach_result(facts: Facts, p: Placed, needs: list[Need], what: str,
+def _reach_result(facts: Facts, p: Placed, needs: list[Need], asked: Asked, what: str,
                   consequence: str) -> Result:
     internet = reaches_internet(p.egress, p.origin)
-    names, reasons, missing, predicts = _reach(facts, p, needs, internet)
+    names, reasons, missing, predicts = _reach(facts, p, needs, asked, internet)
     if internet:
         return passed(p.subnet_id, f"{p.label}: {p.where}: {what} reachable ({p.egress.detail})",
                       service=p.arn, **p.data(needs=list(names)))

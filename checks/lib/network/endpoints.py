@@ -123,15 +123,17 @@ def _endpoint_problem(ep: Item, need: Need, route_table: str | None) -> str | No
 def endpoint_for(facts: Facts, need: Need, vpc: str | None,
                  route_table: str | None) -> tuple[Item | None, str]:
     """A usable endpoint of `vpc` serving `need`, or None with the reason there is none
-    (once per question and analysis: every service of the VPC asks the same ones)."""
-    return facts.memo(("network.endpoint_for", need, vpc, route_table),
+    (once per question and analysis: every service of the VPC asks the same ones). The
+    answer depends on the need's endpoint and region, not on why it is needed (which names
+    the service's own image or container), so the question is kept by those two."""
+    if need.endpoint == "internet":
+        return None, f"{need.why}: no VPC endpoint serves it, it needs internet"
+    return facts.memo(("network.endpoint_for", need.endpoint, need.region, vpc, route_table),
                       lambda: _endpoint_for(facts, need, vpc, route_table))
 
 
 def _endpoint_for(facts: Facts, need: Need, vpc: str | None,
                   route_table: str | None) -> tuple[Item | None, str]:
-    if need.endpoint == "internet":
-        return None, f"{need.why}: no VPC endpoint serves it, it needs internet"
     matching = [e for e in facts.items("vpc_endpoints") if e.get("VpcId") == vpc
                 and str(e.get("ServiceName", "")).endswith(f".{need.region}.{need.endpoint}")]
     problems: list[str] = []
