@@ -209,4 +209,7 @@ def _placed(facts: Facts, pulls_only: bool, with_egress: bool) -> Iterator[Resul
                 yield unknown(origin.subnet_id, f"{label}: {egress.detail}", service=arn,
                               subnet=origin.subnet_id)
                 continue
-            yield Placed(origin, subnet, egress)
+            # one Placed per origin for every selection: its words and data are worked
+            # out once, not again for the pulls-only walk
+            yield facts.memo_of(origin, f"network.placed.{with_egress}",
+                                lambda: Placed(origin, subnet, egress))  # noqa: B023
