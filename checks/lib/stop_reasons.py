@@ -14,7 +14,7 @@ import weakref
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 from checker.facts import Facts, Item, obj, objs
@@ -109,7 +109,16 @@ def hint(category: str, cause: str | None, **names: str) -> str:
 
 def match_reason(text: str | None) -> str | None:
     """Category of one reason text on its own (no stopCode or exit code), or None."""
-    return next((r.category for r in _rules() if text and r.pattern.search(text)), None)
+    first = _first_rule(text) if text else None
+    return None if first is None else _rules()[first].category
+
+
+@lru_cache(maxsize=4096)
+def _first_rule(text: str) -> int | None:
+    """Index of the first rule (table order) whose pattern finds `text`, or None; kept per
+    text (bounded, for a long-lived process). A large account's stopped tasks repeat a few
+    reasons thousands of times, and each judgement tried the rules' patterns in turn."""
+    return next((i for i, r in enumerate(_rules()) if r.pattern.search(text)), None)
 
 
 def _first(pairs: Iterable[tuple[str, re.Pattern[str]]], texts: list[str]) -> str | None:
@@ -142,10 +151,13 @@ def _texts(task: Item) -> list[_Text]:
 
 
 def _by_rule(texts: list[_Text]) -> Stop | None:
-    for rule in _rules():
-        hits = [t for t in texts if t.text and rule.pattern.search(t.text)]
-        if not hits:
-            continue
+    """The first rule that finds any of the texts decides, on the texts it finds: those
+    whose own first rule it is (a text found by an earlier rule would have decided)."""
+    firsts = [_first_rule(t.text) if t.text else None for t in texts]
+    decided = min((i for i in firsts if i is not None), default=None)
+    if decided is not None:
+        rule = _rules()[decided]
+        hits = [t for t, i in zip(texts, firsts, strict=True) if i == decided]
         found = [t.text for t in hits]
         cause = _first(rule.causes, found) or ("other" if rule.causes else None)
         who = next((t for t in hits if t.container), texts[0])
