@@ -58,11 +58,18 @@ def blocked(facts: Facts, svc: Item, kind: str) -> Blocked:
     if facts.has("tasks"):
         for task in _stopped_by_service(facts).get(str(svc.get("serviceArn")), ()):
             hit = next((e for text in _stop_texts(task) if text
-                        and (e := parse(text)).kind == kind), None)
+                        and (e := _parsed(facts, text)).kind == kind), None)
             if hit is not None:
                 stops.append((task, hit))
     stops.sort(key=lambda pair: str(pair[0].get("taskArn")))
     return Blocked(events, stops)
+
+
+def _parsed(facts: Facts, text: str) -> ServiceEvent:
+    """parse(text) once per reason text and analysis: stopped tasks repeat a few reasons
+    thousands of times, both blocked checks read every one, and parsing tries the event
+    patterns in turn. Shared: do not change it."""
+    return facts.memo(("blocked", "parse", text), lambda: parse(text))
 
 
 def _stopped_by_service(facts: Facts) -> dict[str, list[Item]]:
