@@ -154,16 +154,45 @@ class Pooled:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolWords:
+    """The pool's side of every member's finding, worked out once per pool (per member,
+    a 1,000-service pool summed, sorted and listed the same subnets 1,000 times). Shared:
+    copy the lists before handing them out."""
+
+    free: int
+    listed: list[str]  # the pool's subnets with their free addresses
+    names: str  # the pool's subnet ids, space-separated
+    lowest: str | None  # the subnet with the fewest free addresses
+    head: frozenset[str]  # ARNs of the first NAMED members
+    #: others(NAMED) and named() of any member not in `head`: the first NAMED members
+    shared_with: list[str]
+    named: list[str]
+
+
+def pool_words(pool: Pooled, rows: list[tuple[str, str, int]]) -> PoolWords:
+    lowest = sorted(rows, key=lambda r: (r[2], r[0]))
+    head = pool.members[:NAMED]
+    rest = len(pool.members) - 1 - NAMED
+    shown = [f"{label} ({d.most} more)" for _, label, d in head]
+    return PoolWords(sum(n for _, _, n in rows), _listed(rows),
+                     " ".join(sorted(r[0] for r in rows)), lowest[0][0] if lowest else None,
+                     frozenset(member for member, _, _ in head),
+                     [label for _, label, _ in head],
+                     [*shown, f"{rest} other service(s)"] if rest > 0 else shown)
+
+
+@dataclass(frozen=True, slots=True)
 class Shared:
     """What the other services of a pool need beside this one, and the pool's addresses."""
 
     pool: Pooled
     arn: str  # the service judged
     rows: list[tuple[str, str, int]]  # the pool's subnets
+    words: PoolWords  # the pool's side of data()
 
     @property
     def free(self) -> int:
-        return sum(n for _, _, n in self.rows)
+        return self.words.free
 
     @property
     def count(self) -> int:
@@ -178,19 +207,23 @@ class Shared:
     def named(self) -> list[str]:
         """The first :data:`NAMED` others by name, then how many more: a pool of 1,000
         services must not put 999 names in each of its 1,000 findings."""
+        if self.arn not in self.words.head:
+            return list(self.words.named)
         shown = [f"{label} ({d.most} more)" for label, d in self.others(NAMED)]
         rest = self.count - NAMED
         return [*shown, f"{rest} other service(s)"] if rest > 0 else shown
 
     def data(self) -> dict[str, Any]:
         """The pool's totals include the judged service's own demand."""
-        rows = sorted(self.rows, key=lambda r: (r[2], r[0]))
-        return {"shared_with": [label for label, _ in self.others(NAMED)],
+        words = self.words
+        shared_with = list(words.shared_with) if self.arn not in words.head else [
+            label for label, _ in self.others(NAMED)]
+        return {"shared_with": shared_with,
                 "shared_count": self.count,
                 "shared_need": self.pool.most, "shared_waiting": self.pool.waiting,
-                "pool": " ".join(sorted(r[0] for r in self.rows)),
-                "pool_free": self.free, "pool_subnets": _listed(self.rows),
-                "shared_needs": self.named(), "pool_lowest": rows[0][0] if rows else None}
+                "pool": words.names,
+                "pool_free": words.free, "pool_subnets": list(words.listed),
+                "shared_needs": self.named(), "pool_lowest": words.lowest}
 
 
 def _verdict(label: str, arn: str, need: Demand, rows: list[tuple[str, str, int]],
@@ -296,11 +329,19 @@ def task_subnets_free_ips(facts: Facts, prior: Prior) -> Iterator[Result]:
 def _shared(facts: Facts, pool: Pool, arn: str) -> Shared | None:
     """The pool of ``arn`` with the others' demands; None when a subnet of the pool is
     missing from the bundle (the service is then judged alone, on its own subnets)."""
+    view = facts.memo_of(pool, "capacity.pool_view", lambda: _pool_view(facts, pool))
+    return None if view is None else Shared(view[0], arn, view[1], view[2])
+
+
+def _pool_view(facts: Facts, pool: Pool) -> tuple[Pooled, list[tuple[str, str, int]],
+                                                  PoolWords] | None:
+    """The pool's demand, subnets and words, once per pool (every member asks); None when a
+    subnet of the pool is missing from the bundle."""
     rows, missing = _subnet_rows(facts, list(pool.subnets))
     if missing:
         return None
     pooled = facts.memo_of(pool, "capacity.pool_members", lambda: _pooled_demand(facts, pool))
-    return Shared(pooled, arn, rows)
+    return pooled, rows, pool_words(pooled, rows)
 
 
 def _pooled_demand(facts: Facts, pool: Pool) -> Pooled:
