@@ -227,19 +227,43 @@ def _missing_in(facts: Facts, path: LbPath, groups: list[Item]) -> list[Ports]:
 
 
 def _missing_out(facts: Facts, path: LbPath, ids: list[str], targets: list[str]) -> list[Ports]:
-    lb_groups, _ = security_groups(facts, sorted(path.lb_groups))
-    if not lb_groups:
-        return []
-    nets = [subnet_cidr(facts, t) for t in targets] or [None]
-    return sorted({m for net in nets for ports in path.ports for m in sg_missing(
-        lb_groups, egress=True, proto=path.proto, ports=ports,
-        peer=Peer(groups=frozenset(ids), cidr=net))})
+    """What the LB's egress does not allow to the targets, once per (LB groups, the target
+    groups those reference, target subnets, protocol, ports) and analysis. The target
+    groups count only where an LB egress rule names them, so services behind the same LB
+    whose own groups it does not name (each service its own group) share the answer.
+    Shared: copy the list before handing it out."""
+    lb_ids = sorted(path.lb_groups)
+    named = frozenset(ids) & _egress_refs(facts, tuple(lb_ids))
+    key = ("sg.lb_out", tuple(lb_ids), named, tuple(targets), path.proto, path.ports)
+
+    def judge() -> list[Ports]:
+        lb_groups, _ = security_groups(facts, lb_ids)
+        if not lb_groups:
+            return []
+        nets = [subnet_cidr(facts, t) for t in targets] or [None]
+        return sorted({m for net in nets for ports in path.ports for m in sg_missing(
+            lb_groups, egress=True, proto=path.proto, ports=ports,
+            peer=Peer(groups=named, cidr=net))})
+
+    return facts.memo(key, judge)
+
+
+def _egress_refs(facts: Facts, lb_ids: tuple[str, ...]) -> frozenset[str]:
+    """Every group id the egress rules of `lb_ids` reference: a peer's groups matter to
+    sg_missing only through these."""
+    def build() -> frozenset[str]:
+        groups, _ = security_groups(facts, list(lb_ids))
+        return frozenset(str(p.get("GroupId")) for sg in groups
+                         for rule in objs(sg.get("IpPermissionsEgress"))
+                         for p in objs(rule.get("UserIdGroupPairs")))
+    return facts.memo(("sg.egress_refs", lb_ids), build)
 
 
 def _lb_sg_result(facts: Facts, path: LbPath, groups: list[Item], ids: list[str],
                   targets: list[str]) -> Result:
     svc_arn, label = str(path.service["serviceArn"]), service_text(path.service)
-    inbound, outbound = _missing_in(facts, path, groups), _missing_out(facts, path, ids, targets)
+    inbound = _missing_in(facts, path, groups)
+    outbound = list(_missing_out(facts, path, ids, targets))
     lb_sgs = ", ".join(sorted(path.lb_groups)) or "no security group"
     data = path_data(facts, path, security_groups=ids, lb_security_groups=sorted(
         path.lb_groups), missing_ingress=[list(p) for p in inbound],
