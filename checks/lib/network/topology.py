@@ -73,7 +73,13 @@ def fargate(facts: Facts, svc: Item) -> bool:
 
 
 def network_mode(facts: Facts, svc: Item) -> str:
-    """Fargate is always awsvpc; an EC2 task definition without networkMode is bridge."""
+    """Fargate is always awsvpc; an EC2 task definition without networkMode is bridge.
+    Once per service and analysis: asked per load balancer path, origin and check, and
+    telling Fargate apart may read every live task of the service."""
+    return facts.memo_of(svc, "network.mode", lambda: _network_mode(facts, svc))
+
+
+def _network_mode(facts: Facts, svc: Item) -> str:
     if fargate(facts, svc):
         return "awsvpc"
     td = task_definition_of(facts, svc)
