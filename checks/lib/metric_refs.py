@@ -137,6 +137,13 @@ def _resource_part(arn: str) -> str:
 
 
 def target_groups_of(facts: Facts, svc: Item) -> list[TargetGroupRef]:
+    """The service's target groups, worked out once per service (the CPU, latency, 5xx and
+    health checks each ask)."""
+    return list(facts.memo_of(svc, "metric_refs.target_groups",
+                              lambda: tuple(_target_groups_of(facts, svc))))
+
+
+def _target_groups_of(facts: Facts, svc: Item) -> list[TargetGroupRef]:
     arns = sorted({str(lb["targetGroupArn"]) for lb in objs(svc.get("loadBalancers"))
                    if lb.get("targetGroupArn")})
     out: list[TargetGroupRef] = []
@@ -151,7 +158,16 @@ def target_groups_of(facts: Facts, svc: Item) -> list[TargetGroupRef]:
 
 def elb_series(facts: Facts, tg: TargetGroupRef, name: str,
                stats: tuple[str, ...]) -> Series | None:
-    """AWS/ApplicationELB `name` of the target group, under any of its load balancers."""
+    """AWS/ApplicationELB `name` of the target group, under any of its load balancers; once
+    per (target group, metric, stats) and analysis: the CPU check's context and the
+    latency and 5xx checks ask for the same series, and an idle target group's (none in
+    the bundle) takes a lookup under every load balancer and a search by dimension."""
+    return facts.memo(("metric_refs.elb", tg, name, stats),
+                      lambda: _elb_series(facts, tg, name, stats))
+
+
+def _elb_series(facts: Facts, tg: TargetGroupRef, name: str,
+                stats: tuple[str, ...]) -> Series | None:
     empty: Series | None = None
     for lb in tg.load_balancers:
         got = find(facts, "AWS/ApplicationELB", name, {"TargetGroup": tg.dim, "LoadBalancer": lb},
