@@ -83,23 +83,50 @@ def _epochs_of(stamps: tuple[str, ...]) -> tuple[float | None, ...]:
     return tuple(None if when is None else when.timestamp() for when in parse_times(stamps))
 
 
+def _ascending(stamps: Any) -> tuple[float, ...] | None:
+    """The epochs of a list of strings when every one parses and each is later than the
+    one before (what CloudWatch returns), else None: such a series needs no sorting and
+    has no repeated timestamp to fold."""
+    if type(stamps) is not list or not all(type(s) is str for s in stamps):
+        return None
+    return _ascending_of(tuple(stamps))
+
+
+@lru_cache(maxsize=256)
+def _ascending_of(stamps: tuple[str, ...]) -> tuple[float, ...] | None:
+    epochs = _epochs_of(stamps)
+    if any(e is None for e in epochs):
+        return None
+    clean = tuple(e for e in epochs if e is not None)
+    return clean if all(a < b for a, b in itertools.pairwise(clean)) else None
+
+
 def parse(series: Mapping[str, Any]) -> Series:
     """Bundle series → Series; drops points with an odd timestamp or value, sorts by time
     (the contract says ascending; a hand-written file may not be), keeps one point per
     timestamp, and infers the period from the spacing when `period` is missing."""
-    points: dict[float, float] = {}
-    for when, raw in zip(_epochs(series.get("timestamps") or []), series.get("values") or [],
-                         strict=False):
-        # a finite float (what a bundle holds) is taken as it is; anything else is judged
-        value = raw if type(raw) is float and -_HUGE < raw < _HUGE else _number(raw)
-        if when is not None and value is not None:
-            points[when] = value
-    times = tuple(sorted(points))
+    stamps, raws = series.get("timestamps") or [], series.get("values") or []
+    ascending = _ascending(stamps)
+    if ascending is not None and type(raws) is list and all(
+            type(raw) is float for raw in raws) and math.isfinite(sum(raws)):
+        # what a bundle holds: ascending timestamps, finite floats (a sum that overflows
+        # only sends a series the long way); taken as they are
+        n = min(len(ascending), len(raws))
+        times, values = ascending[:n], tuple(raws[:n])
+    else:
+        points: dict[float, float] = {}
+        for when, raw in zip(_epochs(stamps), raws, strict=False):
+            # a finite float is taken as it is; anything else is judged
+            value = raw if type(raw) is float and -_HUGE < raw < _HUGE else _number(raw)
+            if when is not None and value is not None:
+                points[when] = value
+        times = tuple(sorted(points))
+        values = tuple(points[t] for t in times)
     period = _number(series.get("period")) or 0.0
     if period <= 0:
         steps = [b - a for a, b in itertools.pairwise(times)]
         period = statistics.median(steps) if steps else 60.0
-    return Series(times, tuple(points[t] for t in times), period, str(series.get("stat", "")))
+    return Series(times, values, period, str(series.get("stat", "")))
 
 
 @dataclass(frozen=True, slots=True)
