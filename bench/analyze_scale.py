@@ -10,8 +10,8 @@ diagnosis merges every service), and per-service OOM kills and image-pull failur
 - ``json.load`` of that file in this process (median of ``--repeat``): the cost of reading it;
 - ``analyze``: ``python -m checker.cli analyze FILE --format json --output OUT`` in a fresh
   process (median of ``--repeat``), its wall time, CPU time (with its children's) and peak
-  memory (the summed PSS of it and the children it forks, checker/parallel.py), and the
-  ratios of its wall and CPU time to ``json.load``'s;
+  memory (the summed PSS of it and the children it forks, checker/parallel.py, in a run of
+  its own), and the ratios of its wall and CPU time to ``json.load``'s;
 - ``1 proc``: the same with ``ECSDOCTOR_JOBS=1`` (the checks and the report in one
   process), run alternately with the above, its wall time, ratio and peak memory;
 - ``engine``: ``Engine().analyze`` of the loaded bundle in this process, warm (the figure
@@ -61,25 +61,28 @@ def _env() -> dict[str, str]:
     return env
 
 
-def whole_process(argv: Sequence[str], jobs: str | None = None) -> tuple[float, float, float]:
+def whole_process(argv: Sequence[str], jobs: str | None = None,
+                  memory: bool = False) -> tuple[float, float, float]:
     """(wall s, CPU s, peak memory MB) of ``argv`` run to completion in a fresh process.
 
     CPU is the process's and its children's (``wait4`` counts the children it reaped).
-    Memory is the peak of the summed proportional set size (PSS: a page shared by n
-    processes counts 1/n in each) of the process and its children, sampled every 10 ms
-    from /proc, so the children ``analyze`` forks (checker/parallel.py) are counted without
-    counting twice what they share with it; where /proc has no ``smaps_rollup``, the peak
-    RSS of the largest process. ``jobs``: ``ECSDOCTOR_JOBS`` for the run."""
+    Memory is the peak RSS of the largest process, or with ``memory`` the peak of the
+    summed proportional set size (PSS: a page shared by n processes counts 1/n in each) of
+    the process and its children, sampled every 20 ms from /proc, so the children
+    ``analyze`` forks (checker/parallel.py) are counted without counting twice what they
+    share with it. Reading PSS walks the processes' page tables and takes a core of this
+    2-core machine's time: a run that samples it is not timed (`run` makes one more).
+    ``jobs``: ``ECSDOCTOR_JOBS`` for the run."""
     env = _env()
     if jobs is not None:
         env["ECSDOCTOR_JOBS"] = jobs
     start = time.perf_counter()
     proc = subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
-    sampler = _PssSampler(proc.pid)
+    sampler = _PssSampler(proc.pid) if memory else None
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    peak_pss = sampler.stop()
+    peak_pss = sampler.stop() if sampler is not None else 0.0
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = proc.stderr.read().decode() if proc.stderr else ""
     if proc.stderr:
@@ -105,7 +108,7 @@ class _PssSampler:
         return self.peak
 
     def _run(self) -> None:
-        while not self._done.wait(0.01):
+        while not self._done.wait(0.02):
             total = sum(_pss_kb(pid) for pid in _tree(self.pid))
             self.peak = max(self.peak, total / 1024)
 
@@ -190,9 +193,10 @@ def run(sizes: Sequence[int] = (1, 3, 10, 30), repeat: int = 1,
                 serial.append(whole_process(analyze_argv(path, out), jobs="1"))
             wall_s = statistics.median(r[0] for r in runs)
             cpu_s = statistics.median(r[1] for r in runs)
-            rss = max(r[2] for r in runs)
             one_s = statistics.median(r[0] for r in serial)
-            one_rss = max(r[2] for r in serial)
+            # memory in runs of their own: sampling it slows what it samples
+            rss = whole_process(analyze_argv(path, out), memory=True)[2]
+            one_rss = whole_process(analyze_argv(path, out), jobs="1", memory=True)[2]
             loaded = bundle_mod.load(path)
             if not results:
                 engine.analyze(loaded)  # warm-up: lazy imports, YAML tables, first-use caches
