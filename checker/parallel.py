@@ -39,7 +39,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, overload
+from typing import IO, TYPE_CHECKING, Any
 
 from checker.errors import InputError
 
@@ -357,56 +357,3 @@ def _unpacked(data: bytes) -> Done:
     if data[:1] != b"M":
         raise ValueError("not a spill of findings")
     return {check_id: _findings(rows) for check_id, rows in marshal.loads(data[1:]).items()}
-
-
-class Packed(Sequence["Finding"]):
-    """Findings kept as marshalled chunks and rebuilt a slice at a time, for a forked child
-    to read. A child that reads the findings themselves writes to every page holding one
-    (reference counts), and the kernel copies each such page for it: x10's child writing
-    the report's findings copied 148 MB that way. Chunks of bytes are only read."""
-
-    CHUNK = 4096
-
-    def __init__(self, chunks: list[bytes], size: int) -> None:
-        self._chunks, self._size = chunks, size
-        self._cached: tuple[int, list[Finding]] = (-1, [])
-
-    @classmethod
-    def of(cls, findings: Sequence[Finding]) -> Packed | None:
-        """`findings` packed, or None when one holds what marshal refuses."""
-        step = cls.CHUNK
-        try:
-            chunks = [marshal.dumps(_rows(findings[start:start + step]))
-                      for start in range(0, len(findings), step)]
-        except ValueError:
-            return None
-        return cls(chunks, len(findings))
-
-    def __len__(self) -> int:
-        return self._size
-
-    @overload
-    def __getitem__(self, index: int) -> Finding: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Finding]: ...
-
-    def __getitem__(self, index: int | slice) -> Finding | list[Finding]:
-        if isinstance(index, int):
-            position = range(self._size)[index]
-            return self._chunk(position // self.CHUNK)[position % self.CHUNK]
-        start, stop, step = index.indices(self._size)
-        if step != 1:
-            return [self[i] for i in range(start, stop, step)]
-        out: list[Finding] = []
-        while start < stop:
-            number, offset = divmod(start, self.CHUNK)
-            taken = self._chunk(number)[offset:offset + stop - start]
-            out += taken
-            start += len(taken)
-        return out
-
-    def _chunk(self, number: int) -> list[Finding]:
-        if self._cached[0] != number:
-            self._cached = (number, _findings(marshal.loads(self._chunks[number])))
-        return self._cached[1]

@@ -3,7 +3,7 @@ bundle → Facts → check graph → playbook walk → rank → Report."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -34,16 +34,10 @@ class Engine:
         self.weights = weights
 
     def analyze(self, bundle: Mapping[str, Any], on_check: graph.ProgressHook | None = None,
-                generated_at: str | None = None,
-                on_findings: Callable[[tuple[Finding, ...]], object] | None = None) -> Report:
-        """`on_findings` sees the findings as soon as the checks are done, before the walk:
-        the very tuple the report will hold (the command line starts writing them then,
-        checker/cli/ahead.py)."""
+                generated_at: str | None = None) -> Report:
         with gcpause.paused():  # checks, walk and report build in bursts (checker/gcpause.py)
             facts = Facts(bundle)
-            findings = tuple(graph.run(self.registry, facts, on_check))
-            if on_findings is not None:
-                on_findings(findings)
+            findings = graph.run(self.registry, facts, on_check)
             return self.report(facts, findings, generated_at=generated_at)
 
     def report(self, facts: Facts, findings: Sequence[Finding], *,

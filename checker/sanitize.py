@@ -129,12 +129,6 @@ def safe_text(text: str) -> str:
     return guard_lines(escape(text, newlines=True))
 
 
-class Sanitized(bytes):
-    """Bytes that came out of `safe_pieces` already, in a child process of this command
-    (checker/cli/ahead.py): `safe_pieces` passes them on as they are, at a line's start.
-    They are made only from what `safe_pieces` wrote."""
-
-
 def safe_pieces(pieces: Iterable[str | bytes], *, color: bool = False) -> Iterator[str | bytes]:
     """`safe_text` (`guard_lines` alone when `color`: the renderer's colour codes stay) of a
     text given in pieces, bytes ones in UTF-8, piece by piece: what a report is written as
@@ -149,9 +143,6 @@ def safe_pieces(pieces: Iterable[str | bytes], *, color: bool = False) -> Iterat
     decoder = codecs.getincrementaldecoder("utf-8")()
     tail: str | bytes = b""
     for piece in pieces:
-        if type(piece) is Sanitized and not tail and not decoder.getstate()[0]:
-            yield piece  # came out of this function already, in a child (cli/ahead.py)
-            continue
         if isinstance(piece, bytes) and isinstance(tail, bytes) and piece.isascii() \
                 and not decoder.getstate()[0]:
             data = tail + piece if tail else piece

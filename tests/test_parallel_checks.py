@@ -259,22 +259,6 @@ def test_the_check_progress_bar_runs_no_thread_of_its_own() -> None:
     assert "Running checks" in out.getvalue() and "2/2" in out.getvalue()
 
 
-def test_packed_findings_read_back_as_they_were_slice_by_slice(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parallel.Packed, "CHUNK", 3)
-    findings = [Finding(f"c{n}", Status.FAIL if n % 2 else Status.PASS, Severity.LOW,
-                        f"r{n}", "m", {"n": n, "f": n / 7, "t": (n, "x")},
-                        "svc" if n % 3 else None) for n in range(10)]
-    packed = parallel.Packed.of(findings)
-    assert packed is not None and len(packed) == 10
-    for start in range(11):
-        for stop in range(start, 12):
-            assert packed[start:stop] == findings[start:stop], (start, stop)
-    assert packed[4] == findings[4] and packed[-1] == findings[-1]
-    assert packed[::3] == findings[::3]
-    odd = Finding("d", Status.PASS, Severity.LOW, "r", "m", {"kind": _Odd.ONE})
-    assert parallel.Packed.of([*findings, odd]) is None, "marshal refuses an enum"
-
 
 @pytest.mark.parametrize(("files", "expected"), [
     ({"cpu.max": "50000 100000\n"}, 1),  # v2: half a CPU

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager, nullcontext
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -35,12 +35,8 @@ from typer.core import TyperArgument, TyperCommand
 
 from checker import __version__
 from checker.errors import EcsdoctorError, InputError
-from checker.model import Finding, Report, Severity
+from checker.model import Report, Severity
 from checker.sanitize import guard_lines, one_line, safe_pieces, safe_text
-
-if TYPE_CHECKING:
-    from checker.cli.ahead import Ahead
-    from checker.render.json_report import Ready
 
 #: -h everywhere, as every other command line tool has it.
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -171,30 +167,29 @@ def use_color(choice: Color, tty: bool, environ: Mapping[str, str]) -> bool:
 
 
 def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool,
-          color: Color = Color.auto, ready: Mapping[str, Ready] | None = None) -> None:
+          color: Color = Color.auto) -> None:
     """The report to `output` (written by checker.files: atomic for a file, direct for a
     FIFO or device) or to stdout (`-o -` too). Whatever the format, the text passes the
     sanitizer's safety net last: no raw control character (colour codes aside) and no line
     starting with `::` reaches a terminal, a file or a CI log. It is rendered, sanitized and
     written in pieces (checker.render.render_pieces: the JSON report a batch of items at a
-    time), so a large report is never held whole, nor copied to be sanitized or encoded.
-    `ready`: entries written ahead by a child (checker/cli/ahead.py), sanitized there."""
+    time), so a large report is never held whole, nor copied to be sanitized or encoded."""
     from checker import gcpause
     from checker.render import RenderOptions, render_pieces
 
-    if output is not None and _to_file(output):
-        paint = _paint(output, color)
+    if output is not None and str(output) != "-":
+        paint = color is Color.always
         pieces = render_pieces(report, fmt.value, RenderOptions(
-            color=paint, width=FILE_WIDTH, verbose=verbose), ready)
+            color=paint, width=FILE_WIDTH, verbose=verbose))
         with gcpause.paused():  # no collection walking the bundle between two pieces
             write_file(output, "--output", safe_pieces(pieces, color=paint))
         say(f"report written to {output}")
         return
     tty = sys.stdout.isatty()
-    color_on = _paint(output, color)
+    color_on = use_color(color, tty, os.environ)
     width = output_width(tty, os.environ)
     pieces = render_pieces(report, fmt.value, RenderOptions(color=color_on, width=width,
-                                                            verbose=verbose), ready)
+                                                            verbose=verbose))
     # a stdout that cannot encode a name (non-UTF-8 console): "?" rather than no report
     encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
     with gcpause.paused():
@@ -202,19 +197,6 @@ def _emit(report: Report, fmt: StrEnum, output: Path | None, verbose: bool,
             sys.stdout.write(piece.decode("ascii") if isinstance(piece, bytes)  # ASCII only
                              else piece.encode(encoding, "replace").decode(encoding))
     sys.stdout.flush()
-
-
-def _to_file(output: Path | None) -> bool:
-    """`--output` names a file (`-` is stdout)."""
-    return output is not None and str(output) != "-"
-
-
-def _paint(output: Path | None, color: Color) -> bool:
-    """Whether the report is written with colour codes: into a file only with `always`, to
-    stdout as `use_color` decides."""
-    if _to_file(output):
-        return color is Color.always
-    return use_color(color, sys.stdout.isatty(), os.environ)
 
 
 def write_file(path: Path, option: str, text: str | Iterable[str | bytes], *,
@@ -258,17 +240,16 @@ def exit_code(report: Report, fail_on: Sev | None, strict: bool) -> int:
     return 0
 
 
-def _analyze(bundle: dict[str, Any], progress: bool,
-             on_findings: Callable[[tuple[Finding, ...]], object] | None = None) -> Report:
+def _analyze(bundle: dict[str, Any], progress: bool) -> Report:
     from checker.pipeline import Engine
 
     engine = Engine()
     if not progress:
-        return engine.analyze(bundle, on_findings=on_findings)
+        return engine.analyze(bundle)
     from checker.cli.progress import check_progress
 
     with check_progress(err, len(engine.registry)) as hook:
-        return engine.analyze(bundle, on_check=hook, on_findings=on_findings)
+        return engine.analyze(bundle, on_check=hook)
 
 
 def choices(enum: type[StrEnum]) -> str:
@@ -426,25 +407,9 @@ def _finish(bundle: dict[str, Any], fmt: Format, output: Path | None, save_bundl
     # each pause the collector, but between and after those pauses it then ran full
     # collections over the bundle and the report (half a second at x10). A command is
     # one short process and builds few cycles; reference counting frees the rest.
-    ahead: list[Ahead] = []
-
-    def write_findings_ahead(findings: tuple[Finding, ...]) -> None:
-        """The JSON report's findings, written by a child while this process diagnoses."""
-        from checker.cli import ahead as ahead_mod
-
-        started = ahead_mod.start(findings, color=_paint(output, color))
-        if started is not None:
-            ahead.append(started)
-
-    try:
-        with gcpause.paused():
-            report = _analyze(bundle, progress=err.is_terminal,
-                              on_findings=write_findings_ahead if fmt is Format.json else None)
-            _emit(report, fmt, output, verbose, color,
-                  {"findings": ahead[0]} if ahead else None)
-    finally:
-        for started in ahead:  # a child still writing (Ctrl-C, an error) is ended
-            started.close()
+    with gcpause.paused():
+        report = _analyze(bundle, progress=err.is_terminal)
+        _emit(report, fmt, output, verbose, color)
     _note_retries(bundle)
     exit_with(report, fail_on, strict)
 

@@ -11,13 +11,13 @@ need nothing from this package, which keeps the import graph acyclic.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from checker.model import Report
 from checker.render.asff import render_asff
 from checker.render.html import render_html
-from checker.render.json_report import Ready, json_pieces, render_json
+from checker.render.json_report import json_pieces, render_json
 from checker.render.junit import render_junit
 from checker.render.markdown import render_markdown
 from checker.render.sarif import render_sarif
@@ -76,20 +76,16 @@ def render(report: Report, fmt: str, options: RenderOptions | None = None) -> st
 #: report, the one that grows to 100 MB and more on a large account, as ASCII bytes, a
 #: top-level entry or a batch of list items a piece. Keyed by the renderer, so that the
 #: format's renderer in `RENDERERS` is what decides.
-IN_PIECES: dict[Renderer, Callable[[Report, Mapping[str, Ready] | None], Iterable[bytes]]] = {
+IN_PIECES: dict[Renderer, Callable[[Report], Iterable[bytes]]] = {
     render_json: json_pieces,
 }
 
 
-def render_pieces(report: Report, fmt: str, options: RenderOptions | None = None,
-                  ready: Mapping[str, Ready] | None = None) -> Iterable[str | bytes]:
+def render_pieces(report: Report, fmt: str,
+                  options: RenderOptions | None = None) -> Iterable[str | bytes]:
     """`render(report, fmt, options)` in pieces, for a writer that writes each as it comes
     (the command line's `--output` and stdout): joined, with bytes read as UTF-8, they are
-    its text. A renderer without a form in `IN_PIECES` gives one piece, its whole text.
-    `ready`: top-level entries written ahead (checker/cli/ahead.py), for a renderer in
-    pieces to use."""
+    its text. A renderer without a form in `IN_PIECES` gives one piece, its whole text."""
     renderer = RENDERERS.get(fmt)
     in_pieces = IN_PIECES.get(renderer) if renderer is not None else None
-    if in_pieces is None:
-        return (render(report, fmt, options),)
-    return in_pieces(report, ready)
+    return in_pieces(report) if in_pieces is not None else (render(report, fmt, options),)

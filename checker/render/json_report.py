@@ -54,7 +54,7 @@ import json
 import marshal
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from checker.model import ItemDicts, Report
@@ -93,20 +93,10 @@ def render_json(report: Report, options: RenderOptions) -> str:
     return b"".join(json_pieces(report)).decode("ascii")
 
 
-#: A top-level entry of the report written ahead of time (checker/cli/ahead.py): given
-#: the entry's value and whether it is the last, its bytes, or None to have it rendered here.
-Ready = Callable[[Any, bool], Iterable[bytes] | None]
-
-
-def json_pieces(report: Report, ready: Mapping[str, Ready] | None = None) -> Iterator[bytes]:
+def json_pieces(report: Report) -> Iterator[bytes]:
     """`render_json`'s text as ASCII bytes, a top-level entry or a batch of list items at a
-    time, each piece ending a line: the command line writes them as they come. `ready`:
-    top-level entries already rendered (by key), used where they take the value."""
-    document = report.to_dict_in_batches()
-    if ready:
-        yield from _dict_pieces(document, 0, b"", b"\n", ready)
-    else:
-        yield from _document(document)
+    time, each piece ending a line: the command line writes them as they come."""
+    yield from _document(report.to_dict_in_batches())
 
 
 def dumps(value: Any) -> str:
@@ -166,24 +156,15 @@ def _splits(value: Any) -> bool:
         type(key) is str for key in value)))
 
 
-def _dict_pieces(value: dict[str, Any], depth: int, head: bytes, end: bytes,
-                 ready: Mapping[str, Ready] | None = None) -> Iterator[bytes]:
-    """A dict at `depth`, `{` … `}`, an entry at a time (`ready`: `json_pieces`')."""
+def _dict_pieces(value: dict[str, Any], depth: int, head: bytes,
+                 end: bytes) -> Iterator[bytes]:
+    """A dict at `depth`, `{` … `}`, an entry at a time."""
     yield head + b"{\n"
-    last = len(value) - 1
+    last, indent = len(value) - 1, _INDENT * (depth + 1)
     for n, (key, item) in enumerate(value.items()):
-        done = ready.get(key) if ready else None
-        written = done(item, n == last) if done is not None else None
-        yield from written if written is not None else entry_pieces(key, item, depth,
-                                                                    n == last)
+        yield from _pieces(item, depth + 1, b"%s%s: " % (indent, json.dumps(key).encode()),
+                           b",\n" if n < last else b"\n")
     yield _INDENT * depth + b"}" + end
-
-
-def entry_pieces(key: str, value: Any, depth: int, last: bool) -> Iterator[bytes]:
-    """The entry `key: value` of a dict at `depth` (with its comma unless `last`), as the
-    reference writes it, in pieces that end lines."""
-    head = b"%s%s: " % (_INDENT * (depth + 1), json.dumps(key).encode())
-    return _pieces(value, depth + 1, head, b"\n" if last else b",\n")
 
 
 def _list_pieces(items: list[Any] | ItemDicts, depth: int, head: bytes,
