@@ -8,9 +8,11 @@ renamed.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform
 
 from checker import gcpause
@@ -327,6 +329,10 @@ class CheckInfo:
     description: str = ""
 
 
+#: A finding's status, read in C (Report.status_counts).
+_STATUS_OF = attrgetter("status")
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     generated_at: str
@@ -352,10 +358,10 @@ class Report:
         return min(sevs, key=lambda s: s.order) if sevs else None
 
     def status_counts(self) -> dict[str, int]:
-        counts = {s.value: 0 for s in Status}
-        for f in self.findings:
-            counts[f.status.value] += 1
-        return counts
+        """Findings per status, every status present, in Status order. Counted by member in
+        C: `.value` is a Python-level property, and a large account has 400,000 findings."""
+        counted = Counter(map(_STATUS_OF, self.findings))
+        return {s.value: counted[s] for s in Status}
 
     @property
     def failed_collections(self) -> list[Mapping[str, Any]]:
