@@ -60,12 +60,6 @@ def container_root_filesystem_writable(facts: Facts, prior: Prior) -> Iterator[R
     application's files; writes then go to declared volumes only. Not supported for
     Windows containers, so those are skipped; nor with ECS Exec, so a service that turned
     it on passes (ecs-exec-blocked judges that setting there, never both)."""
-    def judge(name: str, value: str) -> Hit | None:
-        return facts.memo(("secrets.classify", name, value), lambda: classify(name, value))
-
-    def scan(words: list[str]) -> tuple[WordHit, ...]:
-        return facts.memo(("secrets.words", tuple(words)), lambda: tuple(scan_words(words)))
-
     for use, ctr in each_container(facts):
         where, name, svc = use.where(ctr), container_name(ctr), use.service_arn
         path = use.path(ctr, "readonlyRootFilesystem")
